@@ -1,0 +1,23 @@
+"""Root URL configuration."""
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from portal import views
+
+
+portal_patterns = ([path("", views.dashboard, name="dashboard")], "portal")
+
+urlpatterns = [
+    path("", include(portal_patterns)),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("django-rq/", include("django_rq.urls")),
+    path("connections/", include("connections.urls")),
+    path("mappings/", include("mappings.urls")),
+    path("syncjobs/", include("syncjobs.urls")),
+]

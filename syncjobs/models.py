@@ -1,0 +1,180 @@
+"""Job queue entries, synchronization jobs and errors, full synchronization review lines (reference §5, §6.6, §7)."""
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from mappings.models import Direction
+
+
+class JobQueueEntry(models.Model):
+    """The schedule of a mapping or of a special job (BC: table 472 "Job Queue Entry", reference 7.1).
+
+    Minutes for recurrence and inactivity timeout, seconds for the rerun delay, UTC datetimes. The database row is
+    the truth: a worker claims an entry by a conditional UPDATE from Ready to In Process.
+    """
+
+    class Status(models.TextChoices):
+        READY = "Ready", "Ready"
+        IN_PROCESS = "InProcess", "In Process"
+        ERROR = "Error", "Error"
+        ON_HOLD = "OnHold", "On Hold"
+        FINISHED = "Finished", "Finished"
+        ON_HOLD_WITH_INACTIVITY_TIMEOUT = "OnHoldWithInactivityTimeout", "On Hold with Inactivity Timeout"
+
+    class Kind(models.TextChoices):
+        MAPPING = "Mapping", "Integration synch. job runner"
+        FULL_SYNCHRONIZATION = "FullSynchronization", "Full synchronization"
+        COUPLING = "Coupling", "Match-based coupling"
+        UNCOUPLING = "Uncoupling", "Uncoupling"
+        CUSTOMER_STATISTICS = "CustomerStatistics", "Customer statistics"
+        ITEM_AVAILABILITY = "ItemAvailability", "Item availability"
+        SALES_ORDER_STATUS = "SalesOrderStatus", "Sales order status"
+        SALES_ORDER_NOTES = "SalesOrderNotes", "Sales order notes"
+        ARCHIVED_SALES_ORDERS = "ArchivedSalesOrders", "Archived sales orders"
+        AUTO_CREATE_SALES_ORDERS = "AutoCreateSalesOrders", "Automatic sales order creation"
+        AUTO_PROCESS_SALES_QUOTES = "AutoProcessSalesQuotes", "Automatic sales quote processing"
+        UNIT_GROUP_UPDATE = "UnitGroupUpdate", "Update unit group mapping"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    connection = models.ForeignKey("connections.ConnectionSetup", on_delete=models.CASCADE, related_name="job_queue_entries")
+    table_mapping = models.ForeignKey(
+        "mappings.IntegrationTableMapping", null=True, blank=True, on_delete=models.CASCADE, related_name="job_queue_entries"
+    )
+    kind = models.CharField(max_length=30, choices=Kind.choices, default=Kind.MAPPING)
+    description = models.CharField(max_length=250)
+    category = models.CharField(max_length=10, blank=True, default="BCI INTEG")
+    recurring_job = models.BooleanField(default=True)
+    no_of_minutes_between_runs = models.PositiveIntegerField(default=30)
+    inactivity_timeout_period = models.PositiveIntegerField(default=720, help_text="minutes")
+    maximum_no_of_attempts_to_run = models.PositiveIntegerField(default=10)
+    no_of_attempts_to_run = models.PositiveIntegerField(default=0)
+    rerun_delay_sec = models.PositiveIntegerField(default=30)
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.READY)
+    earliest_start_date_time = models.DateTimeField(null=True, blank=True)
+    last_ready_state = models.DateTimeField(null=True, blank=True)
+    last_run_started_at = models.DateTimeField(null=True, blank=True)
+    last_run_finished_at = models.DateTimeField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    rq_job_id = models.CharField(max_length=100, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["connection", "description"]
+        verbose_name_plural = "job queue entries"
+        indexes = [models.Index(fields=["status", "earliest_start_date_time"])]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class SynchronizationJob(models.Model):
+    """One pass of one mapping in one direction (BC: table 5338 "Integration Synch. Job", reference 6.6).
+
+    Written before the first remote call and completed (``finished_at``) after the last; counters count records.
+    ``total`` is the number of records counted at the start (for progress), ``processed`` those handled so far.
+    """
+
+    class Type(models.TextChoices):
+        SYNCHRONIZATION = "Synchronization", "Synchronization"
+        COUPLING = "Coupling", "Coupling"
+        UNCOUPLING = "Uncoupling", "Uncoupling"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    table_mapping = models.ForeignKey(
+        "mappings.IntegrationTableMapping", on_delete=models.CASCADE, related_name="synchronization_jobs"
+    )
+    job_queue_entry = models.ForeignKey(
+        JobQueueEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="synchronization_jobs"
+    )
+    type = models.CharField(max_length=20, choices=Type.choices, default=Type.SYNCHRONIZATION)
+    direction = models.CharField(max_length=20, choices=Direction.choices)
+    full_synchronization = models.BooleanField(default=False)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    inserted = models.PositiveIntegerField(default=0)
+    modified = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    coupled = models.PositiveIntegerField(default=0)
+    uncoupled = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(null=True, blank=True)
+    processed = models.PositiveIntegerField(default=0)
+    resume_token = models.JSONField(default=dict, blank=True, help_text="Where a resumed pass continues")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["table_mapping", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.table_mapping.name} {self.direction} {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SynchronizationError(models.Model):
+    """A per-record failure of a synchronization job (BC: table 5339 "Integration Synch. Job Errors")."""
+
+    job = models.ForeignKey(SynchronizationJob, on_delete=models.CASCADE, related_name="errors")
+    source_table = models.CharField(max_length=100, blank=True)
+    source_id = models.CharField(max_length=100, blank=True)
+    source_name = models.CharField(max_length=250, blank=True)
+    destination_table = models.CharField(max_length=100, blank=True)
+    destination_id = models.CharField(max_length=100, blank=True)
+    field_name = models.CharField(max_length=100, blank=True)
+    message = models.TextField()
+    fix = models.TextField(blank=True)
+    transient = models.BooleanField(default=False)
+    exception_detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.message[:80]
+
+
+class FullSyncReviewLine(models.Model):
+    """One mapping's line of the full synchronization review (BC: table 5373 "CRM Full Synch. Review Line", §5)."""
+
+    class Recommendation(models.TextChoices):
+        FULL_SYNCHRONIZATION = "FullSynchronization", "Full Synchronization"
+        COUPLE_RECORDS = "CoupleRecords", "Couple Records"
+        NO_RECORDS_FOUND = "NoRecordsFound", "No Records To Synchronize Now"
+
+    class JobStatus(models.TextChoices):
+        NONE = "", "—"
+        SUCCESS = "Success", "Success"
+        IN_PROCESS = "InProcess", "In Process"
+        ERROR = "Error", "Error"
+
+    connection = models.ForeignKey("connections.ConnectionSetup", on_delete=models.CASCADE, related_name="review_lines")
+    table_mapping = models.ForeignKey(
+        "mappings.IntegrationTableMapping", on_delete=models.CASCADE, related_name="review_lines"
+    )
+    name = models.CharField(max_length=20)
+    dependency_filter = models.CharField(max_length=250, blank=True)
+    direction = models.CharField(max_length=20, choices=Direction.choices)
+    recommendation = models.CharField(max_length=30, choices=Recommendation.choices)
+    recommendation_overridden = models.BooleanField(default=False)
+    job_queue_entry = models.ForeignKey(JobQueueEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job_queue_entry_status = models.CharField(max_length=30, choices=JobQueueEntry.Status.choices, blank=True)
+    to_int_table_job = models.ForeignKey(
+        SynchronizationJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_int_table_job = models.ForeignKey(
+        SynchronizationJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    excluded = models.BooleanField(default=False, help_text="Removed from this run by the administrator")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["table_mapping__priority", "name"]
+        constraints = [models.UniqueConstraint(fields=["connection", "name"], name="review_line_unique_per_connection")]
+
+    def __str__(self) -> str:
+        return self.name
