@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from portal.fields import EncryptedTextField
@@ -84,11 +85,55 @@ class ConnectionSetup(models.Model):
     unit_group_mapping_enabled = models.BooleanField(default=True)
     user_mapping_required = models.BooleanField(default=False)
 
+    # Outcome of the last Test Connection and of the last assisted setup finish (no secrets in either).
+    last_tested_at = models.DateTimeField(null=True, blank=True)
+    last_test_report = models.JSONField(default=dict, blank=True)
+    last_finish_report = models.JSONField(default=dict, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
 
+    #: Fields whose values are secrets: encrypted at rest, masked in the change log, never rendered.
+    SECRET_FIELDS = ("client_secret", "certificate", "password", "bc_client_secret", "bc_access_key")
+
     class Meta:
         ordering = ["name"]
+        permissions = [("administer_connectionsetup", "Can change the connection setup and run its actions")]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def web_api_url(self) -> str:
+        """The Dataverse Web API root, e.g. ``https://org.crm.dynamics.com/api/data/v9.2/`` (protocols.md B1)."""
+        return f"{self.dataverse_url.rstrip('/')}/api/data/v{self.web_api_version}/"
+
+    def has_secret(self, field_name: str) -> bool:
+        """Whether a secret field holds a value (for "stored — leave blank to keep" hints; never the value)."""
+        return bool(getattr(self, field_name))
+
+
+class ConnectionSetupChange(models.Model):
+    """One recorded change of a connection setup: who, when, which field, old and new value (secrets masked).
+
+    Written by :mod:`connections.services` for every field change and every action (test, enable, disable,
+    solution import, default configuration), so the setup page can show its history.
+    """
+
+    MASK = "••••••"
+
+    connection = models.ForeignKey(ConnectionSetup, on_delete=models.CASCADE, related_name="changes")
+    changed_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted")
+    field = models.CharField(max_length=100, blank=True, help_text="Empty for actions")
+    action = models.CharField(max_length=100, blank=True)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["connection", "-changed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.changed_at:%Y-%m-%d %H:%M:%S} {self.username} {self.field or self.action}"

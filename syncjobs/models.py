@@ -60,6 +60,13 @@ class JobQueueEntry(models.Model):
     rq_job_id = models.CharField(max_length=100, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When the dispatcher last claimed the entry")
+    last_result = models.CharField(
+        max_length=20, blank=True, help_text="Outcome of the last run: Success, Idle or Error (see the log for details)"
+    )
+    status_before_hold = models.CharField(
+        max_length=30, choices=Status.choices, blank=True, help_text="Status to restore when the connection is enabled"
+    )
 
     class Meta:
         ordering = ["connection", "description"]
@@ -68,6 +75,43 @@ class JobQueueEntry(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+    @property
+    def is_on_hold(self) -> bool:
+        """True for On Hold and On Hold with Inactivity Timeout."""
+        return self.status in (self.Status.ON_HOLD, self.Status.ON_HOLD_WITH_INACTIVITY_TIMEOUT)
+
+
+class JobQueueLogEntry(models.Model):
+    """One run of a job queue entry (BC: table 474 "Job Queue Log Entry"); UTC datetimes.
+
+    Written when a worker starts the run and completed when it ends; a run whose worker died is completed by the
+    dispatcher's dead-worker check with the reason (``status`` Error).
+    """
+
+    class Status(models.TextChoices):
+        IN_PROCESS = "InProcess", "In Process"
+        SUCCESS = "Success", "Success"
+        ERROR = "Error", "Error"
+
+    job_queue_entry = models.ForeignKey(JobQueueEntry, on_delete=models.CASCADE, related_name="log_entries")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.IN_PROCESS)
+    attempt = models.PositiveIntegerField(default=1)
+    idle = models.BooleanField(default=False, help_text="Nothing inserted, modified, deleted or failed (reference 6.6)")
+    records_changed = models.PositiveIntegerField(default=0, help_text="Inserted + modified + deleted + coupled")
+    records_failed = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    rq_job_id = models.CharField(max_length=100, blank=True)
+    worker_name = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["job_queue_entry", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.job_queue_entry} {self.started_at:%Y-%m-%d %H:%M:%S} {self.status}"
 
 
 class SynchronizationJob(models.Model):
@@ -171,6 +215,11 @@ class FullSyncReviewLine(models.Model):
     )
     excluded = models.BooleanField(default=False, help_text="Removed from this run by the administrator")
     created_at = models.DateTimeField(auto_now_add=True)
+    bc_record_count = models.PositiveIntegerField(null=True, blank=True, help_text="BC records counted at generation")
+    dataverse_record_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Dataverse rows counted at generation"
+    )
+    error_message = models.TextField(blank=True, help_text="Why the line could not start or failed")
 
     class Meta:
         ordering = ["table_mapping__priority", "name"]

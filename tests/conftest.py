@@ -43,3 +43,39 @@ def admin_client(client: Any, admin_user: Any) -> Any:
     """A test client signed in as ``admin``."""
     client.force_login(admin_user)
     return client
+
+
+@pytest.fixture
+def browser_page(live_server: Any) -> Iterator[Any]:
+    """A Playwright page in Debian's headless Chromium (/usr/bin/chromium); tests marked ``browser`` use it.
+
+    ``live_server.url`` is the portal's address. The flags keep Chromium off the network (this machine has none).
+    """
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        context = browser.new_context(base_url=live_server.url)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def sign_in(page: Any, username: str = "admin", password: str = "correct horse battery staple") -> None:
+    """Sign in through the portal's sign-in page (the user must exist)."""
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
