@@ -137,7 +137,7 @@ class Entra:
         return tenant.lower() in (self.tenant_id.lower(), self.tenant_domain.lower(), "organizations")
 
     def _error(self, status: int, error: str, code: int, text: str) -> Response:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         trace, corr = str(uuid.uuid4()), str(uuid.uuid4())
         ts = now.strftime("%Y-%m-%d %H:%M:%SZ")
         desc = f"AADSTS{code}: {text} Trace ID: {trace} Correlation ID: {corr} Timestamp: {ts}"

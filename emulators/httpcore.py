@@ -155,7 +155,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 pass
             return
         try:
-            self.send_response(resp.status, HTTPStatus(resp.status).phrase if resp.status in HTTPStatus._value2member_map_ else "")
+            known = resp.status in HTTPStatus._value2member_map_
+            self.send_response(resp.status, HTTPStatus(resp.status).phrase if known else "")
         except ValueError:
             self.send_response(resp.status)
         has_len = False

@@ -49,13 +49,13 @@ def parse_datetime(text: str) -> dt.datetime:
     """Parse an ISO-8601 date or date-time to an aware UTC datetime (dates -> midnight UTC)."""
     t = text.strip()
     if len(t) == 10:
-        return dt.datetime.fromisoformat(t).replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.fromisoformat(t).replace(tzinfo=dt.UTC)
     if t.endswith("Z"):
         t = t[:-1] + "+00:00"
     v = dt.datetime.fromisoformat(t)
     if v.tzinfo is None:
-        v = v.replace(tzinfo=dt.timezone.utc)
-    return v.astimezone(dt.timezone.utc)
+        v = v.replace(tzinfo=dt.UTC)
+    return v.astimezone(dt.UTC)
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:

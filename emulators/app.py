@@ -1,0 +1,402 @@
+"""Wiring of the three emulators on one HTTPS origin: routing, authentication, limits, faults,
+persistence and the control endpoint.
+
+URL layout (one host:port, e.g. ``https://127.0.0.1:8443``):
+
+* Entra ID: ``/{tenant}/v2.0/.well-known/openid-configuration``, ``/{tenant}/oauth2/v2.0/token``,
+  ``/{tenant}/discovery/v2.0/keys``, ``/common/userrealm/{upn}``;
+* Dataverse: ``/api/data/v9.2/...`` (environment URL = the bare origin);
+* Business Central: ``/v2.0/{tenant}/{environment}/api/v2.0/...`` and
+  ``/v2.0/{tenant}/{environment}/api/bcportal/integration/v1.0/...``;
+* control: ``GET /_emulator/state``, ``POST /_emulator/faults``, ``POST /_emulator/reset``,
+  ``POST /_emulator/certificates``, ``POST /_emulator/persist`` (loopback only, no token).
+
+State is kept in memory and written to ``<data-dir>/state.pickle`` at most every 2 seconds after a
+write and at shutdown (SIGTERM/SIGINT); the freshly seeded state is kept in ``seed.pickle`` and in
+memory for ``/_emulator/reset``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pickle
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from . import seed as seeding
+from .bc import BCState, BusinessCentral
+from .certs import TlsFiles, certificate_thumbprints
+from .dataverse import API_PREFIX, Dataverse
+from .dv_store import OrgState
+from .entra import BC_RESOURCE, AuthError, Entra, EntraApp, EntraUser, Principal
+from .httpcore import Request, Response, json_response
+from .limits import Limiter, Settings, Throttled
+
+STATE_FORMAT = 3
+
+
+@dataclass
+class Identity:
+    """Secrets and ids generated once per data directory (``identity.json``)."""
+
+    tenant_id: str
+    tenant_domain: str
+    client_id: str
+    client_secret: str
+    admin_user: str
+    admin_password: str
+    integration_user: str
+    integration_password: str
+    bc_user: str
+    bc_web_service_access_key: str
+    organization_id: str
+    signing_key_pem: str
+
+    @classmethod
+    def load_or_create(cls, data_dir: Path) -> Identity:
+        path = data_dir / "identity.json"
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+        domain = "cronusdemo.onmicrosoft.com"
+        ident = cls(tenant_id=str(uuid.uuid4()), tenant_domain=domain, client_id=str(uuid.uuid4()),
+                    client_secret="emu~" + secrets.token_urlsafe(30), admin_user=f"admin@{domain}",
+                    admin_password="Adm1n!" + secrets.token_urlsafe(12), integration_user=f"integration@{domain}",
+                    integration_password="Int3g!" + secrets.token_urlsafe(12), bc_user="BCINTEGRATION",
+                    bc_web_service_access_key=base64.b64encode(secrets.token_bytes(33)).decode(),
+                    organization_id=str(uuid.uuid4()), signing_key_pem=pem)
+        path.write_text(json.dumps(ident.__dict__, indent=2))
+        path.chmod(0o600)
+        return ident
+
+    def user_oid(self, upn: str) -> str:
+        return str(uuid.uuid5(uuid.UUID(self.tenant_id), "user:" + upn.lower()))
+
+    def app_oid(self) -> str:
+        return str(uuid.uuid5(uuid.UUID(self.tenant_id), "sp:" + self.client_id))
+
+
+class EmulatorApp:
+    """The request handler behind :class:`emulators.httpcore.EmulatorHTTPServer`."""
+
+    def __init__(self, data_dir: Path, tls: TlsFiles, *, seed: str, scale: int, settings: Settings,
+                 environment: str = "production") -> None:
+        self.data_dir = data_dir
+        self.tls = tls
+        self.seed_name = seed
+        self.scale = scale
+        self.settings = settings
+        self.initial_settings = Settings(**settings.as_dict())
+        self.limiter = Limiter(settings)
+        self.ident = Identity.load_or_create(data_dir)
+        self.environment = environment
+        self.origin = ""
+        client_pem = tls.client_cert.read_text()
+        sha1, sha256 = certificate_thumbprints(client_pem.encode())
+        app = EntraApp(self.ident.client_id, "BC Sales portal integration", [self.ident.client_secret],
+                       {sha1: client_pem, sha256: client_pem})
+        users = [EntraUser(self.ident.admin_user, self.ident.admin_password, self.ident.user_oid(self.ident.admin_user),
+                           "System Administrator"),
+                 EntraUser(self.ident.integration_user, self.ident.integration_password,
+                           self.ident.user_oid(self.ident.integration_user), "Integration User")]
+        self.entra = Entra(tenant_id=self.ident.tenant_id, tenant_domain=self.ident.tenant_domain,
+                           signing_key_pem=self.ident.signing_key_pem.encode(), apps=[app], users=users,
+                           resources={BC_RESOURCE: "bc"}, settings=settings)
+        self.client_cert_thumbprint = sha1
+        self._dirty = 0
+        self._persisted = 0
+        self._persist_lock = threading.Lock()
+        dv_state, bc_state, self.seed_blob = self._load_or_seed()
+        self.dv = Dataverse(dv_state, settings)
+        self.bc = BusinessCentral(bc_state, settings)
+        self.bc.tenant_id = self.ident.tenant_id
+        self.bc.tenant_domain = self.ident.tenant_domain
+
+    # ------------------------------------------------------------------ state
+    def _meta(self) -> dict[str, Any]:
+        return {"format": STATE_FORMAT, "seed": self.seed_name, "scale": self.scale,
+                "client_id": self.ident.client_id}
+
+    def _load_or_seed(self) -> tuple[OrgState, BCState, bytes]:
+        state_path, seed_path = self.data_dir / "state.pickle", self.data_dir / "seed.pickle"
+        if state_path.exists() and seed_path.exists():
+            try:
+                meta, dv_state, bc_state = pickle.loads(state_path.read_bytes())
+                smeta, blob = pickle.loads(seed_path.read_bytes())
+                if meta == self._meta() and smeta == self._meta():
+                    return dv_state, bc_state, blob
+            except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+                pass
+        dv_state, bc_state = seeding.build(self.ident, seed=self.seed_name, scale=self.scale)
+        blob = pickle.dumps((dv_state, bc_state), protocol=pickle.HIGHEST_PROTOCOL)
+        _atomic_write(seed_path, pickle.dumps((self._meta(), blob), protocol=pickle.HIGHEST_PROTOCOL))
+        _atomic_write(state_path, pickle.dumps((self._meta(), dv_state, bc_state), protocol=pickle.HIGHEST_PROTOCOL))
+        return dv_state, bc_state, blob
+
+    def persist(self, force: bool = False) -> bool:
+        """Write ``state.pickle`` if anything changed since the last write (or when ``force``)."""
+        with self._persist_lock:
+            dirty = self._dirty
+            if not force and dirty == self._persisted:
+                return False
+            with self.dv.lock, self.bc.lock:
+                blob = pickle.dumps((self._meta(), self.dv.state, self.bc.state), protocol=pickle.HIGHEST_PROTOCOL)
+            _atomic_write(self.data_dir / "state.pickle", blob)
+            self._persisted = dirty
+            return True
+
+    def persist_loop(self, stop: threading.Event, interval: float = 2.0) -> None:
+        while not stop.wait(interval):
+            self.persist()
+
+    def reset(self) -> None:
+        """Back to the freshly seeded data (and the start-up settings); well under a second for demo data."""
+        dv_state, bc_state = pickle.loads(self.seed_blob)
+        with self.dv.lock, self.bc.lock:
+            self.dv.load(dv_state)
+            self.dv._metadata_cache.clear()
+            self.bc.load(bc_state)
+        self.settings.update(self.initial_settings.as_dict())
+        self.limiter.reset()
+        self._dirty += 1
+
+    # ------------------------------------------------------------------ info
+    def set_origin(self, origin: str) -> None:
+        self.origin = origin
+        self.entra.origin = origin
+        self.dv.origin = origin
+        self.bc.origin = origin
+        host_port = origin.split("://", 1)[1]
+        port = host_port.rsplit(":", 1)[1]
+        for alias in (origin, f"https://127.0.0.1:{port}", f"https://localhost:{port}"):
+            self.entra.resources[alias] = "dataverse"
+        self.dv_audiences = {a.lower() for a, s in self.entra.resources.items() if s == "dataverse"}
+
+    def info(self) -> dict[str, Any]:
+        """The JSON line printed by ``serve`` (keys fixed by the project's contract)."""
+        i = self.ident
+        companies = [{"id": cid, "name": c["row"]["name"]} for cid, c in self.bc.state.companies.items()]
+        return {
+            "entra_authority": f"{self.origin}/{i.tenant_id}",
+            "dataverse_url": self.origin,
+            "business_central_url": f"{self.origin}/v2.0/{i.tenant_id}/{self.environment}",
+            "tenant_id": i.tenant_id, "client_id": i.client_id, "client_secret": i.client_secret,
+            "integration_user": i.integration_user, "admin_user": i.admin_user, "admin_password": i.admin_password,
+            "ca_bundle": str(self.tls.ca),
+            "integration_password": i.integration_password, "tenant_domain": i.tenant_domain,
+            "dataverse_api_url": f"{self.origin}{API_PREFIX}",
+            "dataverse_scope": f"{self.origin}/.default",
+            "business_central_scope": f"{BC_RESOURCE}/.default",
+            "bc_environment": self.environment, "bc_companies": companies,
+            "bc_api_url": f"{self.origin}/v2.0/{i.tenant_id}/{self.environment}/api/v2.0",
+            "bc_custom_api_url": f"{self.origin}/v2.0/{i.tenant_id}/{self.environment}/api/bcportal/integration/v1.0",
+            "bc_user": i.bc_user, "bc_web_service_access_key": i.bc_web_service_access_key,
+            "client_certificate": str(self.tls.client_cert), "client_private_key": str(self.tls.client_key),
+            "client_certificate_thumbprint": self.client_cert_thumbprint,
+            "application_user_id": seeding.APP_USER_ID(i), "organization_id": i.organization_id,
+            "control_url": f"{self.origin}/_emulator", "seed": self.seed_name, "scale": self.scale,
+            "pid": os.getpid(),
+        }
+
+    # ------------------------------------------------------------------ request pipeline
+    def __call__(self, req: Request) -> Response:
+        segs = req.segments
+        if segs and segs[0] == "_emulator":
+            return self.control(req, segs[1:])
+        if req.path.startswith("/api/data/"):
+            return self._service(req, "dataverse")
+        if segs and segs[0] == "v2.0":
+            return self._service(req, "bc")
+        if "entra" in self.settings.fault_services:
+            fault = self._fault_response("entra")
+            if fault is not None:
+                return fault
+        resp = self.entra.handle(req)
+        if resp is not None:
+            return resp
+        return json_response(404, {"error": {"code": "NotFound", "message": f"No resource at {req.path}."}})
+
+    def _fault_response(self, service: str) -> Response | None:
+        s = self.settings
+        if s.latency_ms and service in s.fault_services:
+            time.sleep(s.latency_ms / 1000.0)
+        fault = self.limiter.roll_fault(service)
+        if fault is None:
+            return None
+        if fault == "drop":
+            return Response(drop=True)
+        if fault == "429":
+            return self._throttled(service, Throttled(429, 2, "fault"))
+        status = self.limiter.pick([500, 503])
+        if service == "dataverse":
+            return json_response(status, {"error": {"code": "0x80040216", "message": "An unexpected error occurred."}},
+                                 [("Retry-After", "1")] if status == 503 else [])
+        if service == "bc":
+            code = "Internal_ServerError" if status == 500 else "Internal_ServiceUnavailable"
+            return json_response(status, {"error": {"code": code, "message": "The service is temporarily "
+                                                    f"unavailable.  CorrelationId:  {uuid.uuid4()}."}},
+                                 [("Retry-After", "1")] if status == 503 else [])
+        return json_response(status, {"error": "temporarily_unavailable", "error_description":
+                                      "AADSTS90033: A transient error has occurred. Please try again."})
+
+    def _throttled(self, service: str, t: Throttled) -> Response:
+        s = self.settings
+        hdrs = [("Retry-After", str(t.retry_after))]
+        if service == "dataverse":
+            if t.kind == "concurrency":
+                code, msg = "0x80072326", f"Number of concurrent requests exceeded the limit of {s.dv_concurrent}."
+            else:
+                code, msg = "0x80072322", (f"Number of requests exceeded the limit of {s.dv_requests_per_window} "
+                                           f"over time window of {int(s.dv_window_seconds)} seconds.")
+            return json_response(429, {"error": {"code": code, "message": msg}}, hdrs)
+        if t.status == 503:
+            return json_response(503, {"error": {"code": "Internal_ServiceUnavailable", "message": "The request "
+                                                 f"timed out in the queue.  CorrelationId:  {uuid.uuid4()}."}},
+                                 hdrs)
+        return json_response(429, {"error": {"code": "Application_TooManyRequests", "message": "Too many requests "
+                                             f"reached. Actual ({s.bc_requests_per_window}). Maximum "
+                                             f"({s.bc_requests_per_window}).  CorrelationId:  {uuid.uuid4()}."}}, hdrs)
+
+    def _auth_dataverse(self, req: Request) -> Principal | Response:
+        try:
+            return self.entra.validate(req.headers.get("authorization"), self.dv_audiences)
+        except AuthError as e:
+            www = (f'Bearer authorization_uri={self.origin}/{self.ident.tenant_id}/oauth2/authorize, '
+                   f'resource_id={self.origin}/')
+            return json_response(401, {"error": {"code": "", "message": e.message}},
+                                 [("WWW-Authenticate", www), ("OData-Version", "4.0")])
+
+    def _auth_bc(self, req: Request) -> Principal | Response:
+        auth = req.headers.get("authorization") or ""
+        if auth.lower().startswith("basic "):
+            try:
+                user, _, key = base64.b64decode(auth[6:]).decode("utf-8").partition(":")
+            except (ValueError, UnicodeDecodeError):
+                user, key = "", ""
+            if user.upper() == self.ident.bc_user.upper() and secrets.compare_digest(
+                    key, self.ident.bc_web_service_access_key):
+                return Principal(self.ident.tenant_id, "basic:" + user.upper(), "basic", upn=user.upper())
+            return self._bc_401("The server has rejected the client credentials.")
+        try:
+            p = self.entra.validate(auth, {BC_RESOURCE})
+        except AuthError as e:
+            return self._bc_401(e.message)
+        if p.kind == "app" and (p.app_id or "").lower() != self.ident.client_id.lower():
+            return self._bc_401("The application is not registered in Business Central (Microsoft Entra "
+                                "applications).")
+        return p
+
+    def _bc_401(self, message: str) -> Response:
+        www = (f'Bearer authorization_uri="{self.origin}/{self.ident.tenant_id}/oauth2/authorize", '
+               f'resource_id="{BC_RESOURCE}"')
+        return json_response(401, {"error": {"code": "Authentication_InvalidCredentials",
+                                             "message": f"{message}  CorrelationId:  {uuid.uuid4()}."}},
+                             [("WWW-Authenticate", www)])
+
+    def _service(self, req: Request, service: str) -> Response:
+        fault = self._fault_response(service)
+        if fault is not None:
+            return fault
+        if service == "dataverse":
+            if not req.path.startswith(API_PREFIX):
+                return json_response(404, {"error": {"code": "0x80060888", "message":
+                                                     "Resource not found: only /api/data/v9.2/ is served."}})
+            principal = self._auth_dataverse(req)
+        else:
+            principal = self._auth_bc(req)
+        if isinstance(principal, Response):
+            return principal
+        bc_segs: list[str] = []
+        if service == "bc":
+            segs = req.segments
+            rest = segs[1:]
+            tenant_ok = {self.ident.tenant_id.lower(), self.ident.tenant_domain.lower()}
+            if rest and rest[0].lower() in tenant_ok:
+                rest = rest[1:]
+            if not rest or rest[0].lower() != self.environment.lower():
+                return json_response(404, {"error": {"code": "BadRequest_ResourceNotFound", "message":
+                                                     f"Environment '{rest[0] if rest else ''}' was not found for "
+                                                     f"tenant {self.ident.tenant_id}.  CorrelationId:  "
+                                                     f"{uuid.uuid4()}."}})
+            bc_segs = rest[1:]
+        try:
+            self.limiter.enter(service, principal.key)
+        except Throttled as t:
+            return self._throttled(service, t)
+        try:
+            if req.method != "GET":
+                self._dirty += 1
+            if service == "dataverse":
+                return self.dv.handle(req, principal)
+            return self.bc.handle(req, bc_segs, principal)
+        finally:
+            self.limiter.leave(service, principal.key)
+
+    # ------------------------------------------------------------------ control endpoint
+    def control(self, req: Request, segs: list[str]) -> Response:
+        """``/_emulator/...``: state, faults and limits, reset, certificates, persist."""
+        action = segs[0] if segs else "state"
+        try:
+            body = req.json() if req.body else {}
+        except ValueError:
+            return json_response(400, {"error": "invalid JSON body"})
+        if action == "state" and req.method == "GET":
+            with self.dv.lock, self.bc.lock:
+                dv_counts = {t: len(r) for t, r in self.dv.state.rows.items()}
+                bc_counts = {c["row"]["name"]: {n: len(t) for n, t in c["tables"].items()}
+                             for c in self.bc.state.companies.values()}
+            return json_response(200, {"settings": self.settings.as_dict(), "info": self.info(),
+                                       "dataverse_rows": dv_counts, "bc_rows": bc_counts,
+                                       "solutions": sorted(self.dv.state.solutions)})
+        if req.method != "POST":
+            return json_response(405, {"error": "use POST"})
+        if action == "faults":
+            if not isinstance(body, dict):
+                return json_response(400, {"error": "expected a JSON object of settings"})
+            try:
+                self.settings.update(body)
+            except KeyError as e:
+                return json_response(400, {"error": f"unknown setting {e.args[0]!r}"})
+            except (TypeError, ValueError) as e:
+                return json_response(400, {"error": str(e)})
+            if "fault_seed" in body:
+                self.limiter.reset()
+            return json_response(200, {"settings": self.settings.as_dict()})
+        if action == "reset":
+            started = time.perf_counter()
+            self.reset()
+            return json_response(200, {"reset": True, "seconds": round(time.perf_counter() - started, 4),
+                                       "settings": self.settings.as_dict()})
+        if action == "certificates":
+            pem = body.get("certificate_pem") if isinstance(body, dict) else None
+            if not isinstance(pem, str) or "BEGIN CERTIFICATE" not in pem:
+                return json_response(400, {"error": "certificate_pem (PEM text) is required"})
+            app = self.entra.apps.get(str(body.get("client_id") or self.ident.client_id).lower())
+            if app is None:
+                return json_response(404, {"error": "unknown client_id"})
+            sha1, sha256 = certificate_thumbprints(pem.encode())
+            app.certificates[sha1] = pem
+            app.certificates[sha256] = pem
+            return json_response(200, {"client_id": app.client_id, "thumbprint": sha1, "thumbprint_sha256": sha256})
+        if action == "persist":
+            self.persist(force=True)
+            return json_response(200, {"persisted": True})
+        return json_response(404, {"error": f"unknown control action {action!r}"})
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

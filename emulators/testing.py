@@ -1,0 +1,119 @@
+"""Helpers for tests and the demo: start the emulators as a subprocess and drive the control endpoint.
+
+Example::
+
+    with start_emulators(tmp_path) as emu:
+        emu.info["dataverse_url"]          # the JSON line printed by ``serve``
+        emu.control(rate_429=0.5)          # POST /_emulator/faults
+        emu.reset()                        # POST /_emulator/reset (fresh demo data, start-up settings)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+
+
+class EmulatorStartError(RuntimeError):
+    """``serve`` exited or printed nothing within the timeout; the message carries its stderr."""
+
+
+class RunningEmulators:
+    """A running ``python -m emulators serve`` process; ``info`` is its JSON line (dict)."""
+
+    def __init__(self, process: subprocess.Popen[str], info: dict[str, Any]) -> None:
+        self.process = process
+        self.info = info
+        self.session = requests.Session()
+        # with trust_env, REQUESTS_CA_BUNDLE silently overrides Session.verify (a requests quirk)
+        self.session.trust_env = False
+        self.session.verify = info["ca_bundle"]
+
+    @property
+    def control_url(self) -> str:
+        return self.info["control_url"]
+
+    def control(self, **settings: Any) -> dict[str, Any]:
+        """Change faults/limits at run time (``POST /_emulator/faults``); returns the new settings.
+
+        Raises ``requests.HTTPError`` for unknown setting names or bad values (HTTP 400)."""
+        r = self.session.post(f"{self.control_url}/faults", json=settings, timeout=30)
+        r.raise_for_status()
+        return r.json()["settings"]
+
+    def reset(self) -> dict[str, Any]:
+        """Restore the freshly seeded data and the start-up settings (``POST /_emulator/reset``)."""
+        r = self.session.post(f"{self.control_url}/reset", timeout=60)
+        r.raise_for_status()
+        return r.json()
+
+    def state(self) -> dict[str, Any]:
+        """``GET /_emulator/state``: settings, info and row counts."""
+        r = self.session.get(f"{self.control_url}/state", timeout=30)
+        r.raise_for_status()
+        return r.json()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM the process (it persists its state) and wait; kills it after ``timeout`` seconds."""
+        self.session.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def __enter__(self) -> RunningEmulators:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def start_emulators(data_dir: Path, *, seed: str = "demo", scale: int = 0, port: int = 0,
+                    extra_args: Sequence[str] = (), timeout: float = 120.0) -> RunningEmulators:
+    """Start ``python -m emulators serve`` and wait (at most ``timeout`` seconds) for its JSON line.
+
+    ``port=0`` picks a free port.  Raises :class:`EmulatorStartError` when the process exits early or
+    prints no JSON line in time."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "emulators", "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--data-dir", str(data_dir), "--seed", seed, "--scale", str(scale), *extra_args]
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(root) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(root), env=env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline() if proc.stdout else ""), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not lines or not lines[0].strip():
+        proc.kill()
+        err = proc.stderr.read() if proc.stderr else ""
+        raise EmulatorStartError(f"emulators did not start within {timeout}s: {err[-4000:]}")
+    info = json.loads(lines[0])
+    # drain stderr so the child never blocks on a full pipe
+    threading.Thread(target=lambda: proc.stderr and proc.stderr.read(), daemon=True).start()
+    started = time.monotonic()
+    emu = RunningEmulators(proc, info)
+    while time.monotonic() - started < 10:
+        try:
+            emu.state()
+            break
+        except requests.RequestException:
+            time.sleep(0.1)
+    return emu

@@ -1,0 +1,49 @@
+"""``python -m emulators serve``: JSON line, persistence across restarts, readiness time."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import msal
+import requests
+
+from emulators.testing import start_emulators
+
+KEYS = {"entra_authority", "dataverse_url", "business_central_url", "tenant_id", "client_id", "client_secret",
+        "integration_user", "admin_user", "admin_password", "ca_bundle"}
+
+
+def test_json_line_and_state_survives_restart(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with start_emulators(tmp_path, seed="demo", extra_args=["--no-realm-443"]) as emu:
+        assert time.monotonic() - started < 30
+        info = emu.info
+        assert KEYS <= set(info)
+        assert info["entra_authority"] == f"{info['dataverse_url']}/{info['tenant_id']}"
+        s = requests.Session()
+        s.trust_env = False
+        s.verify = info["ca_bundle"]
+        app = msal.ConfidentialClientApplication(info["client_id"], client_credential=info["client_secret"],
+                                                 authority=info["entra_authority"], instance_discovery=False,
+                                                 http_client=s)
+        token = app.acquire_token_for_client([info["dataverse_url"] + "/.default"])["access_token"]
+        r = s.post(info["dataverse_url"] + "/api/data/v9.2/accounts", json={"name": "Persisted"},
+                   headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 204
+        first = info
+    with start_emulators(tmp_path, seed="demo", extra_args=["--no-realm-443"]) as emu:
+        info = emu.info
+        assert (info["client_id"], info["client_secret"], info["tenant_id"]) == \
+            (first["client_id"], first["client_secret"], first["tenant_id"])
+        assert info["bc_companies"] == first["bc_companies"]
+        s = requests.Session()
+        s.trust_env = False
+        s.verify = info["ca_bundle"]
+        app = msal.ConfidentialClientApplication(info["client_id"], client_credential=info["client_secret"],
+                                                 authority=info["entra_authority"], instance_discovery=False,
+                                                 http_client=s)
+        token = app.acquire_token_for_client([info["dataverse_url"] + "/.default"])["access_token"]
+        r = s.get(info["dataverse_url"] + "/api/data/v9.2/accounts?$filter=name eq 'Persisted'",
+                  headers={"Authorization": f"Bearer {token}"})
+        assert len(r.json()["value"]) == 1

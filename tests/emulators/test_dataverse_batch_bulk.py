@@ -1,0 +1,143 @@
+"""$batch, bulk messages, ImportSolution, role $ref and metadata endpoints (protocols.md B9-B11, B17)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import zipfile
+from typing import Any
+
+from .conftest import Api
+
+
+def _batch(dv: Api, parts: list[str], boundary: str = "batch_AAA", prefer: str | None = None) -> tuple[int, str]:
+    body = "".join(parts) + f"--{boundary}--\r\n"
+    headers = {"Content-Type": f"multipart/mixed;boundary={boundary}"}
+    if prefer:
+        headers["Prefer"] = prefer
+    r = dv.post("$batch", data=body.encode(), headers=headers)
+    return r.status_code, r.text
+
+
+def _changeset(dv: Api, requests_: list[tuple[str, str, str]], cs: str = "changeset_BBB") -> str:
+    out = [f"--batch_AAA\r\nContent-Type: multipart/mixed;boundary={cs}\r\n\r\n"]
+    for n, (method, url, body) in enumerate(requests_, start=1):
+        out.append(f"--{cs}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+                   f"Content-ID: {n}\r\n\r\n{method} {dv.base}{url} HTTP/1.1\r\n"
+                   f"Content-Type: application/json;type=entry\r\n\r\n{body}\r\n")
+    out.append(f"--{cs}--\r\n")
+    return "".join(out)
+
+
+def test_batch_changeset_with_content_id(dv: Api) -> None:
+    cs = _changeset(dv, [("POST", "accounts", '{"name":"Batch Co"}'),
+                         ("POST", "contacts", '{"lastname":"Batchy","parentcustomerid_account@odata.bind":"$1"}'),
+                         ("PATCH", "$1", '{"telephone1":"555-1"}')])
+    get = (f"--batch_AAA\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+           f"GET {dv.base}accounts?$select=name,telephone1&$filter=name eq 'Batch Co' HTTP/1.1\r\n"
+           "Accept: application/json\r\n\r\n")
+    status, text = _batch(dv, [cs, get])
+    assert status == 200
+    assert text.count("HTTP/1.1 204 No Content") == 3 and "Content-ID: 1" in text
+    assert '"telephone1":"555-1"' in text
+    acc = dv.get("accounts?$filter=name eq 'Batch Co'&$expand=contact_customer_accounts($select=lastname)").json()
+    assert acc["value"][0]["contact_customer_accounts"][0]["lastname"] == "Batchy"
+
+
+def test_batch_changeset_rolls_back(dv: Api) -> None:
+    cs = _changeset(dv, [("POST", "accounts", '{"name":"Rollback Co"}'),
+                         ("POST", "contacts", '{"lastname":"X","parentcustomerid_account@odata.bind":'
+                                              '"/accounts(00000000-0000-4000-8000-000000000bad)"}')])
+    status, text = _batch(dv, [cs])
+    assert status == 200 and "HTTP/1.1 404" in text and "0x80040217" in text
+    assert dv.get("accounts?$filter=name eq 'Rollback Co'").json()["value"] == []
+
+
+def test_create_update_upsert_multiple(dv: Api) -> None:
+    targets = [{"@odata.type": "Microsoft.Dynamics.CRM.account", "name": f"Bulk {i}"} for i in range(5)]
+    r = dv.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple", json={"Targets": targets})
+    assert r.status_code == 200
+    ids = r.json()["Ids"]
+    assert len(ids) == 5 and r.json()["@odata.context"].endswith("CreateMultipleResponse")
+    upd = [{"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": i, "telephone1": "1"} for i in ids]
+    assert dv.post("accounts/Microsoft.Dynamics.CRM.UpdateMultiple", json={"Targets": upd}).status_code == 204
+    new_id = "3a3a3a3a-0000-4000-8000-000000000001"
+    ups = [{"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": ids[0], "name": "Bulk renamed"},
+           {"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": new_id, "name": "Bulk new"}]
+    assert dv.post("accounts/Microsoft.Dynamics.CRM.UpsertMultiple", json={"Targets": ups}).status_code == 204
+    assert dv.get(f"accounts({ids[0]})?$select=name").json()["name"] == "Bulk renamed"
+    assert dv.get(f"accounts({new_id})?$select=name").json()["name"] == "Bulk new"
+    bad = [{"@odata.type": "Microsoft.Dynamics.CRM.account", "name": "Atomic 1"},
+           {"@odata.type": "Microsoft.Dynamics.CRM.account", "name": "Atomic 2", "nosuch": 1}]
+    r = dv.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple", json={"Targets": bad})
+    assert r.status_code == 400
+    assert dv.get("accounts?$filter=startswith(name,'Atomic')").json()["value"] == []
+    r = dv.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple", json={"Targets": [{"name": "no type"}]})
+    assert r.status_code == 400
+    r = dv.post("accounts/Microsoft.Dynamics.CRM.DeleteMultiple", json={"Targets": []})
+    assert r.status_code == 400 and "not yet been implemented" in r.json()["error"]["message"]
+
+
+def test_sdkmessagefilters_bulk_support(dv: Api) -> None:
+    q = ("sdkmessagefilters?$select=sdkmessagefilterid&$filter=sdkmessageid/name eq @message and "
+         "primaryobjecttypecode eq @table&@message='UpsertMultiple'&@table='product'")
+    assert len(dv.get(q).json()["value"]) == 1
+    assert dv.get(q.replace("'product'", "'systemuser'")).json()["value"] == []
+
+
+def _solution_zip() -> str:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("solution.xml", "<ImportExportXml><SolutionManifest><UniqueName>MicrosoftDynamicsNavIntegration"
+                                   "</UniqueName><Version>26.0.0.1</Version><Managed>1</Managed></SolutionManifest>"
+                                   "</ImportExportXml>")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def test_import_solution_and_role_assignment(dv: Api, info: dict[str, Any]) -> None:
+    assert dv.get("nav_connections").status_code == 404
+    r = dv.post("ImportSolution", json={"CustomizationFile": _solution_zip(), "OverwriteUnmanagedCustomizations": True,
+                                        "PublishWorkflows": True,
+                                        "ImportJobId": "1b1b1b1b-0000-4000-8000-000000000001"})
+    assert r.status_code == 204, r.text
+    sol = dv.get("solutions?$filter=uniquename eq 'MicrosoftDynamicsNavIntegration'&$select=version").json()["value"]
+    assert sol[0]["version"] == "26.0.0.1"
+    roles = dv.get("roles?$select=name,_businessunitid_value&$filter=startswith(name,'Integration')").json()["value"]
+    assert sorted(r["name"] for r in roles) == ["Integration Administrator", "Integration User"]
+    assert dv.get("nav_connections").status_code == 200
+    user = info["application_user_id"]
+    for role in roles:
+        r = dv.post(f"systemusers({user})/systemuserroles_association/$ref",
+                    json={"@odata.id": f"{dv.base}roles({role['roleid']})"})
+        assert r.status_code == 204
+    assigned = dv.get(f"systemusers({user})/systemuserroles_association?$select=name").json()["value"]
+    assert sorted(r["name"] for r in assigned) == ["Integration Administrator", "Integration User"]
+    assert dv.delete(f"systemusers({user})/systemuserroles_association({roles[0]['roleid']})/$ref").status_code == 204
+    assert len(dv.get(f"systemusers({user})/systemuserroles_association").json()["value"]) == 1
+    stats = dv.post("nav_accountstatisticses", json={"nav_name": "Adatum", "nav_balancelcy": 10.5},
+                    headers={"Prefer": "return=representation"})
+    assert stats.status_code == 201 and stats.json()["nav_balancelcy_base"] == 10.5
+    r = dv.post("ImportSolution", json={"CustomizationFile": "bm90IGEgemlw", "OverwriteUnmanagedCustomizations": True,
+                                        "PublishWorkflows": True})
+    assert r.status_code == 400
+
+
+def test_metadata_endpoints(dv: Api, info: dict[str, Any]) -> None:
+    r = dv.get("$metadata")
+    assert r.status_code == 200 and '<EntityType Name="product"' in r.text and 'Name="products"' in r.text
+    one = dv.get("EntityDefinitions?$select=LogicalName,EntitySetName,PrimaryIdAttribute&"
+                 "$filter=LogicalName eq 'product'").json()["value"]
+    assert one == [{"MetadataId": one[0]["MetadataId"], "LogicalName": "product", "EntitySetName": "products",
+                    "PrimaryIdAttribute": "productid"}]
+    ent = dv.get("EntityDefinitions(LogicalName='account')?$select=EntitySetName,PrimaryIdAttribute").json()
+    assert ent["EntitySetName"] == "accounts"
+    attrs = dv.get("EntityDefinitions(LogicalName='product')/Attributes?$select=LogicalName,AttributeType").json()
+    assert {"LogicalName": "productnumber", "AttributeType": "String"} in [
+        {k: a[k] for k in ("LogicalName", "AttributeType")} for a in attrs["value"]]
+    m2o = dv.get("EntityDefinitions(LogicalName='contact')/ManyToOneRelationships").json()["value"]
+    assert any(x["ReferencingEntityNavigationPropertyName"] == "parentcustomerid_account" for x in m2o)
+    ct = dv.get("EntityDefinitions?$select=LogicalName&$filter=ChangeTrackingEnabled eq true").json()["value"]
+    assert {"account", "product"} <= {x["LogicalName"] for x in ct}
+    opts = dv.get("EntityDefinitions(LogicalName='product')/Attributes(LogicalName='producttypecode')/"
+                  "Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=OptionSet").json()
+    assert {o["Value"] for o in opts["OptionSet"]["Options"]} == {1, 2, 3, 4}
