@@ -124,7 +124,9 @@ class ConnectionSetupChange(models.Model):
 
     connection = models.ForeignKey(ConnectionSetup, on_delete=models.CASCADE, related_name="changes")
     changed_at = models.DateTimeField(auto_now_add=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     username = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted")
     field = models.CharField(max_length=100, blank=True, help_text="Empty for actions")
     action = models.CharField(max_length=100, blank=True)

@@ -1,12 +1,230 @@
-"""Views of the connection setup."""
+"""Views of the connection setup page (reference 1.2) and its actions. Thin: permission check, form, one service
+call, redirect with a message. Every mutating action is a POST and needs the Integration Administrator group."""
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_POST
+
+from connections import forms, services
 from connections.models import ConnectionSetup
+
+View = Callable[..., HttpResponse]
+
+
+def optional_url(name: str, *args: Any) -> str | None:
+    """``reverse(name, args)``, or None when another app does not (yet) provide that page."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+def administrator_required(view: View) -> View:
+    """Refuse (403) users outside the Integration Administrator group; they see the setup read-only."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not services.user_can_administer(request.user):
+            raise PermissionDenied("Only members of the Integration Administrator group may change the connection "
+                                   "setup.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    """List the connection setups."""
-    return render(request, "connections/connectionsetup_list.html", {"connections": ConnectionSetup.objects.all()})
+    """List the connection setups; with exactly one, open it."""
+    connections = list(ConnectionSetup.objects.all())
+    if len(connections) == 1 and "list" not in request.GET:
+        return redirect("connections:connection-detail", pk=connections[0].pk)
+    return render(request, "connections/connectionsetup_list.html", {
+        "connections": connections, "can_administer": services.user_can_administer(request.user)})
+
+
+def _detail_context(request: HttpRequest, connection: ConnectionSetup, **extra: Any) -> dict[str, Any]:
+    from connections.wizard import _links
+
+    can_administer = services.user_can_administer(request.user)
+    settings_form = extra.pop("settings_form", None) or forms.SalesSettingsForm(
+        connection=connection, initial={name: getattr(connection, name) for name in services.SALES_SETTINGS})
+    if not can_administer:
+        for field in settings_form.fields.values():
+            field.disabled = True
+    test_report = services.CheckReport.from_dict(connection.last_test_report) if connection.last_test_report else None
+    try:
+        active_jobs = services.active_scheduled_jobs_text(connection=connection)
+    except ImportError:
+        active_jobs = "unavailable"
+    return {
+        "connection": connection,
+        "can_administer": can_administer,
+        "settings_form": settings_form,
+        "test_report": test_report,
+        "active_jobs": active_jobs,
+        "changes": connection.changes.select_related("user")[:100],
+        "links": _links(connection),
+        "secrets": [(name, connection.has_secret(name)) for name in connection.SECRET_FIELDS],
+        **extra,
+    }
+
+
+def connection_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """The connection setup page: fields, Sales settings, actions, last test, change log."""
+    connection = get_object_or_404(ConnectionSetup, pk=pk)
+    return render(request, "connections/connectionsetup_detail.html", _detail_context(request, connection))
+
+
+@administrator_required
+def connection_edit(request: HttpRequest, pk: uuid.UUID | None = None) -> HttpResponse:
+    """Edit (or create) the connection setup field by field; blank secrets keep the stored values."""
+    connection = get_object_or_404(ConnectionSetup, pk=pk) if pk else None
+    initial: dict[str, Any] = {}
+    if connection is not None:
+        initial = {name: getattr(connection, name) for name in services.EDITABLE_FIELDS}
+        initial["bc_company"] = str(connection.bc_company_id or connection.bc_company_name or "")
+        if connection.authority_host not in dict(forms.AUTHORITY_HOSTS):
+            initial["custom_authority_host"] = connection.authority_host
+        initial.pop("connection_string", None)
+    form = forms.ConnectionSetupForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.connection_save(connection=connection, data=form.cleaned_data, user=request.user)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "The connection setup was saved.")
+            return redirect("connections:connection-detail", pk=saved.pk)
+    return render(request, "connections/connectionsetup_form.html", {"form": form, "connection": connection})
+
+
+@require_POST
+@administrator_required
+def connection_settings(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Save the Sales settings; the page then shows which mappings and job queue entries were rebuilt."""
+    connection = get_object_or_404(ConnectionSetup, pk=pk)
+    form = forms.SalesSettingsForm(request.POST, connection=connection,
+                                   initial={name: getattr(connection, name) for name in services.SALES_SETTINGS})
+    if form.is_valid():
+        data = {name: form.cleaned_data[name] for name in services.SALES_SETTINGS if name in form.cleaned_data}
+        try:
+            report = services.connection_sales_settings_update(connection=connection, user=request.user, data=data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            if report.changed:
+                messages.success(request, f"Saved: {', '.join(name.replace('_', ' ') for name in report.changed)}.")
+            else:
+                messages.info(request, "Nothing changed.")
+            return render(request, "connections/connectionsetup_detail.html",
+                          _detail_context(request, connection, rebuilds=report.rebuilds, settings_saved=True))
+    return render(request, "connections/connectionsetup_detail.html",
+                  _detail_context(request, connection, settings_form=form), status=400)
+
+
+@require_POST
+@administrator_required
+def connection_test(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Test Connection; the page shows each step and, for a failure, the layer and the fix."""
+    connection = get_object_or_404(ConnectionSetup, pk=pk)
+    report = services.connection_test(connection=connection, user=request.user)
+    if report.ok:
+        messages.success(request, "The connection test succeeded.")
+    else:
+        step = report.failed_step
+        messages.error(request, f"The connection test failed at “{step.name}”: {step.message} {step.fix}".strip())
+    return redirect("connections:connection-detail", pk=pk)
+
+
+@require_POST
+@administrator_required
+def connection_enable(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Enable: test, then default configuration or restore job queue entries (reference 1.3)."""
+    connection = get_object_or_404(ConnectionSetup, pk=pk)
+    try:
+        services.connection_enable(connection=connection, user=request.user)
+    except services.ConnectionActionFailed as failure:
+        step = failure.report.failed_step
+        messages.error(request, f"{failure} {step.name}: {step.message} {step.fix}".strip() if step else str(failure))
+    else:
+        messages.success(request, "The connection is enabled.")
+    return redirect("connections:connection-detail", pk=pk)
+
+
+@require_POST
+@administrator_required
+def connection_disable(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Disable: job queue entries go On Hold (reference 1.3)."""
+    connection = get_object_or_404(ConnectionSetup, pk=pk)
+    form = forms.DisableForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    count = services.connection_disable(connection=connection, user=request.user, reason=reason)
+    messages.success(request, f"The connection is disabled; {count} job queue entries are On Hold.")
+    return redirect("connections:connection-detail", pk=pk)
+
+
+@administrator_required
+def connection_redeploy_solution(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Redeploy Integration Solution with administrator credentials used once (never stored)."""
+    connection = get_object_or_404(ConnectionSetup, pk=pk)
+    form = forms.RedeploySolutionForm(request.POST if request.method == "POST" else None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        report = services.integration_solution_import(
+            connection=connection, admin_username=form.cleaned_data["admin_username"],
+            admin_password=form.cleaned_data["admin_password"], user=request.user)
+        if report.ok:
+            messages.success(request, "The integration solution was imported and the integration roles assigned.")
+            return redirect("connections:connection-detail", pk=pk)
+        form = forms.RedeploySolutionForm(initial={"admin_username": form.cleaned_data["admin_username"]})
+    return render(request, "connections/connectionsetup_solution.html",
+                  {"connection": connection, "form": form, "report": report})
+
+
+@administrator_required
+def connection_default_setup(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Use Default Synchronization Setup, after confirmation (replaces mappings and job queue entries)."""
+    connection = get_object_or_404(ConnectionSetup, pk=pk)
+    form = forms.ConfirmForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            lines = services.default_configuration_apply(connection=connection, user=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "The default synchronization setup was applied.")
+            return render(request, "connections/connectionsetup_detail.html",
+                          _detail_context(request, connection, rebuilds=lines))
+    return render(request, "connections/connectionsetup_confirm.html", {"connection": connection, "form": form})
+
+
+@require_POST
+@administrator_required
+def connection_synchronize_modified(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Synchronize Modified Records: one-off run per mapping in BC's priority order."""
+    connection = get_object_or_404(ConnectionSetup, pk=pk)
+    try:
+        count = services.connection_synchronize_modified_records(connection=connection, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{count} mappings were queued for synchronization of modified records.")
+    return redirect("connections:connection-detail", pk=pk)
+
+
+@require_POST
+@administrator_required
+def connection_reset_web_client_url(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Reset the BC web client URL to the one derived from the API URL."""
+    connection = get_object_or_404(ConnectionSetup, pk=pk)
+    url = services.connection_web_client_url_reset(connection=connection, user=request.user)
+    messages.success(request, f"The Business Central web client URL is now {url or '(empty)'}.")
+    return redirect("connections:connection-detail", pk=pk)

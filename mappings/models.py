@@ -66,10 +66,34 @@ class IntegrationTableMapping(models.Model):
 
     class Meta:
         ordering = ["priority", "name"]
-        constraints = [models.UniqueConstraint(fields=["connection", "name"], name="mapping_name_unique_per_connection")]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "name"], name="mapping_name_unique_per_connection"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_option_mapping(self) -> bool:
+        """Whether the Dataverse side is an option set column of ``integration_table`` rather than its rows
+        (PAYMENT TERMS, SHIPMENT METHOD, SHIPPING AGENT; reference 4.A "option-set mapping", UID type Option)."""
+        return bool(self.integration_table_uid_field) and not self.int_tbl_modified_on_field and (
+            self.integration_table_uid_field != f"{self.integration_table}id"
+        )
+
+    @property
+    def coupling_dataverse_table(self) -> str:
+        """The ``Coupling.dataverse_table`` value of this mapping's couplings: the logical name, or
+        ``<table>.<option column>`` for option mappings (their "rows" are option values, not table rows)."""
+        if self.is_option_mapping:
+            return f"{self.integration_table}.{self.integration_table_uid_field}"
+        return self.integration_table
+
+    def temp_description(self) -> str:
+        """'<BC table> <-> | -> | <- <Dataverse table>' (BC: Integration Table Mapping.GetTempDescription)."""
+        arrow = {Direction.BIDIRECTIONAL: "<->", Direction.TO_INTEGRATION_TABLE: "->",
+                 Direction.FROM_INTEGRATION_TABLE: "<-"}[Direction(self.direction)]
+        return f"{self.table} {arrow} {self.integration_table}"
 
 
 class IntegrationFieldMapping(models.Model):
@@ -146,9 +170,40 @@ class Coupling(models.Model):
             models.UniqueConstraint(
                 fields=["connection", "bc_table", "bc_id", "dataverse_table"], name="coupling_bc_record_unique"
             ),
-            models.UniqueConstraint(fields=["connection", "dataverse_table", "dataverse_id"], name="coupling_row_unique"),
+            models.UniqueConstraint(
+                fields=["connection", "dataverse_table", "dataverse_id"], name="coupling_row_unique"
+            ),
         ]
         indexes = [models.Index(fields=["connection", "bc_table", "skipped"])]
 
     def __str__(self) -> str:
         return f"{self.bc_table} {self.bc_id} ⇄ {self.dataverse_table} {self.dataverse_id}"
+
+
+class CouplingLogEntry(models.Model):
+    """One record's outcome in a match-based coupling run (reference 6.8; BC logs coupling jobs as Integration Synch.
+    Jobs of Type Coupling, here ``job`` with per-record lines so the administrator sees why a record was not coupled).
+    """
+
+    class Outcome(models.TextChoices):
+        COUPLED = "Coupled", "Coupled"
+        CREATED = "Created", "No match: counterpart created"
+        NO_MATCH = "NoMatch", "No match"
+        SEVERAL_MATCHES = "SeveralMatches", "Several matches"
+        ALREADY_COUPLED = "AlreadyCoupled", "Already coupled"
+        FAILED = "Failed", "Failed"
+
+    job = models.ForeignKey("syncjobs.SynchronizationJob", on_delete=models.CASCADE, related_name="coupling_log")
+    sequence = models.PositiveIntegerField(default=0)
+    bc_id = models.UUIDField("BC SystemId")
+    bc_name = models.CharField(max_length=250, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    dataverse_id = models.UUIDField(null=True, blank=True)
+    dataverse_name = models.CharField(max_length=250, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["job", "sequence"]
+
+    def __str__(self) -> str:
+        return f"{self.bc_name}: {self.get_outcome_display()}"

@@ -1,0 +1,569 @@
+"""Client of the Dataverse Web API v9.2 (protocols.md B), over requests with msal tokens.
+
+Every request carries ``Accept: application/json``, ``OData-MaxVersion: 4.0``, ``OData-Version: 4.0`` (B2) and a
+bearer token for ``<environment URL>/.default`` (A11); with ``caller_id`` it also carries ``MSCRMCallerID`` (B12,
+impersonation: the row's owner and ``createdby`` become that user, ``createdonbehalfby`` the integration user).
+Retries, the ``Retry-After`` rule, the concurrency cap and the error mapping are those of
+:class:`connections.clients.transport.Transport`.
+
+Retrying writes is safe because of how the engine writes (DESIGN principle 2): creates carry their own primary id
+(Dataverse lets the client choose the GUID on create, B4), so a create repeated after a lost answer either lands
+once or fails with :class:`DuplicateKeyError`; updates and upserts are PATCHes by id, idempotent by nature. A
+create without its own id is never repeated once it may have reached the service (``outcome_unknown``).
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from connections.clients.concurrency import ConcurrencyLimiter
+from connections.clients.entra import TokenProvider
+from connections.clients.errors import (
+    ClientError,
+    DuplicateKeyError,
+    NotFoundError,
+    PermanentError,
+    error_body,
+    error_for_status,
+)
+from connections.clients.transport import Transport
+
+SERVICE = "dataverse"
+MAX_PAGE_SIZE = 5000  # B7, B15
+MAX_BATCH = 1000  # B9
+_ENTITY_ID_RE = re.compile(r"\(([0-9a-fA-F-]{36})\)\s*$")
+
+
+@dataclass(frozen=True)
+class TableDefinition:
+    """What EntityDefinitions says about one table (B17): logical name, entity set, primary id and name columns."""
+
+    logical_name: str
+    entity_set: str
+    primary_id: str
+    primary_name: str
+
+
+@dataclass
+class BatchRequest:
+    """One operation of a ``$batch`` (B9). ``url`` is relative to the Web API root (``"products"``,
+    ``"products(<guid>)"``) or a ``$n`` Content-ID reference; ``body`` is JSON-serialisable or None."""
+
+    method: str
+    url: str
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_id: str | None = None
+
+
+@dataclass
+class BatchResponse:
+    """The answer to one operation of a ``$batch``: status, headers (lower-case names), decoded JSON body (or None),
+    the echoed Content-ID, and ``error`` (a ClientError built from the body for a status ≥ 400, else None)."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+    content_id: str | None = None
+    error: ClientError | None = None
+
+    @property
+    def entity_id(self) -> uuid.UUID | None:
+        """The id of the row a create made (from ``OData-EntityId``/``Location``), None otherwise."""
+        return _id_from_entity_url(self.headers.get("odata-entityid") or self.headers.get("location") or "")
+
+
+def _id_from_entity_url(url: str) -> uuid.UUID | None:
+    match = _ENTITY_ID_RE.search(url)
+    return uuid.UUID(match.group(1)) if match else None
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class DataverseClient:
+    """The Dataverse Web API of one environment, as one credential (optionally impersonating ``caller_id``).
+
+    ``environment_url`` is the bare origin (``https://contoso.crm.dynamics.com``); ``timeout`` is seconds per
+    request; ``max_retries`` bounds the retries of one request; ``concurrency_key`` names the shared cap (default:
+    the credential), ``max_concurrency`` its size (0 disables it). Further keyword arguments (``backoff_base``,
+    ``backoff_max``, ``max_retry_wait`` in seconds) go to the Transport.
+    """
+
+    _definitions_lock = threading.Lock()
+    _definitions: dict[tuple[str, str], TableDefinition] = {}
+
+    def __init__(self, environment_url: str, tokens: TokenProvider, *, api_version: str = "9.2",
+                 caller_id: uuid.UUID | None = None, timeout: float = 30.0, max_retries: int = 5,
+                 concurrency_key: str | None = None, max_concurrency: int = 8,
+                 caller_object_id: uuid.UUID | None = None, **transport_options: Any) -> None:
+        self.environment_url = environment_url.rstrip("/")
+        self.api_url = f"{self.environment_url}/api/data/v{api_version}/"
+        self.tokens = tokens
+        self.scope = f"{self.environment_url}/.default"
+        self.caller_id = caller_id
+        self.caller_object_id = caller_object_id
+        limiter = None
+        if max_concurrency:
+            key = f"{SERVICE}:{concurrency_key or tokens.credential_key}"
+            limiter = ConcurrencyLimiter(key, max_concurrency, lease_seconds=timeout * 2 + 30, service=SERVICE)
+        self.transport = Transport(
+            service=SERVICE, base_url=self.environment_url, timeout=timeout, max_retries=max_retries,
+            auth_headers=self._auth_headers, reset_auth=tokens.invalidate, limiter=limiter, **transport_options)
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent by this client so far (retries included); for benchmarks."""
+        return self.transport.requests_sent
+
+    def _auth_headers(self) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.tokens.token(self.scope)}"}
+        if self.caller_object_id:
+            headers["CallerObjectId"] = str(self.caller_object_id)
+        elif self.caller_id:
+            headers["MSCRMCallerID"] = str(self.caller_id)
+        return headers
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith(("https://", "http://")) else self.api_url + path.lstrip("/")
+
+    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
+                 headers: dict[str, str] | None = None, idempotent: bool | None = None,
+                 timeout: float | None = None) -> Any:
+        all_headers = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
+        data = None
+        if body is not None:
+            all_headers["Content-Type"] = "application/json; charset=utf-8"
+            data = json.dumps(body, default=str).encode()
+        all_headers.update(headers or {})
+        return self.transport.request(method, self._url(path), params=params, headers=all_headers, data=data,
+                                      idempotent=idempotent, timeout=timeout)
+
+    @staticmethod
+    def _json(response: Any) -> dict[str, Any]:
+        if response.status_code == 204 or not response.content:
+            return {}
+        return response.json()
+
+    @staticmethod
+    def _key(id: uuid.UUID | str) -> str:  # noqa: A002 - Web API wording
+        return str(id)
+
+    # -- metadata and functions ---------------------------------------------------------------------------------
+    def who_am_i(self) -> dict[str, Any]:
+        """``GET WhoAmI`` (B11) → ``{"BusinessUnitId", "UserId", "OrganizationId"}`` (GUID strings)."""
+        return self._json(self._request("GET", "WhoAmI"))
+
+    def retrieve_version(self) -> str:
+        """``GET RetrieveVersion()`` (B11) → the server version, e.g. ``"9.2.24081.00190"``."""
+        return str(self._json(self._request("GET", "RetrieveVersion()")).get("Version", ""))
+
+    def table_definition(self, logical_name: str) -> TableDefinition:
+        """The table's entity set, primary id and primary name from ``EntityDefinitions`` (B17), cached per
+        environment for the process. Raises NotFoundError naming the table when the environment lacks it."""
+        key = (self.environment_url, logical_name)
+        with self._definitions_lock:
+            cached = self._definitions.get(key)
+        if cached:
+            return cached
+        payload = self._json(self._request("GET", "EntityDefinitions", params={
+            "$select": "LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute",
+            "$filter": f"LogicalName eq {_literal(logical_name)}"}))
+        return self._remember(payload, f"The table {logical_name!r} does not exist in this environment.")
+
+    def _definition_for_set(self, entity_set: str) -> TableDefinition | None:
+        with self._definitions_lock:
+            for (env, _), definition in self._definitions.items():
+                if env == self.environment_url and definition.entity_set == entity_set:
+                    return definition
+        try:
+            payload = self._json(self._request("GET", "EntityDefinitions", params={
+                "$select": "LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute",
+                "$filter": f"EntitySetName eq {_literal(entity_set)}"}))
+            return self._remember(payload, "")
+        except PermanentError:
+            return None
+
+    def _remember(self, payload: dict[str, Any], missing: str) -> TableDefinition:
+        rows = payload.get("value") or []
+        if not rows:
+            raise NotFoundError(missing or "No such table.", service=SERVICE, status=404,
+                                fix="Check that the integration solution and Dynamics 365 Sales are installed.")
+        row = rows[0]
+        definition = TableDefinition(row["LogicalName"], row["EntitySetName"], row.get("PrimaryIdAttribute") or "",
+                                     row.get("PrimaryNameAttribute") or "")
+        with self._definitions_lock:
+            self._definitions[(self.environment_url, definition.logical_name)] = definition
+        return definition
+
+    def entity_set(self, logical_name: str) -> str:
+        """The entity set name of a table (``product`` → ``products``), see :meth:`table_definition`."""
+        return self.table_definition(logical_name).entity_set
+
+    def execute(self, action_or_function: str, payload: dict[str, Any] | None = None, *,
+                idempotent: bool | None = None, timeout: float | None = None) -> dict[str, Any]:
+        """Call an unbound function (``payload`` None → GET, e.g. ``"RetrieveVersion()"``) or action (POST with
+        ``payload``, e.g. ``"ImportSolution"``) (B11); returns the JSON answer, ``{}`` for 204."""
+        if payload is None:
+            return self._json(self._request("GET", action_or_function, timeout=timeout))
+        return self._json(self._request("POST", action_or_function, body=payload, idempotent=idempotent,
+                                        timeout=timeout))
+
+    def import_solution(self, customization_file: bytes, *, overwrite_unmanaged: bool = True,
+                        publish_workflows: bool = True, timeout: float = 600.0) -> None:
+        """``POST ImportSolution`` (B11) with the solution zip (base64), waiting up to ``timeout`` seconds.
+        Importing the same solution again is harmless, so the call is repeated on transient failures."""
+        import base64
+
+        self.execute("ImportSolution", {
+            "CustomizationFile": base64.b64encode(customization_file).decode(),
+            "OverwriteUnmanagedCustomizations": overwrite_unmanaged, "PublishWorkflows": publish_workflows,
+            "ImportJobId": str(uuid.uuid4())}, idempotent=True, timeout=timeout)
+
+    # -- reading ----------------------------------------------------------------------------------------------
+    def iter_rows(self, entity_set: str, *, select: list[str] | None = None, filter: str | None = None,  # noqa: A002
+                  orderby: str | None = None, page_size: int = MAX_PAGE_SIZE, expand: str | None = None,
+                  top: int | None = None, annotations: str | None = None) -> Iterator[dict[str, Any]]:
+        """Yield the rows of ``entity_set`` page by page (``Prefer: odata.maxpagesize``, following
+        ``@odata.nextLink`` verbatim, B7); memory holds one page at a time. ``page_size`` ≤ 5000.
+
+        ``top`` asks for at most that many rows in one request (Dataverse ignores ``$top`` next to
+        ``odata.maxpagesize``, B7, so the page size is then not sent); ``annotations`` adds
+        ``odata.include-annotations="<annotations>"`` (B3, e.g. ``"Microsoft.Dynamics.CRM.lookuplogicalname"``).
+        """
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE} (Dataverse's maximum page size).")
+        params: dict[str, Any] = {}
+        if select:
+            params["$select"] = ",".join(select)
+        if filter:
+            params["$filter"] = filter
+        if orderby:
+            params["$orderby"] = orderby
+        if expand:
+            params["$expand"] = expand
+        preferences = []
+        if top is not None:
+            params["$top"] = str(top)
+        else:
+            preferences.append(f"odata.maxpagesize={page_size}")
+        if annotations:
+            preferences.append(f'odata.include-annotations="{annotations}"')
+        headers = {"Prefer": ",".join(preferences)} if preferences else {}
+        url: str | None = entity_set
+        while url:
+            payload = self._json(self._request("GET", url, params=params, headers=headers))
+            yield from payload.get("value", [])
+            url = payload.get("@odata.nextLink") if top is None else None
+            params = {}
+
+    def count(self, entity_set: str, *, filter: str | None = None) -> int:  # noqa: A002
+        """The number of rows matching ``filter``. Dataverse caps ``@odata.count`` at 5000 (B7), so beyond that the
+        rows' ids are paged through and counted (5000 per request)."""
+        params: dict[str, Any] = {"$count": "true"}
+        definition = self._definition_for_set(entity_set)
+        if definition and definition.primary_id:
+            params["$select"] = definition.primary_id
+        if filter:
+            params["$filter"] = filter
+        headers = {"Prefer": f"odata.maxpagesize={MAX_PAGE_SIZE}"}
+        payload = self._json(self._request("GET", entity_set, params=params, headers=headers))
+        if not payload.get("@odata.nextLink") and "@odata.count" in payload and payload["@odata.count"] < 5000:
+            return int(payload["@odata.count"])
+        total = len(payload.get("value", []))
+        url = payload.get("@odata.nextLink")
+        while url:
+            payload = self._json(self._request("GET", url, headers=headers))
+            total += len(payload.get("value", []))
+            url = payload.get("@odata.nextLink")
+        return total
+
+    def retrieve(self, entity_set: str, id: uuid.UUID | str, *, select: list[str] | None = None,  # noqa: A002
+                 expand: str | None = None) -> dict[str, Any]:
+        """``GET <set>(<id>)`` (B4) → the row with ``@odata.etag``. Raises NotFoundError when it does not exist."""
+        params: dict[str, Any] = {}
+        if select:
+            params["$select"] = ",".join(select)
+        if expand:
+            params["$expand"] = expand
+        return self._json(self._request("GET", f"{entity_set}({self._key(id)})", params=params))
+
+    def changes(self, entity_set: str, *, select: list[str],
+                delta_link: str | None) -> tuple[list[dict[str, Any]], list[uuid.UUID], str]:
+        """Change tracking (B8): with ``delta_link`` None, every row plus a first delta link
+        (``Prefer: odata.track-changes``); else the rows new or changed since that link, the ids of deleted rows,
+        and the next delta link. Pages of more than 5000 changes are followed. Raises PermanentError
+        (``0x80072491``) when the table does not track changes, or when the token has expired (then run a full
+        synchronization)."""
+        url: str | None
+        params: dict[str, Any] | None
+        if delta_link:  # the link carries the query; no track-changes preference needed (B8)
+            url, params = delta_link, None
+            headers = {"Prefer": f"odata.maxpagesize={MAX_PAGE_SIZE}"}
+        else:
+            url, params = entity_set, {"$select": ",".join(select)}
+            headers = {"Prefer": f"odata.track-changes,odata.maxpagesize={MAX_PAGE_SIZE}"}
+        rows: list[dict[str, Any]] = []
+        deleted: list[uuid.UUID] = []
+        next_delta = ""
+        while url:
+            payload = self._json(self._request("GET", url, params=params, headers=headers))
+            params = None
+            for row in payload.get("value", []):
+                if "$deletedEntity" in str(row.get("@odata.context", "")) or row.get("reason") == "deleted":
+                    deleted.append(uuid.UUID(str(row["id"])))
+                else:
+                    rows.append(row)
+            next_delta = payload.get("@odata.deltaLink") or next_delta
+            url = payload.get("@odata.nextLink")
+        if not next_delta:
+            raise PermanentError(f"Dataverse returned no delta link for {entity_set}.", service=SERVICE,
+                                 fix="Check that change tracking is enabled for the table.")
+        return rows, deleted, next_delta
+
+    # -- writing ----------------------------------------------------------------------------------------------
+    def create(self, entity_set: str, data: dict[str, Any], *, return_representation: bool = False,
+               idempotent: bool | None = None) -> uuid.UUID | dict[str, Any]:
+        """``POST <set>`` (B4) → the new row's id (from ``OData-EntityId``), or the row itself with
+        ``return_representation``.
+
+        Repeated after a lost answer only when ``idempotent`` is True or, by default, when ``data`` carries the
+        table's primary id (then a repeat cannot make a second row). When such a repeat is refused with a duplicate
+        key, the lost attempt made the row: the id (or the row) is returned as for a normal create. Raises
+        DuplicateKeyError when the id or an alternate key existed already, MissingReferenceError when a lookup
+        names a missing row, TransientError with ``outcome_unknown`` when a create without its own id may or may
+        not have landed."""
+        own_id = None
+        if idempotent is not False:
+            definition = self._definition_for_set(entity_set)
+            own_id = data.get(definition.primary_id) if definition and definition.primary_id else None
+        if idempotent is None:
+            idempotent = bool(own_id)
+        headers = {"Prefer": "return=representation"} if return_representation else {}
+        try:
+            response = self._request("POST", entity_set, body=data, headers=headers, idempotent=idempotent)
+        except DuplicateKeyError as exc:
+            if own_id and exc.after_unknown_outcome and not return_representation:
+                return uuid.UUID(str(own_id))  # the attempt whose answer was lost created the row
+            if own_id and exc.after_unknown_outcome:
+                return self.retrieve(entity_set, own_id)
+            raise
+        if return_representation:
+            return self._json(response)
+        entity_id = _id_from_entity_url(response.headers.get("OData-EntityId", ""))
+        if entity_id is None:
+            raise PermanentError(f"Dataverse created a row in {entity_set} without saying its id.", service=SERVICE,
+                                 status=response.status_code)
+        return entity_id
+
+    def update(self, entity_set: str, id: uuid.UUID | str, data: dict[str, Any], *,  # noqa: A002
+               if_match: str | None = None) -> None:
+        """``PATCH <set>(<id>)`` (B4) with ``If-Match: <etag>`` (optimistic concurrency, B6) or ``If-Match: *``
+        (update only, never create). Raises NotFoundError when the row is gone, PreconditionFailedError when the
+        etag is stale."""
+        self._request("PATCH", f"{entity_set}({self._key(id)})", body=data, headers={"If-Match": if_match or "*"})
+
+    def upsert(self, entity_set: str, id: uuid.UUID | str, data: dict[str, Any], *,  # noqa: A002
+               if_match: str | None = None, if_none_match: str | None = None) -> None:
+        """``PATCH <set>(<id>)`` creating or updating the row (B4). ``if_none_match="*"`` makes it create-only
+        (DuplicateKeyError when present), ``if_match`` update-only / optimistic."""
+        headers = {}
+        if if_match:
+            headers["If-Match"] = if_match
+        if if_none_match:
+            headers["If-None-Match"] = if_none_match
+        self._request("PATCH", f"{entity_set}({self._key(id)})", body=data, headers=headers)
+
+    def delete(self, entity_set: str, id: uuid.UUID | str, *, if_match: str | None = None) -> None:  # noqa: A002
+        """``DELETE <set>(<id>)`` (B4). Raises NotFoundError when the row does not exist (except when a repeated
+        attempt finds it gone after a first attempt whose answer was lost)."""
+        headers = {"If-Match": if_match} if if_match else {}
+        self._request("DELETE", f"{entity_set}({self._key(id)})", headers=headers)
+
+    def _bulk(self, message: str, logical_name: str, rows: list[dict[str, Any]], *, idempotent: bool) -> Any:
+        definition = self.table_definition(logical_name)
+        targets = [{**row, "@odata.type": f"Microsoft.Dynamics.CRM.{logical_name}"} for row in rows]
+        return self._request("POST", f"{definition.entity_set}/Microsoft.Dynamics.CRM.{message}",
+                             body={"Targets": targets}, idempotent=idempotent)
+
+    def create_multiple(self, logical_name: str, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
+        """``CreateMultiple`` (B10): all rows or none (standard tables); returns the ids in input order. Repeated
+        after a lost answer only when every row carries its primary id."""
+        if not rows:
+            return []
+        primary_id = self.table_definition(logical_name).primary_id
+        idempotent = bool(primary_id) and all(row.get(primary_id) for row in rows)
+        try:
+            response = self._bulk("CreateMultiple", logical_name, rows, idempotent=idempotent)
+        except DuplicateKeyError as exc:
+            if idempotent and exc.after_unknown_outcome:
+                # All or nothing (B10): the attempt whose answer was lost created every row.
+                return [uuid.UUID(str(row[primary_id])) for row in rows]
+            raise
+        return [uuid.UUID(str(i)) for i in self._json(response).get("Ids", [])]
+
+    def update_multiple(self, logical_name: str, rows: list[dict[str, Any]]) -> None:
+        """``UpdateMultiple`` (B10): each row includes its primary id and the changed columns; all or none."""
+        if rows:
+            self._bulk("UpdateMultiple", logical_name, rows, idempotent=True)
+
+    def upsert_multiple(self, logical_name: str, rows: list[dict[str, Any]]) -> None:
+        """``UpsertMultiple`` (B10): rows identified by primary id (or ``@odata.id`` alternate key); all or none."""
+        if rows:
+            self._bulk("UpsertMultiple", logical_name, rows, idempotent=True)
+
+    def associate(self, entity_set: str, id: uuid.UUID | str, navigation_property: str,  # noqa: A002
+                  target_entity_set: str, target_id: uuid.UUID | str) -> None:
+        """``POST <set>(<id>)/<collection nav>/$ref`` ``{"@odata.id": …}`` (B5, N:N or 1:N associate)."""
+        self._request("POST", f"{entity_set}({self._key(id)})/{navigation_property}/$ref",
+                      body={"@odata.id": f"{self.api_url}{target_entity_set}({self._key(target_id)})"}, idempotent=True)
+
+    def disassociate(self, entity_set: str, id: uuid.UUID | str, navigation_property: str,  # noqa: A002
+                     target_id: uuid.UUID | str | None = None) -> None:
+        """``DELETE <set>(<id>)/<nav>(<target>)/$ref`` for a collection, or ``DELETE <set>(<id>)/<nav>/$ref`` to
+        clear a lookup (``target_id`` None) (B5)."""
+        target = f"({self._key(target_id)})" if target_id else ""
+        self._request("DELETE", f"{entity_set}({self._key(id)})/{navigation_property}{target}/$ref")
+
+    # -- $batch -----------------------------------------------------------------------------------------------
+    def batch(self, requests: list[BatchRequest], *, atomic: bool = True,
+              idempotent: bool | None = None) -> list[BatchResponse]:
+        """Send ``requests`` in one ``$batch`` (B9), in order.
+
+        ``atomic=True`` puts them in one change set (all or nothing, ≤ 1000): when one fails nothing is written and
+        its error is raised (with ``batch_responses`` and the failing ``content_id`` attached). ``atomic=False``
+        sends them with ``Prefer: odata.continue-on-error`` (split into batches of 1000) and returns one response per
+        request, each with its own ``error``. The batch is repeated after a lost answer only when ``idempotent``
+        (default: no request is a POST).
+        """
+        if not requests:
+            return []
+        if atomic and len(requests) > MAX_BATCH:
+            raise ValueError(f"An atomic $batch holds at most {MAX_BATCH} requests; got {len(requests)}.")
+        if idempotent is None:
+            idempotent = all(r.method.upper() != "POST" for r in requests)
+        if not atomic and len(requests) > MAX_BATCH:
+            results: list[BatchResponse] = []
+            for start in range(0, len(requests), MAX_BATCH):
+                results.extend(self.batch(requests[start:start + MAX_BATCH], atomic=False, idempotent=idempotent))
+            return results
+        boundary = f"batch_{uuid.uuid4()}"
+        body = self._batch_body(requests, boundary, atomic=atomic)
+        headers = {"Content-Type": f"multipart/mixed; boundary={boundary}",
+                   "Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
+        if not atomic:
+            headers["Prefer"] = "odata.continue-on-error"
+        response = self.transport.request("POST", self.api_url + "$batch", headers=headers, data=body,
+                                          idempotent=idempotent)
+        content_type = response.headers.get("Content-Type", "")
+        responses = parse_multipart_response(response.content, content_type)
+        all_urls = " ".join(r.url for r in requests)
+        for index, item in enumerate(responses):
+            if item.status >= 400:
+                code, message = error_body(item.body)
+                # Without continue-on-error a failed change set answers only its failing part: then judge a missing
+                # row against every URL of the change set.
+                known = not atomic and index < len(requests)
+                item.error = error_for_status(service=SERVICE, status=item.status, code=code, message=message,
+                                              method=requests[index].method if known else "POST",
+                                              url=requests[index].url if known else all_urls)
+        if atomic:
+            failed = next((item for item in responses if item.error), None)
+            if failed is not None and failed.error is not None:
+                failed.error.batch_responses = responses  # type: ignore[attr-defined]
+                failed.error.content_id = failed.content_id  # type: ignore[attr-defined]
+                raise failed.error
+        return responses
+
+    def _batch_body(self, requests: list[BatchRequest], boundary: str, *, atomic: bool) -> bytes:
+        root_path = "/" + self.api_url.split("/", 3)[3]
+
+        def part(request: BatchRequest, index: int) -> str:
+            url = request.url if request.url.startswith(("$", "http")) else root_path + request.url.lstrip("/")
+            lines = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"]
+            if atomic:
+                lines.append(f"Content-ID: {request.content_id or index}")
+            lines += ["", f"{request.method.upper()} {url} HTTP/1.1"]
+            headers = dict(request.headers)
+            if request.body is not None:
+                headers.setdefault("Content-Type", "application/json; type=entry")
+            lines += [f"{name}: {value}" for name, value in headers.items()]
+            lines += ["", json.dumps(request.body, default=str) if request.body is not None else ""]
+            return "\r\n".join(lines)
+
+        out: list[str] = []
+        if atomic:
+            changeset = f"changeset_{uuid.uuid4()}"
+            out += [f"--{boundary}", f"Content-Type: multipart/mixed; boundary={changeset}", ""]
+            for index, request in enumerate(requests, start=1):
+                out += [f"--{changeset}", part(request, index)]
+            out += [f"--{changeset}--", ""]
+        else:
+            for index, request in enumerate(requests, start=1):
+                out += [f"--{boundary}", part(request, index)]
+        out += [f"--{boundary}--", ""]
+        return "\r\n".join(out).encode()
+
+
+def _boundary(content_type: str) -> str | None:
+    match = re.search(r'boundary="?([^";]+)"?', content_type, re.IGNORECASE)
+    return match.group(1) if match else None
+
+
+def _split_headers(block: bytes) -> tuple[dict[str, str], bytes]:
+    """Split ``headers CRLF CRLF body`` (a block starting with a blank line has no headers)."""
+    for newline in (b"\r\n", b"\n"):
+        if block.startswith(newline):
+            return {}, block[len(newline):]
+    head, found, rest = block.partition(b"\r\n\r\n")
+    if not found:
+        head, found, rest = block.partition(b"\n\n")
+    headers: dict[str, str] = {}
+    for line in head.decode("utf-8", "replace").splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return headers, rest
+
+
+def parse_multipart_response(content: bytes, content_type: str) -> list[BatchResponse]:
+    """Parse a ``multipart/mixed`` ``$batch`` answer (B9), change sets included, into BatchResponses in order.
+    Raises PermanentError when the answer is not multipart."""
+    boundary = _boundary(content_type)
+    if not boundary or "multipart" not in content_type.lower():
+        raise PermanentError("The $batch answer is not multipart.", service=SERVICE)
+    results: list[BatchResponse] = []
+    delimiter = b"--" + boundary.encode()
+    for raw in content.split(delimiter)[1:]:
+        if raw.startswith(b"--"):
+            break
+        part = raw[2:] if raw.startswith(b"\r\n") else raw.lstrip(b"\n")
+        if part.endswith(b"\r\n"):
+            part = part[:-2]
+        headers, payload = _split_headers(part)
+        part_type = headers.get("content-type", "")
+        if part_type.lower().startswith("multipart/"):
+            results.extend(parse_multipart_response(payload, part_type))
+            continue
+        status_line, _, rest = payload.lstrip(b"\r\n").partition(b"\n")
+        pieces = status_line.decode("latin-1").strip().split(" ", 2)
+        status = int(pieces[1]) if len(pieces) > 1 and pieces[1].isdigit() else 0
+        inner_headers, inner_body = _split_headers(rest)
+        text = inner_body.strip()
+        body: Any = None
+        if text:
+            try:
+                body = json.loads(text)
+            except ValueError:
+                body = text.decode("utf-8", "replace")
+        results.append(BatchResponse(status=status, headers=inner_headers, body=body,
+                                     content_id=headers.get("content-id") or inner_headers.get("content-id")))
+    return results
+

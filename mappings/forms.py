@@ -1,0 +1,153 @@
+"""Forms of the mappings pages; validation rules live in ``mappings.services`` and the catalogue."""
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from mappings.catalogue import BC_TABLES, DATAVERSE_TABLES, bc_table, dataverse_table
+from mappings.matching import MatchCriterion, eligible_field_mappings
+from mappings.models import Direction, IntegrationFieldMapping, IntegrationTableMapping
+from mappings.services import validate_table_mapping_change
+
+
+class IntegrationTableMappingForm(forms.ModelForm):
+    """The editable settings of an integration table mapping (reference 3.1)."""
+
+    class Meta:
+        model = IntegrationTableMapping
+        fields = ["direction", "table_filter", "integration_table_filter", "synch_only_coupled_records",
+                  "dependency_filter", "deletion_conflict_resolution", "update_conflict_resolution",
+                  "synch_after_bulk_coupling", "create_new_in_case_of_no_match", "disable_event_job_resch"]
+        widgets = {"table_filter": forms.TextInput(), "integration_table_filter": forms.TextInput()}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        original = IntegrationTableMapping.objects.get(pk=self.instance.pk)
+        try:
+            validate_table_mapping_change(original, {k: data[k] for k in self.changed_data if k in data})
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                for message in messages:
+                    self.add_error(field, message)
+        return data
+
+    def changes(self) -> dict[str, Any]:
+        """The cleaned values of the fields the user changed."""
+        return {k: self.cleaned_data[k] for k in self.changed_data}
+
+
+class IntegrationFieldMappingForm(forms.ModelForm):
+    """One integration field mapping; BC fields and Dataverse columns are chosen from the catalogue."""
+
+    class Meta:
+        model = IntegrationFieldMapping
+        fields = ["field_name", "integration_field_name", "direction", "constant_value", "validate_field",
+                  "validate_integration_table_field", "clear_value_on_failed_sync", "status", "not_null",
+                  "transformation_rule", "use_for_match_based_coupling", "case_sensitive_matching", "match_priority"]
+
+    def __init__(self, *args: Any, table_mapping: IntegrationTableMapping, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.table_mapping = table_mapping
+        bc_side, dv_side = bc_table(table_mapping.table), dataverse_table(table_mapping.integration_table)
+        self.fields["field_name"] = forms.ChoiceField(
+            label="BC field", required=False, choices=[("", "— none (constant into Dataverse) —")]
+            + [(f.name, f"{f.name} ({f.api_property})") for f in bc_side.fields])
+        self.fields["integration_field_name"] = forms.ChoiceField(
+            label="Dataverse column", required=False, choices=[("", "— none (constant into BC) —")]
+            + [(c, c) for c in sorted(dv_side.columns)])
+        if not self.instance.pk:
+            self.initial.setdefault("direction", table_mapping.direction)
+
+    def values(self) -> dict[str, Any]:
+        return dict(self.cleaned_data)
+
+    def _post_clean(self) -> None:
+        # The model's own validation is replaced by the service's rules (reported per field by the view).
+        pass
+
+
+class NewMappingTablesForm(forms.Form):
+    """Step 1 of a new mapping: the table pair from the catalogue."""
+
+    bc_table = forms.ChoiceField(label="BC table", choices=[(n, n) for n in sorted(BC_TABLES)])
+    dataverse_table = forms.ChoiceField(label="Dataverse table", choices=[(n, n) for n in sorted(DATAVERSE_TABLES)])
+
+
+class NewMappingForm(NewMappingTablesForm):
+    """Step 2: name, direction, filters, and up to ``ROWS`` field pairs chosen from the two tables' catalogue."""
+
+    ROWS = 8
+    name = forms.CharField(max_length=20, help_text="Up to 20 capital letters, e.g. ITEM-CATEGORY")
+    direction = forms.ChoiceField(choices=Direction.choices, initial=Direction.BIDIRECTIONAL)
+    table_filter = forms.CharField(required=False, help_text="OData $filter on the BC API properties")
+    integration_table_filter = forms.CharField(required=False, help_text="OData $filter on Dataverse columns")
+    dependency_filter = forms.CharField(required=False, help_text="'|'-separated mapping names")
+
+    def __init__(self, *args: Any, bc_table_name: str, dataverse_table_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        bc_side, dv_side = bc_table(bc_table_name), dataverse_table(dataverse_table_name)
+        self.initial.update({"bc_table": bc_side.name, "dataverse_table": dv_side.logical_name})
+        self.fields["bc_table"].widget = forms.HiddenInput()
+        self.fields["dataverse_table"].widget = forms.HiddenInput()
+        for row in range(self.ROWS):
+            self.fields[f"bc_field_{row}"] = forms.ChoiceField(
+                label="BC field", required=False, choices=[("", "—")] + [(f.name, f.name) for f in bc_side.fields])
+            self.fields[f"dataverse_column_{row}"] = forms.ChoiceField(
+                label="Dataverse column", required=False,
+                choices=[("", "—")] + [(c, c) for c in sorted(dv_side.columns) if not dv_side.columns[c].read_only])
+            self.fields[f"direction_{row}"] = forms.ChoiceField(label="Direction", choices=Direction.choices,
+                                                                initial=Direction.BIDIRECTIONAL)
+
+    def rows(self) -> list[tuple[Any, Any, Any]]:
+        return [(self[f"bc_field_{r}"], self[f"dataverse_column_{r}"], self[f"direction_{r}"])
+                for r in range(self.ROWS)]
+
+    def field_pairs(self) -> list[tuple[str, str, str]]:
+        pairs = []
+        for row in range(self.ROWS):
+            bc_field = self.cleaned_data.get(f"bc_field_{row}") or ""
+            column = self.cleaned_data.get(f"dataverse_column_{row}") or ""
+            if bc_field or column:
+                pairs.append((bc_field, column, self.cleaned_data[f"direction_{row}"]))
+        return pairs
+
+
+class CouplingForm(forms.Form):
+    """Manual coupling: one BC record and one Dataverse row (chosen from the search results)."""
+
+    bc_id = forms.UUIDField(label="BC record")
+    dataverse_id = forms.UUIDField(label="Dataverse row")
+
+
+class MatchCriteriaForm(forms.Form):
+    """Match-based coupling criteria (reference 6.8): per eligible field mapping, use / case-sensitive / priority."""
+
+    create_new_if_no_match = forms.BooleanField(required=False, label="Create a counterpart when no match is found")
+    synch_after = forms.BooleanField(required=False, label="Synchronize newly coupled records right after")
+
+    def __init__(self, *args: Any, table_mapping: IntegrationTableMapping, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.table_mapping = table_mapping
+        self.eligible = eligible_field_mappings(table_mapping)
+        self.initial.setdefault("create_new_if_no_match", table_mapping.create_new_in_case_of_no_match)
+        self.initial.setdefault("synch_after", table_mapping.synch_after_bulk_coupling)
+        for fm in self.eligible:
+            self.fields[f"use_{fm.pk}"] = forms.BooleanField(required=False, initial=fm.use_for_match_based_coupling)
+            self.fields[f"case_{fm.pk}"] = forms.BooleanField(required=False, initial=fm.case_sensitive_matching)
+            self.fields[f"priority_{fm.pk}"] = forms.IntegerField(min_value=0, initial=fm.match_priority)
+
+    def lines(self) -> list[tuple[IntegrationFieldMapping, Any, Any, Any]]:
+        return [(fm, self[f"use_{fm.pk}"], self[f"case_{fm.pk}"], self[f"priority_{fm.pk}"]) for fm in self.eligible]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.eligible and not any(data.get(f"use_{fm.pk}") for fm in self.eligible):
+            raise ValidationError("Choose at least one field to match on.")
+        return data
+
+    def criteria(self) -> list[MatchCriterion]:
+        return [MatchCriterion(fm.pk, bool(self.cleaned_data.get(f"case_{fm.pk}")),
+                               int(self.cleaned_data.get(f"priority_{fm.pk}") or 0))
+                for fm in self.eligible if self.cleaned_data.get(f"use_{fm.pk}")]

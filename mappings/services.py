@@ -1,0 +1,387 @@
+"""Services of integration table mappings, integration field mappings and couplings (contract B).
+
+Rules come from reference 3.1 (table mapping Direction validation), 3.2 (field mapping flags) and 6.7 (one BC record
+couples to one Dataverse row per table and back). Match-based coupling lives in ``mappings.matching`` and is
+re-exported here.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from mappings.catalogue import bc_table, dataverse_table, validate_filter
+from mappings.models import Coupling, Direction, IntegrationFieldMapping, IntegrationTableMapping
+
+__all__ = [
+    "CouplingConflict", "coupling_create", "coupling_delete", "couplings_delete_for_mapping", "couplings_for_mapping",
+    "integration_field_mapping_create", "integration_field_mapping_update", "integration_table_mapping_create",
+    "integration_table_mapping_update", "match_based_coupling_preview", "match_based_coupling_run",
+    "match_based_coupling_start",
+]
+
+ONE_WAY = (Direction.TO_INTEGRATION_TABLE, Direction.FROM_INTEGRATION_TABLE)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Couplings (reference 6.7)
+# --------------------------------------------------------------------------------------------------------------------
+class CouplingConflict(ValidationError):
+    """A coupling would break one-to-one: ``existing`` is the coupling that already holds the BC record or the row."""
+
+    def __init__(self, message: str, *, existing: Coupling) -> None:
+        super().__init__(message, code="coupling_conflict")
+        self.existing = existing
+
+
+def _conflict_for(*, connection: Any, bc_table_name: str, bc_id: uuid.UUID, dataverse_table_name: str,
+                  dataverse_id: uuid.UUID) -> CouplingConflict | None:
+    holder = Coupling.objects.filter(connection=connection, dataverse_table=dataverse_table_name,
+                                     dataverse_id=dataverse_id).first()
+    if holder is not None:
+        return CouplingConflict(
+            f"The Dataverse {dataverse_table_name} row {dataverse_id} is already coupled to {holder.bc_table} "
+            f"{holder.bc_id}. Uncouple that record first.", existing=holder)
+    holder = Coupling.objects.filter(connection=connection, bc_table=bc_table_name, bc_id=bc_id,
+                                     dataverse_table=dataverse_table_name).first()
+    if holder is not None:
+        return CouplingConflict(
+            f"The {bc_table_name} record {bc_id} is already coupled to the Dataverse {dataverse_table_name} row "
+            f"{holder.dataverse_id}. Uncouple it first.", existing=holder)
+    return None
+
+
+def _holder_record_is_gone(connection: Any, holder: Coupling, bc: Any) -> bool:
+    """Whether the BC record of a coupling no longer exists (BC reads it; a 404 means it was deleted)."""
+    from connections.clients import business_central_client_for
+    from connections.clients.errors import NotFoundError
+
+    side = bc_table(holder.bc_table)
+    bc = bc or business_central_client_for(connection)
+    try:
+        bc.get(side.entity_set, holder.bc_id, api=side.api)
+    except NotFoundError:
+        return True
+    return False
+
+
+def coupling_create(*, connection: Any, bc_table: str, bc_id: uuid.UUID | str, dataverse_table: str,
+                    dataverse_id: uuid.UUID | str, remove_stale: bool = False, bc: Any = None) -> Coupling:
+    """Couple one BC record (SystemId) to one Dataverse row (GUID) (BC: CRM Integration Record, reference 6.7).
+
+    Raises ``CouplingConflict`` naming the coupling that already holds the record or the row; the database's unique
+    constraints make this hold under concurrent attempts too (the loser of a race gets the same error).
+    ``dataverse_table`` is ``IntegrationTableMapping.coupling_dataverse_table`` of the mapping.
+    With ``remove_stale`` (manual coupling), a row held by a BC record that no longer exists is freed first, as BC
+    does (reference 6.7); this reads BC through ``bc`` (a BusinessCentralClient, built when omitted) and raises the
+    clients' ``ClientError`` when BC cannot be read.
+    """
+    bc_uuid, dv_uuid = uuid.UUID(str(bc_id)), uuid.UUID(str(dataverse_id))
+    keys = dict(connection=connection, bc_table_name=bc_table, bc_id=bc_uuid, dataverse_table_name=dataverse_table,
+                dataverse_id=dv_uuid)
+    conflict = _conflict_for(**keys)
+    if (conflict is not None and remove_stale and conflict.existing.dataverse_id == dv_uuid
+            and conflict.existing.bc_id != bc_uuid and _holder_record_is_gone(connection, conflict.existing, bc)):
+        conflict.existing.delete()
+        conflict = _conflict_for(**keys)
+    if conflict is not None:
+        raise conflict
+    try:
+        with transaction.atomic():
+            return Coupling.objects.create(connection=connection, bc_table=bc_table, bc_id=bc_uuid,
+                                           dataverse_table=dataverse_table, dataverse_id=dv_uuid)
+    except IntegrityError:
+        conflict = _conflict_for(**keys)
+        if conflict is None:  # the other attempt was rolled back meanwhile; report plainly rather than guess
+            raise
+        raise conflict from None
+
+
+SALES_HEADER, SALES_LINE = "Sales Header", "Sales Line"
+
+
+def coupling_delete(*, coupling: Coupling, bc: Any = None) -> int:
+    """Uncouple: delete the coupling (the records on both sides stay; BC: "Uncouple"). Returns couplings deleted.
+
+    With bidirectional sales order integration, uncoupling a Sales Header also uncouples its Sales Lines
+    (reference 6.7): their SystemIds are read from BC (``salesOrderLines`` with the order's ``documentId``) through
+    ``bc`` (built when omitted); raises the clients' ``ClientError`` and deletes nothing when BC cannot be read.
+    """
+    line_ids: list[uuid.UUID] = []
+    connection = coupling.connection
+    if coupling.bc_table == SALES_HEADER and connection.bidirectional_sales_order_integration:
+        from connections.clients import business_central_client_for
+
+        side = bc_table(SALES_LINE)
+        bc = bc or business_central_client_for(connection)
+        line_ids = [uuid.UUID(str(row["id"])) for row in bc.iter_rows(
+            side.entity_set, filter=f"documentId eq {coupling.bc_id}", select=["id"], api=side.api)]
+    with transaction.atomic():
+        deleted, _ = Coupling.objects.filter(connection=connection, bc_table=SALES_LINE, bc_id__in=line_ids).delete()
+        coupling.delete()
+    return deleted + 1
+
+
+def couplings_for_mapping(mapping: IntegrationTableMapping) -> QuerySet[Coupling]:
+    """The couplings of a mapping's table pair (couplings belong to the table pair, not to the mapping row)."""
+    return Coupling.objects.filter(connection_id=mapping.connection_id, bc_table=mapping.table,
+                                   dataverse_table=mapping.coupling_dataverse_table)
+
+
+def couplings_delete_for_mapping(*, mapping: IntegrationTableMapping) -> int:
+    """Delete every coupling of the mapping's table pair (BC: "Delete Couplings"); returns how many."""
+    deleted, _ = couplings_for_mapping(mapping).delete()
+    return deleted
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Integration table mappings (reference 3.1)
+# --------------------------------------------------------------------------------------------------------------------
+def _direction_errors(mapping: IntegrationTableMapping, direction: str) -> list[str]:
+    """BC: Integration Table Mapping.Direction OnValidate."""
+    if mapping.is_option_mapping and direction == Direction.BIDIRECTIONAL:
+        return [f"{mapping.name} maps an option set, which can only be synchronized one way; choose "
+                "To integration table or From integration table."]
+    if mapping.is_option_mapping or direction == mapping.direction:
+        return []
+    enabled = list(mapping.field_mappings.filter(status=IntegrationFieldMapping.Status.ENABLED)
+                   .values_list("direction", flat=True))
+    if enabled and direction not in enabled:
+        label = Direction(direction).label
+        return [f"No enabled field mapping of {mapping.name} has the direction \"{label}\". Set at least one field "
+                "mapping to that direction first, then change the table mapping's direction."]
+    return []
+
+
+def _dependency_errors(mapping: IntegrationTableMapping, dependency_filter: str) -> list[str]:
+    names = [n for n in dependency_filter.split("|") if n]
+    known = set(IntegrationTableMapping.objects.filter(connection_id=mapping.connection_id)
+                .values_list("name", flat=True))
+    unknown = [n for n in names if n not in known]
+    if mapping.name in names:
+        return [f"{mapping.name} cannot depend on itself."]
+    if unknown:
+        return [f"The dependency filter names {', '.join(unknown)}, which this connection has no mapping of. "
+                f"Use '|'-separated mapping names: {', '.join(sorted(known - {mapping.name}))}."]
+    return []
+
+
+def validate_table_mapping_change(mapping: IntegrationTableMapping, data: dict[str, Any]) -> None:
+    """Validate changed table mapping settings: filters against the catalogue, the Direction rules of reference 3.1,
+    the dependency filter's names. Raises ``ValidationError`` with a dict of field → messages."""
+    errors: dict[str, list[str]] = {}
+    for key, side, table in (("table_filter", "bc", mapping.table),
+                             ("integration_table_filter", "dataverse", mapping.integration_table)):
+        if key in data:
+            try:
+                validate_filter(side, table, data[key])
+            except ValidationError as exc:
+                errors[key] = exc.messages
+    if "direction" in data and (messages := _direction_errors(mapping, data["direction"])):
+        errors["direction"] = messages
+    if "dependency_filter" in data and (messages := _dependency_errors(mapping, data["dependency_filter"])):
+        errors["dependency_filter"] = messages
+    if errors:
+        raise ValidationError(errors)
+
+
+def integration_table_mapping_update(*, mapping: IntegrationTableMapping, data: dict[str, Any]) -> list[str]:
+    """Change a mapping's editable settings (direction, filters, synch. only coupled records, dependency filter,
+    conflict resolutions, match-based coupling flags, event job rescheduling). Returns the names of changed fields.
+
+    Direction side effects (BC: Direction OnValidate): an option mapping's field mappings take the new direction; a
+    change to To integration table puts a Ready job queue entry On Hold with Inactivity Timeout. Raises
+    ``ValidationError`` (dict) and saves nothing when a value is refused.
+    """
+    from syncjobs.models import JobQueueEntry
+
+    validate_table_mapping_change(mapping, data)
+    changed = [key for key, value in data.items() if getattr(mapping, key) != value]
+    if not changed:
+        return []
+    with transaction.atomic():
+        for key in changed:
+            setattr(mapping, key, data[key])
+        mapping.save(update_fields=changed)
+        if "direction" in changed:
+            if mapping.is_option_mapping:
+                mapping.field_mappings.update(direction=mapping.direction, transformation_direction=mapping.direction)
+            if mapping.direction == Direction.TO_INTEGRATION_TABLE:
+                mapping.job_queue_entries.filter(status=JobQueueEntry.Status.READY, recurring_job=True).update(
+                    status=JobQueueEntry.Status.ON_HOLD_WITH_INACTIVITY_TIMEOUT)
+    return changed
+
+
+_NAME_RE = re.compile(r"^[A-Z0-9][A-Z0-9 ._/-]{0,19}$")
+
+
+def integration_table_mapping_create(*, connection: Any, name: str, bc_table_name: str, dataverse_table_name: str,
+                                     direction: str, field_pairs: list[tuple[str, str, str]],
+                                     table_filter: str = "", integration_table_filter: str = "",
+                                     dependency_filter: str = "", create_job: bool = True) -> IntegrationTableMapping:
+    """Add a user-defined mapping for another table pair from the catalogue (BC: New Table Mapping wizard).
+
+    ``field_pairs`` are (BC field name, Dataverse column, direction). Creates a recurring job queue entry
+    (every 30 minutes, inactivity timeout 720 minutes, reference 7.5) unless ``create_job`` is false. Raises
+    ``ValidationError`` (dict of form field → messages) and creates nothing when anything is refused.
+    """
+    from syncjobs.models import JobQueueEntry
+
+    errors: dict[str, list[str]] = {}
+    name = name.strip().upper()
+    if not _NAME_RE.match(name):
+        errors["name"] = ["Use 1 to 20 capital letters, digits, spaces or . _ / - (BC: Code[20])."]
+    elif IntegrationTableMapping.objects.filter(connection=connection, name=name).exists():
+        errors["name"] = [f"This connection already has a mapping named {name}."]
+    try:
+        bc_side = bc_table(bc_table_name)
+    except ValidationError as exc:
+        errors["bc_table"] = exc.messages
+        bc_side = None
+    try:
+        dv_side = dataverse_table(dataverse_table_name)
+    except ValidationError as exc:
+        errors["dataverse_table"] = exc.messages
+        dv_side = None
+    if bc_side is not None and dv_side is not None:
+        candidate = IntegrationTableMapping(connection=connection, name=name, table=bc_side.name,
+                                            integration_table=dv_side.logical_name, direction=direction,
+                                            integration_table_uid_field=dv_side.primary_id)
+        for index, (bc_field, dv_column, field_direction) in enumerate(field_pairs, start=1):
+            try:
+                _validate_field_values(candidate, {"field_name": bc_field, "integration_field_name": dv_column,
+                                                   "direction": field_direction, "constant_value": ""})
+            except ValidationError as exc:
+                errors.setdefault("fields", []).extend(f"Field mapping {index}: {m}" for m in exc.messages)
+        if not field_pairs:
+            errors.setdefault("fields", []).append("Map at least one field.")
+        for key, side, table, value in (("table_filter", "bc", bc_side.name, table_filter),
+                                        ("integration_table_filter", "dataverse", dv_side.logical_name,
+                                         integration_table_filter)):
+            try:
+                validate_filter(side, table, value)
+            except ValidationError as exc:
+                errors[key] = exc.messages
+        if dependency_filter and (messages := _dependency_errors(candidate, dependency_filter)):
+            errors["dependency_filter"] = messages
+    if errors:
+        raise ValidationError(errors)
+    assert bc_side is not None and dv_side is not None
+    last = IntegrationTableMapping.objects.filter(connection=connection).order_by("-priority").first()
+    with transaction.atomic():
+        mapping = IntegrationTableMapping.objects.create(
+            connection=connection, name=name, table=bc_side.name, integration_table=dv_side.logical_name,
+            integration_table_uid_field=dv_side.primary_id, int_tbl_modified_on_field=dv_side.modified_on,
+            direction=direction, table_filter=table_filter, integration_table_filter=integration_table_filter,
+            dependency_filter=dependency_filter, user_defined=True, priority=(last.priority + 10) if last else 10,
+        )
+        IntegrationFieldMapping.objects.bulk_create(
+            IntegrationFieldMapping(
+                table_mapping=mapping, sequence=index * 10, field_name=bc_field, integration_field_name=dv_column,
+                direction=field_direction, user_defined=True, validate_field=True,
+                transformation_direction="" if field_direction == Direction.BIDIRECTIONAL else field_direction)
+            for index, (bc_field, dv_column, field_direction) in enumerate(field_pairs, start=1))
+        if create_job:
+            JobQueueEntry.objects.create(
+                connection=connection, table_mapping=mapping, kind=JobQueueEntry.Kind.MAPPING,
+                description=f"{name} - Dataverse synchronization job.", category="", recurring_job=True,
+                no_of_minutes_between_runs=30, inactivity_timeout_period=720, maximum_no_of_attempts_to_run=10,
+                rerun_delay_sec=30, earliest_start_date_time=timezone.now(),
+                status=JobQueueEntry.Status.READY if connection.is_enabled else JobQueueEntry.Status.ON_HOLD,
+            )
+    return mapping
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Integration field mappings (reference 3.2)
+# --------------------------------------------------------------------------------------------------------------------
+def _validate_field_values(mapping: IntegrationTableMapping, values: dict[str, Any]) -> None:
+    """Field mapping rules: names from the catalogue, direction allowed by the table mapping, constants, Not Null
+    only on GUID destinations, Not Null and Clear Value on Failed Sync exclusive (reference 3.2 #6, #7, #10, #12)."""
+    errors: dict[str, list[str]] = {}
+    bc_side, dv_side = bc_table(mapping.table), dataverse_table(mapping.integration_table)
+    bc_field, dv_column = values.get("field_name", ""), values.get("integration_field_name", "")
+    direction, constant = values.get("direction", Direction.BIDIRECTIONAL), values.get("constant_value", "")
+    if bc_field and not bc_side.has_field(bc_field):
+        known = ", ".join(f.name for f in bc_side.fields)
+        errors["field_name"] = [f'"{bc_field}" is not a field of the BC table {mapping.table}. Known fields: {known}.']
+    if dv_column and dv_column not in dv_side.columns:
+        known = ", ".join(sorted(dv_side.columns))
+        errors["integration_field_name"] = [
+            f'"{dv_column}" is not a column of the Dataverse table {mapping.integration_table}. '
+            f"Known columns: {known}."]
+    if not bc_field and not dv_column:
+        errors["field_name"] = ["Name the BC field, the Dataverse column, or both."]
+    elif (not bc_field or not dv_column) and not constant:
+        errors["constant_value"] = ["A field mapping with only one side writes a constant value; enter it."]
+    if not bc_field and dv_column and direction != Direction.TO_INTEGRATION_TABLE:
+        errors.setdefault("direction", []).append(
+            "A constant written into Dataverse must have the direction To integration table.")
+    if bc_field and not dv_column and direction != Direction.FROM_INTEGRATION_TABLE:
+        errors.setdefault("direction", []).append(
+            "A constant written into BC must have the direction From integration table.")
+    if mapping.direction in ONE_WAY and direction in ONE_WAY and direction != mapping.direction:
+        errors.setdefault("direction", []).append(
+            f"{mapping.name} synchronizes {Direction(mapping.direction).label} only, so a field mapping in the "
+            "opposite direction would never run; choose the table mapping's direction or Bidirectional.")
+    if values.get("not_null"):
+        destination_is_guid = (
+            dv_column in dv_side.columns and dv_side.columns[dv_column].is_lookup
+            if direction != Direction.FROM_INTEGRATION_TABLE
+            else bc_side.has_field(bc_field) and bc_side.field(bc_field).type == "guid"
+        )
+        if not destination_is_guid:
+            errors.setdefault("not_null", []).append("Not Null applies only to fields whose destination is a GUID "
+                                                     "(a Dataverse lookup such as ownerid).")
+        if values.get("clear_value_on_failed_sync"):
+            errors.setdefault("not_null", []).append(
+                "Not Null and Clear Value on Failed Sync exclude each other; choose one.")
+    if errors:
+        raise ValidationError(errors)
+
+
+_FIELD_EDITABLE = ("field_name", "integration_field_name", "direction", "constant_value", "validate_field",
+                   "validate_integration_table_field", "clear_value_on_failed_sync", "status", "not_null",
+                   "transformation_rule", "use_for_match_based_coupling", "case_sensitive_matching",
+                   "match_priority")
+
+
+def integration_field_mapping_update(*, field_mapping: IntegrationFieldMapping,
+                                     data: dict[str, Any]) -> IntegrationFieldMapping:
+    """Change a field mapping; ``data`` holds any of the editable fields. The transformation direction follows the
+    direction when that is not Bidirectional (reference 3.2 #14). Raises ``ValidationError`` (dict) and saves nothing
+    when a value is refused."""
+    values = {key: data.get(key, getattr(field_mapping, key)) for key in _FIELD_EDITABLE}
+    _validate_field_values(field_mapping.table_mapping, values)
+    for key, value in values.items():
+        setattr(field_mapping, key, value)
+    if field_mapping.direction != Direction.BIDIRECTIONAL:
+        field_mapping.transformation_direction = field_mapping.direction
+    field_mapping.save(update_fields=[*_FIELD_EDITABLE, "transformation_direction"])
+    return field_mapping
+
+
+def integration_field_mapping_create(*, mapping: IntegrationTableMapping,
+                                     data: dict[str, Any]) -> IntegrationFieldMapping:
+    """Add a user-defined field mapping at the end of the mapping's list. Raises ``ValidationError`` (dict)."""
+    values = {key: data[key] for key in _FIELD_EDITABLE if key in data}
+    values.setdefault("direction", mapping.direction)
+    _validate_field_values(mapping, values)
+    last = mapping.field_mappings.order_by("-sequence").first()
+    direction = values["direction"]
+    return IntegrationFieldMapping.objects.create(
+        table_mapping=mapping, sequence=(last.sequence + 10) if last else 10, user_defined=True,
+        transformation_direction="" if direction == Direction.BIDIRECTIONAL else direction, **values,
+    )
+
+
+from mappings.matching import (  # noqa: E402  (re-exported: contract B names them in mappings.services)
+    match_based_coupling_preview,
+    match_based_coupling_run,
+    match_based_coupling_start,
+)

@@ -1,0 +1,35 @@
+"""User mapping required (reference 1.1): work done on behalf of a portal user runs as the Dataverse user with the
+same e-mail (impersonation, protocols.md B12); users without a match lose the integration actions."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from connections import services
+from connections.models import ConnectionSetup
+
+pytestmark = pytest.mark.django_db
+
+
+def test_matching_user_is_impersonated_and_others_lose_the_actions(
+        emulated_connection: ConnectionSetup, emulator_info: dict[str, Any], django_user_model: Any) -> None:
+    seller = django_user_model.objects.create_user("seller", emulator_info["integration_user"].upper(), "pw-123456789")
+    stranger = django_user_model.objects.create_user("stranger", "nobody@example.com", "pw-123456789")
+
+    # Off: everyone keeps the actions and work runs as the integration user.
+    assert services.user_has_integration_actions(connection=emulated_connection, user=stranger)
+    plain = services.dataverse_client_for_user(connection=emulated_connection, user=stranger)
+    assert plain.who_am_i()["UserId"] == emulator_info["application_user_id"]
+
+    ConnectionSetup.objects.filter(pk=emulated_connection.pk).update(user_mapping_required=True)
+    emulated_connection.refresh_from_db()
+    client = services.dataverse_client_for_user(connection=emulated_connection, user=seller)
+    caller = services.dataverse_user_for(connection=emulated_connection, user=seller)
+    assert client.caller_id == caller
+    assert client.who_am_i()["UserId"] == str(caller) != emulator_info["application_user_id"]
+    assert services.user_has_integration_actions(connection=emulated_connection, user=seller)
+
+    assert not services.user_has_integration_actions(connection=emulated_connection, user=stranger)
+    with pytest.raises(services.UserNotMapped, match="no enabled Dataverse user has the e-mail"):
+        services.dataverse_client_for_user(connection=emulated_connection, user=stranger)

@@ -1,0 +1,77 @@
+"""The assisted setup in a real browser (Playwright + Debian Chromium) against the emulators' demo data: the
+connection ends enabled, the solution imported, the integration roles assigned to the integration user (read back
+through the emulator's Dataverse API), and the default mappings and job queue entries in place — the same state
+``setup_connection`` leaves."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from connections.models import ConnectionSetup
+from connections.solution import INTEGRATION_ROLES
+from tests.conftest import sign_in
+from tests.connections.test_setup_connection_emulator import setup_state
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_wizard_sets_up_the_connection(browser_page: Any, emulator_info: dict[str, Any], admin_user: Any) -> None:
+    page = browser_page
+    info = emulator_info
+    authority = urlsplit(info["entra_authority"])
+    sign_in(page)
+    page.goto("/connections/assisted-setup/")
+
+    page.fill("#id_environment-dataverse_url", info["dataverse_url"])
+    page.click("#wizard-next")
+
+    page.wait_for_selector("#id_signin-tenant_id")
+    page.select_option("#id_signin-authentication_type", "ClientSecret")
+    page.fill("#id_signin-tenant_id", info["tenant_id"])
+    page.fill("#id_signin-custom_authority_host", f"{authority.scheme}://{authority.netloc}")
+    page.fill("#id_signin-client_id", info["client_id"])
+    page.fill("#id_signin-client_secret", info["client_secret"])
+    page.fill("#id_signin-admin_username", info["admin_user"])
+    page.fill("#id_signin-admin_password", info["admin_password"])
+    page.click("#wizard-next")
+
+    page.wait_for_selector("#id_businesscentral-bc_api_url")
+    page.fill("#id_businesscentral-bc_api_url", info["bc_api_url"])
+    page.fill("#id_businesscentral-bc_company", info["bc_companies"][0]["id"])
+    page.select_option("#id_businesscentral-bc_authentication_type", "OAuth")
+    page.click("#wizard-next")
+
+    page.wait_for_selector("#id_options-import_solution")
+    assert page.is_checked("#id_options-import_solution") and page.is_checked("#id_options-enable")
+    page.click("#wizard-next")
+
+    page.wait_for_selector("#id_ownership-ownership_model_0")
+    page.check("input[name='ownership-ownership_model'][value='Team']")
+    page.click("#wizard-next")
+
+    page.wait_for_selector("#review")
+    assert info["client_secret"] not in page.content()
+    page.click("#wizard-next")
+
+    page.wait_for_selector("#finish-checklist", timeout=120_000)
+    checklist = page.inner_text("#finish-checklist")
+    assert page.inner_text("#finish-outcome") == "finished", checklist
+    for step in ("Test connection", "Integration user requirements", "Import the integration solution and assign roles",
+                 "Default configuration", "Enable the connection"):
+        assert page.get_attribute(f"li[data-step='{step}']", "data-status") == "ok", checklist
+    assert info["client_secret"] not in page.content()
+
+    connection = ConnectionSetup.objects.get()
+    page.goto(f"/connections/{connection.pk}/")
+    assert page.inner_text("#is-enabled") == "Yes"
+    active, total = page.inner_text("#active-jobs").split(" of ")
+    assert int(active) == int(total) > 0
+    assert page.inner_text("#solution-installed").startswith("Yes")
+
+    state = setup_state(info)
+    assert state["enabled"] and state["solution_installed"]
+    assert {str(role_id) for role_id in INTEGRATION_ROLES} <= state["roles"]
+    assert {"CUSTOMER", "CONTACT", "ITEM-PRODUCT"} <= {name for name, _ in state["mappings"]}
+    assert state["jobs"]

@@ -1,0 +1,52 @@
+"""The catalogue and filter validation: clear messages naming the unknown column or the syntax error."""
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from mappings.catalogue import BC_TABLES, DATAVERSE_TABLES, bc_table, dataverse_table, validate_filter
+
+
+def test_valid_filters_of_both_sides_pass() -> None:
+    validate_filter("bc", "Customer", "blocked eq ' ' and contains(displayName,'Adatum')")
+    validate_filter("bc", "Item", "lastModifiedDateTime gt 2026-01-01T00:00:00Z and blocked eq false")
+    validate_filter("dataverse", "contact", "_parentcustomerid_value ne null and statecode eq 0")
+    validate_filter("dataverse", "account", "")
+
+
+def test_unknown_bc_column_is_named_with_the_known_ones() -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_filter("bc", "Item", "Blocked eq false")
+    message = caught.value.messages[0]
+    assert '"Blocked"' in message and 'Business Central table "Item"' in message and "blocked" in message
+
+
+def test_lookup_is_filtered_through_its_value_property() -> None:
+    with pytest.raises(ValidationError, match='"parentcustomerid"'):
+        validate_filter("dataverse", "contact", "parentcustomerid ne null")
+    validate_filter("dataverse", "contact", "_parentcustomerid_value ne null")
+
+
+@pytest.mark.parametrize("expression", ["statecode eq", "name eq 'unterminated", "(statecode eq 0"])
+def test_syntax_errors_are_refused_with_the_position(expression: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_filter("dataverse", "account", expression)
+    assert "is not valid OData" in caught.value.messages[0]
+
+
+def test_unknown_tables_name_the_known_ones() -> None:
+    with pytest.raises(ValidationError, match="Choose one of: .*Customer"):
+        bc_table("Customers")
+    with pytest.raises(ValidationError, match="Choose one of: .*account"):
+        dataverse_table("accounts")
+
+
+def test_catalogue_describes_keys_names_and_lookups() -> None:
+    assert BC_TABLES["Item"].field("No.").api_property == "number"
+    assert BC_TABLES["Item"].field("Unit Price").api_property == "unitPrice"
+    assert BC_TABLES["Resource"].api != BC_TABLES["Item"].api  # D11: Resource is served by the custom route
+    product = DATAVERSE_TABLES["product"]
+    assert (product.entity_set, product.primary_id, product.primary_name) == ("products", "productid", "name")
+    contact = DATAVERSE_TABLES["contact"]
+    assert contact.column("parentcustomerid").navigation_property("account") == "parentcustomerid_account"
+    assert DATAVERSE_TABLES["account"].column("transactioncurrencyid").targets == ("transactioncurrency",)
