@@ -17,9 +17,13 @@ class Command(BaseCommand):
         password = os.environ.get("PORTAL_ADMIN_PASSWORD")
         user = user_model.objects.filter(username="admin").first()
         if user is None:
+            generated = not password
             password = password or secrets.token_urlsafe(12)
             user_model.objects.create_superuser("admin", "admin@example.com", password)
-            self.stdout.write(f"admin / {password}  (generated now and shown once: note it)")
+            if generated:
+                self.stdout.write(f"admin / {password}  (generated now and shown once: note it)")
+            else:
+                self.stdout.write("admin / the password in PORTAL_ADMIN_PASSWORD")
         elif password:
             user.set_password(password)
             user.save(update_fields=["password"])
