@@ -5,7 +5,9 @@ real HTTPS with an msal-issued token:
 
 1. ``UpsertMultiple`` of 100,000 products in batches of 1,000 (target >= 5,000 rows/s);
 2. paging those 100,000 rows with ``Prefer: odata.maxpagesize=5000`` (target >= 20,000 rows/s);
-3. single ``POST accounts`` creates, one after another on one keep-alive connection.
+3. single ``POST accounts`` creates, one after another on one keep-alive connection;
+4. sequential ``GET WhoAmI`` on one keep-alive session (requests per second: the per-request overhead
+   every other benchmark pays; ~23/s before TCP_NODELAY + one-send responses, ~1,400/s after).
 
 Usage: ``python bench/emulators.py [--rows 100000] [--batch 1000] [--page 5000] [--singles 2000]``.
 """
@@ -33,9 +35,10 @@ def main() -> int:
     p.add_argument("--batch", type=int, default=1_000)
     p.add_argument("--page", type=int, default=5_000)
     p.add_argument("--singles", type=int, default=2_000)
+    p.add_argument("--whoami", type=int, default=1_000)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp, \
-            start_emulators(Path(tmp), seed="none", extra_args=["--no-limits", "--no-realm-443"]) as emu:
+            start_emulators(Path(tmp), seed="none", extra_args=["--no-limits"]) as emu:
         info = emu.info
         s = requests.Session()
         s.trust_env = False
@@ -76,11 +79,19 @@ def main() -> int:
             s.post(api + "accounts", json={"name": f"Single {i}", "accountnumber": f"S{i}"}).raise_for_status()
         single_s = time.perf_counter() - started
 
+        s.get(api + "WhoAmI").raise_for_status()
+        started = time.perf_counter()
+        for _ in range(args.whoami):
+            s.get(api + "WhoAmI").raise_for_status()
+        whoami_s = time.perf_counter() - started
+
     print(f"UpsertMultiple {args.rows:,} products in batches of {args.batch:,}: "
           f"{args.rows / upsert_s:,.0f} rows/s ({upsert_s:.1f} s)")
     print(f"Paging {rows:,} rows at {args.page:,} per page: {rows / page_s:,.0f} rows/s ({page_s:.1f} s)")
     print(f"Single creates ({args.singles:,} POST accounts, sequential): {args.singles / single_s:,.0f} rows/s "
           f"({single_s:.1f} s)")
+    print(f"Sequential GET WhoAmI ({args.whoami:,}, one keep-alive session): {args.whoami / whoami_s:,.0f} requests/s "
+          f"({whoami_s / args.whoami * 1000:.2f} ms per request)")
     return 0
 
 

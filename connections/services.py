@@ -319,6 +319,12 @@ def check_step_for_error(name: str, error: Exception, *, service_hint: str = "")
         layer = "environment"
         fix = "The URL is not a Dataverse environment of this tenant: enter the environment URL shown in the Power " \
               "Platform admin center (https://<org>.crm<N>.dynamics.com), and check the tenant ID."
+    elif isinstance(error, AccessDeniedError) and "rolecount=0" in lowered:
+        # Dataverse refuses every table read to a user without any security role (0x80040220, roleCount=0).
+        layer = "integration user"
+        message = f"The integration user has no security role: {message}"
+        fix = "Assign the integration roles to the integration user: import the integration solution (Redeploy " \
+              "Integration Solution), which assigns them."
     elif isinstance(error, AccessDeniedError) and "disabled" in lowered:
         layer = "integration user"
         fix = "The integration user is disabled: enable it (for an application user: Power Platform admin center > " \

@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--token-max-age", type=float, default=None,
                    help="APIs reject tokens older than this many seconds (early expiry fault)")
     s.add_argument("--no-limits", action="store_true", help="disable service protection limits")
+    s.add_argument("--no-enforce-privileges", action="store_true",
+                   help="let users without any security role call the Dataverse Web API (off = enforced)")
     s.add_argument("--dv-requests-per-window", type=int, default=6000)
     s.add_argument("--dv-window-seconds", type=float, default=300.0)
     s.add_argument("--dv-concurrent", type=int, default=52)
@@ -46,8 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--fault-seed", type=int, default=None, help="seed of the fault random generator")
     s.add_argument("--ca-dir", type=Path, default=None,
                    help="directory of the shared test CA (default $EMULATORS_CA_DIR or ~/.cache/bcportal-emulators)")
+    s.add_argument("--realm-443", action="store_true",
+                   help="also answer msal's user-realm discovery on port 443 (opt-in; see README)")
     s.add_argument("--no-realm-443", action="store_true",
-                   help="do not also answer msal's user-realm discovery on port 443 (see README)")
+                   help="accepted for compatibility: port 443 is off unless --realm-443 is given")
     return p
 
 
@@ -62,6 +66,7 @@ def serve(args: argparse.Namespace) -> int:
     settings = Settings(latency_ms=args.latency_ms, rate_429=args.rate_429, rate_5xx=args.rate_5xx,
                         drop_rate=args.drop_rate, token_lifetime=args.token_lifetime,
                         token_max_age=args.token_max_age, limits_enabled=not args.no_limits,
+                        enforce_privileges=not args.no_enforce_privileges,
                         dv_requests_per_window=args.dv_requests_per_window, dv_window_seconds=args.dv_window_seconds,
                         dv_concurrent=args.dv_concurrent, bc_requests_per_window=args.bc_requests_per_window,
                         bc_window_seconds=args.bc_window_seconds, bc_concurrent=args.bc_concurrent,
@@ -73,7 +78,8 @@ def serve(args: argparse.Namespace) -> int:
     origin = f"https://{host}:{server.port}"
     server.origin = origin
     app.set_origin(origin)
-    realm_server = _realm_listener(args, app, tls) if not args.no_realm_443 and server.port != 443 else None
+    wants_realm = args.realm_443 and not args.no_realm_443 and server.port != 443
+    realm_server = _realm_listener(args, app, tls) if wants_realm else None
     stop = threading.Event()
     persister = threading.Thread(target=app.persist_loop, args=(stop,), daemon=True)
     persister.start()

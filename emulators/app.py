@@ -42,7 +42,7 @@ from .entra import BC_RESOURCE, AuthError, Entra, EntraApp, EntraUser, Principal
 from .httpcore import Request, Response, json_response
 from .limits import Limiter, Settings, Throttled
 
-STATE_FORMAT = 3
+STATE_FORMAT = 4  # 4: shipping agents, vendors, company information, extension fields, seeded roles
 
 
 @dataclass
@@ -220,6 +220,7 @@ class EmulatorApp:
         if segs and segs[0] == "v2.0":
             return self._service(req, "bc")
         if "entra" in self.settings.fault_services:
+            self._added_latency("entra")
             fault = self._fault_response("entra")
             if fault is not None:
                 return fault
@@ -228,10 +229,17 @@ class EmulatorApp:
             return resp
         return json_response(404, {"error": {"code": "NotFound", "message": f"No resource at {req.path}."}})
 
-    def _fault_response(self, service: str) -> Response | None:
+    def _added_latency(self, service: str) -> None:
+        """Sleep ``latency_ms`` (the "slow service" fault) when it applies to ``service``.
+
+        For the two APIs this runs INSIDE the concurrency gate (after :meth:`Limiter.enter`): a slowed
+        request keeps its concurrency slot, as a slow request does on the real services (protocols.md B14)."""
         s = self.settings
         if s.latency_ms and service in s.fault_services:
             time.sleep(s.latency_ms / 1000.0)
+
+    def _fault_response(self, service: str) -> Response | None:
+        """Roll the random faults (drop / 429 / 500-or-503) for one request; ``None`` = no fault."""
         fault = self.limiter.roll_fault(service)
         if fault is None:
             return None
@@ -336,6 +344,7 @@ class EmulatorApp:
         except Throttled as t:
             return self._throttled(service, t)
         try:
+            self._added_latency(service)
             if req.method != "GET":
                 self._dirty += 1
             if service == "dataverse":

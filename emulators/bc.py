@@ -4,13 +4,17 @@ Routes (``{bc}`` = ``{origin}/v2.0/{tenant}/{environment}``; the tenant segment 
 ``/v2.0/{environment}/api/...``, D1):
 
 * ``{bc}/api/v2.0/companies`` and ``{bc}/api/v2.0/companies({id})/{entitySet}[({id})[/{lines}]]`` for
-  the standard entity sets of D10 (items, itemCategories, unitsOfMeasure, customers, contacts,
+  the standard entity sets of D10 (items, itemCategories, unitsOfMeasure, customers, vendors, contacts,
   currencies, salespeoplePurchasers, paymentTerms, shipmentMethods, opportunities, salesQuotes,
-  salesQuoteLines, salesOrders, salesOrderLines, salesInvoices, salesInvoiceLines);
+  salesQuoteLines, salesOrders, salesOrderLines, salesInvoices, salesInvoiceLines) and
+  ``companyInformation`` (API v2.0 "companyInformation": one row, ``currencyCode`` = LCY);
+  ``{entitySet}/$count`` answers the plain number (OData v4);
 * ``{bc}/api/bcportal/integration/v1.0/companies({id})/{entitySet}`` - the custom API pages of the
   portal's companion extension for what v2.0 lacks (D11 option 2, Microsoft's recommended route):
   ``resources``, ``resourceUnitsOfMeasure``, ``itemUnitsOfMeasure``, ``customerPriceGroups``,
-  ``salesPrices``, ``salesHeaderArchives``;
+  ``salesPrices``, ``salesHeaderArchives``, ``shippingAgents``, ``unitGroups`` (derived from items and
+  resources), and the standard tables of :data:`EXTENSION_FIELDS` re-exposed with the fields v2.0 lacks
+  (same rows, SystemId and ``lastModifiedDateTime`` as on v2.0);
 * ``{bc}/api/v2.0/$batch`` and ``{bc}/api/bcportal/integration/v1.0/$batch`` - JSON batch (D9),
   at most 100 operations, ``Isolation: snapshot`` makes it atomic.
 
@@ -81,6 +85,7 @@ class Entity:
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     entity_type: str = ""
     defaults: dict[str, Any] = field(default_factory=dict)
+    constants: dict[str, Any] = field(default_factory=dict)
 
 
 def _addr(prefix: str) -> dict[str, str]:
@@ -109,7 +114,12 @@ _LINE_RO = {"id", "amountExcludingTax", "totalTaxAmount", "amountIncludingTax", 
             "netAmount", "netTaxAmount", "netAmountIncludingTax"}
 _LINE_TYPES = ("Comment", "Account", "Item", "Resource", "Fixed Asset", "Charge")
 _DOC_LOOKUPS = [("customerId", "customerNumber", "customers", "number"),
-                ("currencyId", "currencyCode", "currencies", "code")]
+                ("currencyId", "currencyCode", "currencies", "code"),
+                ("paymentTermsId", "paymentTermsCode", "paymentTerms", "code"),
+                ("shipmentMethodId", "shipmentMethodCode", "shipmentMethods", "code")]
+_PARTY_LOOKUPS = [("currencyId", "currencyCode", "currencies", "code"),
+                  ("paymentTermsId", "paymentTermsCode", "paymentTerms", "code"),
+                  ("shipmentMethodId", "shipmentMethodCode", "shipmentMethods", "code")]
 
 
 def _entities() -> dict[str, Entity]:
@@ -145,10 +155,28 @@ def _entities() -> dict[str, Entity]:
                              "currencyCode": STR, "paymentTermsId": GUID, "shipmentMethodId": GUID,
                              "paymentMethodId": GUID, "blocked": STR, "lastModifiedDateTime": DATETIME},
                read_only={"id", "balanceDue", "lastModifiedDateTime"}, key_field="number", series="C",
-               lookups=[("currencyId", "currencyCode", "currencies", "code")],
+               lookups=list(_PARTY_LOOKUPS),
                enums={"type": ("Company", "Person"), "blocked": (" ", "Ship", "Invoice", "All")},
                entity_type="customer", defaults={"type": "Company", "blocked": " ", "balanceDue": 0.0,
                                                  "creditLimit": 0.0, "taxLiable": False}),
+        Entity("vendors", {"id": GUID, "number": STR, "displayName": STR, "addressLine1": STR, "addressLine2": STR,
+                           "city": STR, "state": STR, "country": STR, "postalCode": STR, "phoneNumber": STR,
+                           "email": STR, "website": STR, "taxRegistrationNumber": STR, "currencyId": GUID,
+                           "currencyCode": STR, "irs1099Code": STR, "paymentTermsId": GUID, "paymentMethodId": GUID,
+                           "taxLiable": BOOL, "blocked": STR, "balance": DEC, "lastModifiedDateTime": DATETIME},
+               read_only={"id", "balance", "lastModifiedDateTime"}, key_field="number", series="V",
+               lookups=[("currencyId", "currencyCode", "currencies", "code"),
+                        ("paymentTermsId", "paymentTermsCode", "paymentTerms", "code")],
+               enums={"blocked": (" ", "Payment", "All")}, entity_type="vendor",
+               defaults={"blocked": " ", "balance": 0.0, "taxLiable": False}),
+        Entity("companyInformation", {"id": GUID, "displayName": STR, "addressLine1": STR, "addressLine2": STR,
+                                      "city": STR, "state": STR, "country": STR, "postalCode": STR,
+                                      "phoneNumber": STR, "faxNumber": STR, "email": STR, "website": STR,
+                                      "taxRegistrationNumber": STR, "currencyCode": STR,
+                                      "currentFiscalYearStartDate": DATE, "industry": STR,
+                                      "lastModifiedDateTime": DATETIME},
+               read_only={"id", "currencyCode", "currentFiscalYearStartDate", "lastModifiedDateTime"},
+               entity_type="companyInformation"),
         Entity("contacts", {"id": GUID, "number": STR, "type": STR, "displayName": STR, "jobTitle": STR,
                             "companyNumber": STR, "companyName": STR, "contactBusinessRelation": STR,
                             "addressLine1": STR, "addressLine2": STR, "city": STR, "state": STR, "country": STR,
@@ -211,10 +239,18 @@ def _entities() -> dict[str, Entity]:
         Entity("resources", {"id": GUID, "number": STR, "displayName": STR, "type": STR,
                              "baseUnitOfMeasureCode": STR, "unitPrice": DEC, "unitCost": DEC, "directUnitCost": DEC,
                              "blocked": BOOL, "jobTitle": STR, "generalProductPostingGroupCode": STR,
-                             "lastModifiedDateTime": DATETIME},
-               read_only={"id", "lastModifiedDateTime"}, key_field="number", series="R", api="custom",
+                             "vendorNumber": STR, "capacity": DEC, "lastModifiedDateTime": DATETIME},
+               read_only={"id", "capacity", "lastModifiedDateTime"}, key_field="number", series="R", api="custom",
                enums={"type": ("Person", "Machine")}, entity_type="resource",
-               defaults={"type": "Person", "blocked": False, "unitPrice": 0.0, "unitCost": 0.0}),
+               defaults={"type": "Person", "blocked": False, "unitPrice": 0.0, "unitCost": 0.0, "capacity": 0.0}),
+        Entity("shippingAgents", {"id": GUID, "code": STR, "displayName": STR, "internetAddress": STR,
+                                  "accountNumber": STR, "lastModifiedDateTime": DATETIME},
+               read_only={"id", "lastModifiedDateTime"}, key_field="code", api="custom", entity_type="shippingAgent"),
+        Entity("unitGroups", {"id": GUID, "sourceType": STR, "sourceId": GUID, "sourceNumber": STR, "code": STR,
+                              "description": STR, "sourceName": STR, "lastModifiedDateTime": DATETIME},
+               read_only={"id", "sourceType", "sourceId", "sourceNumber", "code", "description", "sourceName",
+                          "lastModifiedDateTime"}, api="custom", enums={"sourceType": ("Item", "Resource")},
+               entity_type="unitGroup"),
         Entity("resourceUnitsOfMeasure", {"id": GUID, "resourceNumber": STR, "code": STR,
                                           "qtyPerUnitOfMeasure": DEC, "relatedToBaseUnitOfMeasure": BOOL,
                                           "lastModifiedDateTime": DATETIME},
@@ -247,6 +283,61 @@ def _entities() -> dict[str, Entity]:
 
 
 ENTITIES = _entities()
+
+#: Fields the companion extension adds to standard tables (protocols.md D11 option 2): what the integration maps but
+#: API v2.0 does not serve (mappings/catalogue.py ``extension=True``).  Entity set -> {field: type}.
+_PARTY_EXT = {"contact": STR, "faxNumber": STR, "paymentTermsCode": STR, "shipmentMethodCode": STR,
+              "shippingAgentCode": STR, "primaryContactNumber": STR}
+_DOC_EXT = {"documentType": STR, "paymentTermsCode": STR, "shipmentMethodCode": STR, "shippingAgentCode": STR,
+            "yourReference": STR, "workDescription": STR, "paymentDiscountPercent": DEC}
+EXTENSION_FIELDS: dict[str, dict[str, str]] = {
+    "customers": dict(_PARTY_EXT),
+    "vendors": {**_PARTY_EXT, "purchaserCode": STR},
+    "contacts": {"firstName": STR, "middleName": STR, "surname": STR, "faxNumber": STR, "pager": STR,
+                 "currencyCode": STR, "salespersonCode": STR},
+    "items": {"unitVolume": DEC, "grossWeight": DEC, "vendorNumber": STR, "vendorItemNumber": STR},
+    "opportunities": {"contactCompanyNumber": STR},
+    "salesQuotes": {**_DOC_EXT, "shipmentDate": DATE},
+    "salesOrders": {**_DOC_EXT, "shipmentDate": DATE, "lastShipmentDate": DATE},
+    "salesInvoices": {**_DOC_EXT, "shipmentDate": DATE},
+    "salesQuoteLines": {"documentType": STR, "currencyCode": STR},
+    "salesOrderLines": {"documentType": STR, "currencyCode": STR},
+    "salesInvoiceLines": {"documentType": STR, "currencyCode": STR},
+}
+_DOC_TYPE = {"salesQuotes": "Quote", "salesOrders": "Order", "salesInvoices": "Invoice",
+             "salesQuoteLines": "Quote", "salesOrderLines": "Order", "salesInvoiceLines": "Invoice"}
+_EXT_READ_ONLY = {"documentType", "currencyCode", "contactCompanyNumber", "lastShipmentDate"}
+
+
+def _extended(base: Entity) -> Entity:
+    """The custom-route page of a standard table: the v2.0 fields plus :data:`EXTENSION_FIELDS`, stored in the same
+    rows (same SystemId and lastModifiedDateTime, so a change through either route shows in both)."""
+    ext = EXTENSION_FIELDS[base.name]
+    read_only = set(base.read_only) | {f for f in ext if f in _EXT_READ_ONLY and not (
+        base.name == "contacts" and f == "currencyCode")}
+    constants = {"documentType": _DOC_TYPE[base.name]} if base.name in _DOC_TYPE else {}
+    return Entity(base.name, {**base.fields, **ext}, read_only, base.key_field, base.series, list(base.lookups),
+                  base.parent, "custom", dict(base.enums), base.entity_type, dict(base.defaults), constants)
+
+
+#: Standard tables re-exposed with their extension fields on ``api/bcportal/integration/v1.0``.
+CUSTOM_EXTENDED: dict[str, Entity] = {name: _extended(ENTITIES[name]) for name in EXTENSION_FIELDS}
+
+
+def routable(api: str, name: str) -> Entity | None:
+    """The entity set ``name`` as served on ``api`` ("v2.0" or "custom"), or ``None`` when that route lacks it."""
+    if api == "custom":
+        if name in CUSTOM_EXTENDED:
+            return CUSTOM_EXTENDED[name]
+        ent = ENTITIES.get(name)
+        return ent if ent is not None and ent.api == "custom" else None
+    ent = ENTITIES.get(name)
+    return ent if ent is not None and ent.api == "v2.0" and name != "companies" else None
+
+
+def entity_for(api: str, name: str) -> Entity:
+    """Like :func:`routable` but falls back to the standard page (for expansions of related records)."""
+    return routable(api, name) or ENTITIES[name]
 LINES_OF = {"salesOrders": "salesOrderLines", "salesInvoices": "salesInvoiceLines", "salesQuotes": "salesQuoteLines"}
 NAV_SINGLE = {"customer": ("customerId", "customers"), "currency": ("currencyId", "currencies"),
               "paymentTerm": ("paymentTermsId", "paymentTerms"), "shipmentMethod": ("shipmentMethodId",
@@ -317,8 +408,8 @@ class BusinessCentral:
 
     def insert_seed(self, company: str, entity: str, row: dict[str, Any]) -> dict[str, Any]:
         """Insert a seeded row (fills defaults, derived fields, version and timestamps)."""
-        ent = ENTITIES[entity]
-        full = {f: None for f in ent.fields}
+        ent = CUSTOM_EXTENDED.get(entity) or ENTITIES[entity]
+        full = {f: None for f in ent.fields if f not in ent.constants}
         full.update(ent.defaults)
         full.update(row)
         full["id"] = full.get("id") or str(uuid.uuid4())
@@ -348,8 +439,7 @@ class BusinessCentral:
         base = self.base_url(env, api)
         if not rest:
             return json_response(200, {"@odata.context": base + "$metadata", "value": [
-                {"name": n, "kind": "EntitySet", "url": n} for n, e in ENTITIES.items()
-                if e.api == api or n == "companies"]})
+                {"name": e.name, "kind": "EntitySet", "url": e.name} for e in _sets(api)]})
         if rest[0] == "$metadata":
             return Response(200, self._csdl(api).encode(), [("Content-Type", "application/xml")])
         if rest[0] == "$batch":
@@ -393,22 +483,26 @@ class BusinessCentral:
                           "cannot be found. You can specify a default company in the service configuration file, or "
                           "specify one for each tenant, or you can add a query string in the form of "
                           "'company=name'.")
-        ent = ENTITIES.get(name)
-        if ent is None or name == "companies" or ent.api != api:
+        ent = routable(api, name)
+        if ent is None:
             raise BCError(404, "BadRequest_ResourceNotFound", f"Resource not found for the segment '{name}'.")
         ctx_base = f"{base}$metadata#companies({company_id})/{name}"
         if key is None:
+            if len(rest) == 2 and rest[1] == "$count" and method == "GET":
+                return self._count(ent, self._rows(company_id, ent), query)
             if len(rest) != 1:
                 raise BCError(404, "BadRequest_ResourceNotFound", f"Resource not found for the segment '{rest[1]}'.")
             if method == "GET":
-                rows = list(self.table(company_id, name).values())
-                return self._list(ent, rows, query, ctx_base, base, company_id)
+                return self._list(ent, self._rows(company_id, ent), query, ctx_base, base, company_id)
+            if name in ("companyInformation", "unitGroups"):
+                raise BCError(405, "BadRequest_MethodNotAllowed", "The requested method is not allowed.")
             if method == "POST":
                 row = self.create(company_id, ent, self._json(body), None)
                 return self._single(ent, row, query, ctx_base + "/$entity", company_id, status=201)
             raise BCError(405, "BadRequest_MethodNotAllowed", "The requested method is not allowed.")
         rid = self._key(key)
-        rows = self.table(company_id, name)
+        rows = self.table(company_id, name) if name != "unitGroups" else {r["id"]: r for r in
+                                                                           self._rows(company_id, ent)}
         if rid not in rows:
             raise BCError(404, "Internal_RecordNotFound", f"The {ent.entity_type} does not exist. Identification "
                           f"fields and values: Id='{rid}'")
@@ -416,20 +510,28 @@ class BusinessCentral:
             if method == "GET":
                 return self._single(ent, rows[rid], query, ctx_base + "/$entity", company_id)
             if method == "PATCH":
+                if name == "unitGroups":
+                    raise BCError(405, "BadRequest_MethodNotAllowed", "Unit groups are maintained by Business "
+                                  "Central from items and resources.")
                 self._check_if_match(rows[rid], headers)
                 row = self.update(company_id, ent, rid, self._json(body))
                 return self._single(ent, row, query, ctx_base + "/$entity", company_id)
             if method == "DELETE":
+                if name in ("companyInformation", "unitGroups"):
+                    raise BCError(405, "BadRequest_MethodNotAllowed", "The requested method is not allowed.")
                 self._check_if_match(rows[rid], headers)
                 self.delete(company_id, ent, rid)
                 return Response(204)
             raise BCError(405, "BadRequest_MethodNotAllowed", "The requested method is not allowed.")
         sub = rest[1]
         if name in LINES_OF and sub.split("(")[0] == LINES_OF[name]:
-            lent = ENTITIES[LINES_OF[name]]
+            lent = entity_for(api, LINES_OF[name])
             lname, lkey = parse_segment(sub) if "(" in sub else (sub, None)
             lctx = f"{base}$metadata#companies({company_id})/{name}({rid})/{lname}"
             if lkey is None:
+                if len(rest) == 3 and rest[2] == "$count" and method == "GET":
+                    lines = [r for r in self.table(company_id, lent.name).values() if r.get("documentId") == rid]
+                    return self._count(lent, lines, query)
                 if method == "GET":
                     lines = [r for r in self.table(company_id, lent.name).values() if r.get("documentId") == rid]
                     return self._list(lent, lines, query, lctx, base, company_id)
@@ -449,8 +551,8 @@ class BusinessCentral:
             other = self.table(company_id, target).get(rows[rid].get(fk) or "")
             if other is None:
                 return Response(204)
-            return self._single(ENTITIES[target], other, query, f"{base}$metadata#companies({company_id})/{target}"
-                                "/$entity", company_id)
+            return self._single(entity_for(api, target), other, query,
+                                f"{base}$metadata#companies({company_id})/{target}/$entity", company_id)
         raise BCError(404, "BadRequest_ResourceNotFound", f"Resource not found for the segment '{sub}'.")
 
     def _key(self, key: Any) -> str:
@@ -483,8 +585,9 @@ class BusinessCentral:
     def render(self, ent: Entity, row: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
         out: dict[str, Any] = {"@odata.etag": etag(row["@v"])}
         names = select if select is not None else list(ent.fields)
+        const = ent.constants
         for n in names:
-            out[n] = row.get(n)
+            out[n] = const[n] if n in const else row.get(n)
         return out
 
     def _select(self, ent: Entity, query: dict[str, str]) -> list[str] | None:
@@ -507,7 +610,7 @@ class BusinessCentral:
             if company is None:
                 raise BCError(400, "BadRequest_NotFound", f"Could not find a property named '{nav}'.")
             if ent.name in LINES_OF and nav == LINES_OF[ent.name]:
-                lent = ENTITIES[nav]
+                lent = entity_for(ent.api, nav)
                 lines = [r for r in self.table(company, nav).values() if r.get("documentId") == row["id"]]
                 pred = self._filter(lent, opts.get("$filter"))
                 if pred:
@@ -517,8 +620,8 @@ class BusinessCentral:
             elif nav in NAV_SINGLE and NAV_SINGLE[nav][0] in ent.fields:
                 fk, target = NAV_SINGLE[nav]
                 other = self.table(company, target).get(row.get(fk) or "")
-                out[nav] = None if other is None else self.render(ENTITIES[target], other,
-                                                                  self._select(ENTITIES[target], opts))
+                tent = entity_for(ent.api, target)
+                out[nav] = None if other is None else self.render(tent, other, self._select(tent, opts))
             else:
                 raise BCError(400, "BadRequest_NotFound", f"Could not find a property named '{nav}' on type "
                               f"'Microsoft.NAV.{ent.entity_type}'.")
@@ -539,11 +642,37 @@ class BusinessCentral:
                 raise ODataError(f"Could not find a property named '{name}' on type 'Microsoft.NAV.{ent.entity_type}'.")
             kind = {STR: "str", INT: "num", DEC: "num", BOOL: "bool", DATE: "datetime", DATETIME: "datetime",
                     GUID: "guid"}[ent.fields[name]]
+            if name in ent.constants:
+                value = ent.constants[name]
+                return (lambda r: value), kind
             return (lambda r: r.get(name)), kind
         try:
             return compile_filter(text, resolve)
         except ODataError as e:
             raise BCError(400, "BadRequest_NotFound", str(e)) from None
+
+    def _rows(self, company: str, ent: Entity) -> list[dict[str, Any]]:
+        """The rows behind an entity set; ``unitGroups`` are derived from items and resources (one unit group per
+        item/resource, as BC keeps them when unit group mapping is enabled: business-central-integration.md 1.3)."""
+        if ent.name != "unitGroups":
+            return list(self.table(company, ent.name).values())
+        out: list[dict[str, Any]] = []
+        for source_type, table, name_field in (("Item", "items", "displayName"), ("Resource", "resources",
+                                                                                   "displayName")):
+            for r in self.table(company, table).values():
+                code = f"{source_type.upper()} {r.get('number')}"
+                out.append({"id": stable_id(company, "unitGroup", source_type, r["id"]), "sourceType": source_type,
+                            "sourceId": r["id"], "sourceNumber": r.get("number"), "code": code,
+                            "description": f"{source_type} {r.get('number')} Unit Group",
+                            "sourceName": r.get(name_field), "lastModifiedDateTime": r.get("lastModifiedDateTime"),
+                            "@v": r["@v"]})
+        return out
+
+    def _count(self, ent: Entity, rows: list[dict[str, Any]], query: dict[str, str]) -> Response:
+        """``{set}/$count``: the number of rows matching ``$filter`` as plain text (OData v4 ``$count`` segment)."""
+        pred = self._filter(ent, query.get("$filter"))
+        n = sum(1 for r in rows if pred(r)) if pred else len(rows)
+        return Response(200, str(n).encode(), [("Content-Type", "text/plain; charset=utf-8"), ("OData-Version", "4.0")])
 
     def _list(self, ent: Entity, rows: list[dict[str, Any]], query: dict[str, str], context: str, base: str,
               company: str | None) -> Response:
@@ -727,7 +856,7 @@ class BusinessCentral:
         lines = data.get(LINES_OF.get(ent.name, "\0"))
         if isinstance(lines, list):
             for line in lines:
-                self.create(company, ENTITIES[LINES_OF[ent.name]], dict(line), row["id"])
+                self.create(company, entity_for(ent.api, LINES_OF[ent.name]), dict(line), row["id"])
         return tbl[row["id"]]
 
     def _editable(self, header_set: str, header: dict[str, Any]) -> None:
@@ -798,6 +927,9 @@ class BusinessCentral:
             row["totalTaxAmount"] = tax
             row["totalAmountIncludingTax"] = round(net + tax, 2)
         if ent.parent:
+            header = self.table(company, ent.parent[1]).get(row.get(ent.parent[0]) or "")
+            if header is not None:
+                row["currencyCode"] = header.get("currencyCode")
             if row.get("itemId"):
                 item = self.table(company, "items").get(row["itemId"])
                 if item is None:
@@ -856,15 +988,16 @@ class BusinessCentral:
             return Response(204)
         if ent.name == "salesOrders" and action == "shipAndInvoice":
             lines = [r for r in self.table(company, "salesOrderLines").values() if r.get("documentId") == rid]
-            inv = {k: v for k, v in row.items() if k in ENTITIES["salesInvoices"].fields and k not in ("id", "number",
-                                                                                                      "status")}
+            inv_fields = CUSTOM_EXTENDED["salesInvoices"].fields
+            inv = {k: v for k, v in row.items() if k in inv_fields and k not in ("id", "number", "status",
+                                                                                 "documentType")}
             inv.update({"orderId": rid, "orderNumber": row.get("number"), "status": "Open",
                         "invoiceDate": dt.date.today().isoformat(), "postingDate": dt.date.today().isoformat(),
                         "remainingAmount": row.get("totalAmountIncludingTax")})
             created = self.insert_seed(company, "salesInvoices", {**inv, "id": str(uuid.uuid4()),
                                                                   "number": self._series(company, "salesInvoices")})
             for ln in lines:
-                lrow = {k: v for k, v in ln.items() if k in ENTITIES["salesInvoiceLines"].fields and k != "id"}
+                lrow = {k: v for k, v in ln.items() if k in CUSTOM_EXTENDED["salesInvoiceLines"].fields and k != "id"}
                 lrow["documentId"] = created["id"]
                 self.insert_seed(company, "salesInvoiceLines", lrow)
             self.insert_seed(company, "salesHeaderArchives", {
@@ -945,7 +1078,7 @@ class BusinessCentral:
         out = ['<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="4.0" '
                'xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices>'
                '<Schema Namespace="Microsoft.NAV" xmlns="http://docs.oasis-open.org/odata/ns/edm">']
-        sets = [e for e in ENTITIES.values() if e.api == api or e.name == "companies"]
+        sets = _sets(api)
         for e in sets:
             out.append(f'<EntityType Name="{e.entity_type}"><Key><PropertyRef Name="id"/></Key>')
             for f, t in e.fields.items():
@@ -965,6 +1098,14 @@ class BusinessCentral:
             out.append(f'<EntitySet Name="{e.name}" EntityType="Microsoft.NAV.{e.entity_type}"/>')
         out.append("</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>")
         return "".join(out)
+
+
+def _sets(api: str) -> list[Entity]:
+    """Entity sets served on ``api`` (the service document lists ``companies`` first)."""
+    names = [n for n in ENTITIES if n != "companies"] + [n for n in CUSTOM_EXTENDED if n not in ENTITIES]
+    out = [ENTITIES["companies"]]
+    out += [e for e in (routable(api, n) for n in names) if e is not None]
+    return out
 
 
 def _sortable(v: Any) -> tuple[int, Any]:

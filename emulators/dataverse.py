@@ -192,10 +192,11 @@ class Dataverse:
                     return self.batch(req, ctx)
                 try:
                     return self.dispatch(req.method, rel, req.query, req.raw_query, req.headers, req.body, ctx)
-                except DVError:
-                    # one request is one transaction: deep inserts and bulk messages are all-or-nothing
+                except BaseException as exc:
+                    # one request is one transaction (protocols.md B10): deep inserts and bulk messages are
+                    # all-or-nothing, whatever stopped them - an API error or an unexpected one
                     self.store.rollback(ctx.txn)
-                    raise
+                    raise _as_dv_error(exc) from exc
         except DVError as e:
             return self.error_response(e)
 
@@ -204,13 +205,17 @@ class Dataverse:
                              [("OData-Version", "4.0"), *e.headers])
 
     def caller_for(self, principal: Any) -> str:
-        """Map the token's principal to a systemuser id; raises 403 when none exists or it is disabled."""
+        """Map the token's principal (application: ``appid``; user: ``oid``) to a systemuser id.
+
+        Raises 403 ``0x80072560`` when no systemuser exists and 403 ``0x80040225`` when it is disabled
+        (``systemuser.isdisabled``, which an administrator may PATCH): a disabled user's valid token is refused on
+        every request, WhoAmI included."""
         users = self.state.rows["systemuser"]
         if principal.kind == "app":
             for uid, u in users.items():
                 if (u.get("applicationid") or "").lower() == (principal.app_id or "").lower():
                     if u.get("isdisabled"):
-                        break
+                        raise self._disabled(uid)
                     return uid
             raise DVError(403, "0x80072560",
                           f"The user is not a member of the organization. No application user with "
@@ -218,9 +223,62 @@ class Dataverse:
         for uid, u in users.items():
             if (u.get("azureactivedirectoryobjectid") or "").lower() == principal.object_id.lower():
                 if u.get("isdisabled"):
-                    raise DVError(403, "0x80072560", f"The user with SystemUserId={uid} is disabled.")
+                    raise self._disabled(uid)
                 return uid
         raise DVError(403, "0x80072560", "The user is not a member of the organization.")
+
+    def _disabled(self, uid: str) -> DVError:
+        return DVError(403, "0x80040225", f"The user with SystemUserId={uid} in OrganizationContext="
+                       f"{self.state.org_id} is disabled. Disabled users cannot access the system. Consider enabling "
+                       "this user. Also, users are disabled if they don't have a license or if the user account in "
+                       "Active Directory has been disabled.")
+
+    def user_role_count(self, uid: str) -> int:
+        """Security roles a systemuser holds directly or through its teams (``systemuserroles_association``,
+        ``teammembership_association`` + ``teamroles_association``)."""
+        n2n = self.state.n2n
+        direct = {r for u, r in n2n.get("systemuserroles_association", set()) if u == uid}
+        teams = {t for u, t in n2n.get("teammembership_association", set()) if u == uid}
+        via_teams = {r for t, r in n2n.get("teamroles_association", set()) if t in teams}
+        return len(direct | via_teams)
+
+    def check_privilege(self, method: str, segs: list[str], ctx: Ctx) -> None:
+        """Privilege check (protocols.md B13 ``0x80040220`` PrivilegeDenied, 403).
+
+        Model (documented in README "Fidelity notes"): a caller - and, with impersonation, the impersonated user
+        as well (B12: effective rights are the intersection) - needs at least one security role for any table
+        operation, metadata included; WhoAmI, RetrieveVersion and ``$metadata`` work for every enabled user of
+        the organization.  Which privileges each role grants is not modelled: any role allows everything."""
+        if not getattr(self.settings, "enforce_privileges", True) or not segs:
+            return
+        head = segs[0]
+        if head in ("$metadata", "WhoAmI", "WhoAmI()", "RetrieveVersion", "RetrieveVersion()"):
+            return
+        users = self.state.rows["systemuser"]
+        for uid in dict.fromkeys(u for u in (ctx.real_caller_id, ctx.caller_id) if u):
+            if self.user_role_count(uid):
+                continue
+            name = head.split("(", 1)[0]
+            table = BY_SET.get(name)
+            if table is None and name.startswith("EntityDefinitions"):
+                logical, verb, otc = "entity", "Read", 9800
+            elif table is None:  # actions: ImportSolution needs prvImportCustomization
+                logical, verb, otc = "solution", "Read", 7100
+            else:
+                logical, otc = table.logical, table.object_type_code
+                ref = segs[-1] == "$ref"
+                verb = {"GET": "Read", "POST": "Create", "PATCH": "Write", "PUT": "Write",
+                        "DELETE": "Delete"}.get(method, "Read")
+                if ref or (method == "POST" and len(segs) > 1 and not segs[1].startswith("Microsoft.Dynamics")):
+                    verb = "AppendTo"
+            priv = f"prv{verb}{_PRIVILEGE_NAMES.get(logical) or _schema_name(logical)}"
+            if name.startswith("ImportSolution"):
+                priv = "prvImportCustomization"
+            access = users.get(uid, {}).get("accessmode") or 0
+            raise DVError(403, "0x80040220", f"Principal user (Id={uid}, type=8, roleCount=0, privilegeCount=0, "
+                          f"accessMode={access}), is missing {priv} privilege "
+                          f"(Id={S.stable_id('privilege', priv)}) on OTC={otc} for entity '{logical}'. "
+                          "Assign a security role to the user.")
 
     def impersonate(self, headers: Headers) -> str:
         users = self.state.rows["systemuser"]
@@ -243,6 +301,7 @@ class Dataverse:
             return json_response(200, {"@odata.context": self.base + "$metadata", "value": [
                 {"name": t.entity_set, "kind": "EntitySet", "url": t.entity_set}
                 for t in TABLES.values() if self.visible(t)]})
+        self.check_privilege(method, segs, ctx)
         head = segs[0]
         if head == "$metadata":
             return self.metadata(query)
@@ -645,6 +704,10 @@ class Dataverse:
                      ctx: Ctx) -> None:
         """Derived columns and the business rules that make dependency order matter."""
         name = table.logical
+        for poly in ("customerid", "parentcustomerid", "ownerid"):  # <lookup>type (EntityName) of polymorphic lookups
+            if poly + "type" in table.columns:
+                row[poly + "type"] = (row.get(poly + "@t") or table.columns[poly].targets[0]) if row.get(poly) \
+                    else None
         if name in ("contact", "systemuser"):
             row["fullname"] = " ".join(x for x in (row.get("firstname"), row.get("lastname")) if x) or None
         if name == "uom":
@@ -678,6 +741,7 @@ class Dataverse:
                 raise DVError(400, "0x80040203", "The unit does not belong to the unit group of the product.")
             if prod is not None:
                 row["uomscheduleid"] = prod.get("defaultuomscheduleid")
+                row["productnumber"] = prod.get("productnumber")
             pl = self._row("pricelevel", row.get("pricelevelid"))
             if pl is not None:
                 row["transactioncurrencyid"] = pl.get("transactioncurrencyid")
@@ -1647,8 +1711,8 @@ class Dataverse:
             body = text.encode("utf-8")
         try:
             return self.dispatch(inner.method, rel, inner.query, inner.raw_query, inner.headers, body, ctx)
-        except DVError as e:
-            return self.error_response(e)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes this part's error response (rolled back)
+            return self.error_response(_as_dv_error(exc))
 
     # ------------------------------------------------------------------ metadata (protocols.md B17)
     def entity_metadata(self, t: Table) -> dict[str, Any]:
@@ -1856,6 +1920,31 @@ class Dataverse:
             body = _csdl([t for t in TABLES.values() if self.visible(t)], self, annotations).encode("utf-8")
             self._metadata_cache[ck] = body
         return Response(200, body, [("Content-Type", "application/xml"), ("OData-Version", "4.0")])
+
+
+#: Privilege names that differ from the table's schema name (``prvReadUser``, not ``prvReadSystemUser``).
+_PRIVILEGE_NAMES = {"systemuser": "User", "uomschedule": "UoMSchedule", "uom": "UoM", "pricelevel": "PriceLevel",
+                    "productpricelevel": "ProductPriceLevel", "salesorder": "SalesOrder",
+                    "salesorderdetail": "SalesOrderDetail", "invoicedetail": "InvoiceDetail",
+                    "transactioncurrency": "TransactionCurrency", "businessunit": "BusinessUnit"}
+
+
+def _as_dv_error(exc: BaseException) -> DVError:
+    """Map any failure inside a request to the Web API error it answers with.
+
+    ``DVError`` passes through; an OData syntax error (bad key literal, bad URL) is 400 ``0x80060888``
+    (protocols.md B13); anything else is 500 ``0x80040216`` (the caller has already rolled back).
+    Non-``Exception`` exits (``KeyboardInterrupt``, ``SystemExit``) are re-raised unchanged."""
+    if isinstance(exc, DVError):
+        return exc
+    if isinstance(exc, ODataError):
+        return _bad(str(exc))
+    if not isinstance(exc, Exception):
+        raise exc
+    import traceback
+
+    traceback.print_exception(exc)
+    return DVError(500, "0x80040216", f"An unexpected error occurred: {exc}")
 
 
 def _label(text: str) -> dict[str, Any]:

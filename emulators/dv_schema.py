@@ -154,7 +154,7 @@ ACTIVE_INACTIVE_LABELS = {1: "Active", 2: "Inactive"}
 ADDRESS = {
     "address1_line1": S(250), "address1_line2": S(250), "address1_line3": S(250), "address1_city": S(80),
     "address1_stateorprovince": S(50), "address1_postalcode": S(20), "address1_country": S(80),
-    "address1_telephone1": S(50),
+    "address1_telephone1": S(50), "address1_primarycontactname": S(100), "address1_fax": S(50),
 }
 PAYMENT_TERMS = {1: "Net 30", 2: "2% 10, Net 30", 3: "Net 45", 4: "Net 60"}
 FREIGHT_TERMS = {1: "FOB", 2: "No Charge"}
@@ -204,9 +204,14 @@ def _doc_header(number_col: str) -> dict[str, Col]:
         "ispricelocked": B(), "description": M(),
         "paymenttermscode": P(PAYMENT_TERMS), "shippingmethodcode": P(SHIPPING_METHOD),
         "freighttermscode": P(FREIGHT_TERMS),
-        "billto_name": S(200), "billto_line1": S(250), "billto_city": S(80), "billto_postalcode": S(20),
-        "billto_country": S(80), "shipto_name": S(200), "shipto_line1": S(250), "shipto_city": S(80),
-        "shipto_postalcode": S(20), "shipto_country": S(80),
+        "billto_name": S(200), "billto_line1": S(250), "billto_line2": S(250), "billto_line3": S(250),
+        "billto_city": S(80), "billto_stateorprovince": S(50), "billto_postalcode": S(20),
+        "billto_country": S(80), "billto_contactname": S(150), "billto_telephone": S(50),
+        "shipto_name": S(200), "shipto_line1": S(250), "shipto_line2": S(250), "shipto_line3": S(250),
+        "shipto_city": S(80), "shipto_stateorprovince": S(50), "shipto_postalcode": S(20),
+        "shipto_country": S(80), "shipto_contactname": S(150), "shipto_telephone": S(50),
+        "shipto_freighttermscode": P({1: "FOB", 2: "No Charge"}),
+        "customeridtype": Col("", "EntityName", read_only=True, create=False, update=False),
     }
 
 
@@ -230,7 +235,7 @@ def _tables() -> list[Table]:
                        "azureactivedirectoryobjectid": G(), "applicationid": G(),
                        "businessunitid": L("businessunit", required="SystemRequired",
                                            rels={"businessunit": "business_unit_system_users"}),
-                       "isdisabled": B(read_only=True), "islicensed": B(default=True),
+                       "isdisabled": B(default=False), "islicensed": B(default=True),
                        "accessmode": P({0: "Read-Write", 1: "Administrative", 2: "Read", 3: "Support User",
                                         4: "Non-interactive", 5: "Delegated Admin"}, default=0),
                        "title": S(128), "mobilephone": S(64), "address1_telephone1": S(64),
@@ -308,7 +313,8 @@ def _tables() -> list[Table]:
                        "standardcost": MONEY(minimum=0), "currentcost": MONEY(minimum=0), "description": M(),
                        "isstockitem": B(), "iskit": B(),
                        "parentproductid": L("product", rels={"product": "product_parent_product"}),
-                       "stockweight": D(), "stockvolume": D(), "vendorname": S(100), "vendorpartnumber": S(100),
+                       "stockweight": D(), "stockvolume": D(), "vendorid": S(100), "vendorname": S(100),
+                       "vendorpartnumber": S(100),
                        "suppliername": S(100), "size": S(200), "producturl": S(255),
                        "validfromdate": DATE(), "validtodate": DATE()}))
     t.append(Table("productpricelevel", "productpricelevels", None, ownership="OrganizationOwned",
@@ -321,6 +327,7 @@ def _tables() -> list[Table]:
                                   rels={"uom": "unit_of_measurement_product_price_levels"}),
                        "uomscheduleid": L("uomschedule",
                        rels={"uomschedule": "unit_of_measure_schedule_product_price_level"}),
+                       "productnumber": S(100, read_only=True, create=False, update=False),
                        "amount": MONEY(), "percentage": D(),
                        "pricingmethodcode": P({1: "Currency Amount", 2: "Percent of List",
                                                3: "Percent Markup - Current Cost", 4: "Percent Margin - Current Cost",
@@ -357,6 +364,8 @@ def _tables() -> list[Table]:
                        "firstname": S(50), "middlename": S(50), "lastname": S(50, required="ApplicationRequired"),
                        "fullname": S(160, read_only=True), "emailaddress1": S(100), "telephone1": S(50),
                        "mobilephone": S(50), "jobtitle": S(100), "salutation": S(100), **ADDRESS,
+                       "fax": S(50), "pager": S(50), "websiteurl": S(200), "telephone2": S(50),
+                       "parentcustomeridtype": Col("", "EntityName", read_only=True, create=False, update=False),
                        "parentcustomerid": L("account", "contact", kind="Customer", on_delete="cascade",
                                              navs={"account": "parentcustomerid_account",
                                                    "contact": "parentcustomerid_contact"},
@@ -375,6 +384,7 @@ def _tables() -> list[Table]:
                                              "contact": "opportunity_customer_contacts"}),
                        "parentaccountid": L("account", rels={"account": "opportunity_parent_account"}),
                        "parentcontactid": L("contact", rels={"contact": "opportunity_parent_contact"}),
+                       "customeridtype": Col("", "EntityName", read_only=True, create=False, update=False),
                        "pricelevelid": L("pricelevel", rels={"pricelevel": "price_level_opportunties"}),
                        "estimatedvalue": MONEY(), "estimatedclosedate": DATE(),
                        "closeprobability": I(minimum=0, maximum=100), "actualvalue": MONEY(),
@@ -392,7 +402,10 @@ def _tables() -> list[Table]:
                                   6: "Canceled", 7: "Revised"}, columns=quote))
     order = _doc_header("ordernumber")
     order.update({"quoteid": L("quote", rels={"quote": "quote_orders"}), "requestdeliveryby": DATE(),
-                  "datefulfilled": DT(), "submitdate": DT()})
+                  "datefulfilled": DT(), "submitdate": DT(), "lastbackofficesubmit": DATE(),
+                  # added by the integration solution (business-central-integration.md 8: bcbi_* attributes)
+                  "bcbi_businesscentralordernumber": S(20, solution=NAV_SOLUTION),
+                  "bcbi_businesscentraldocumentoccurrencenumber": I(solution=NAV_SOLUTION)})
     order["customerid"].rels = {"account": "order_customer_accounts", "contact": "order_customer_contacts"}
     order["pricelevelid"].rels = {"pricelevel": "price_level_orders"}
     order["opportunityid"].rels = {"opportunity": "opportunity_sales_orders"}
@@ -403,9 +416,10 @@ def _tables() -> list[Table]:
                    status_labels={1: "New", 2: "Pending", 3: "In Progress", 4: "No Money", 100001: "Complete",
                                   100002: "Partial", 100003: "Invoiced", 700970000: "In Progress"},
                    columns=order))
+    order_lines = _doc_lines("salesorderid", "order_details")
+    order_lines["bcbi_businesscentrallinenumber"] = I(solution=NAV_SOLUTION)
     t.append(Table("salesorderdetail", "salesorderdetails", "productdescription", ownership="None",
-                   change_tracking=True, currency=True, object_type_code=1089,
-                   columns=_doc_lines("salesorderid", "order_details")))
+                   change_tracking=True, currency=True, object_type_code=1089, columns=order_lines))
     inv = _doc_header("invoicenumber")
     inv.update({"salesorderid": L("salesorder", rels={"salesorder": "order_invoices"}), "duedate": DATE(),
                 "datedelivered": DT()})
@@ -475,6 +489,7 @@ def _finish(t: Table) -> Table:
                                   update=False, rels={"systemuser": f"owninguser_{t.logical}"})
         cols["owningteam"] = _sys(type="Lookup", targets=("team",), read_only=True, create=False, update=False,
                                   rels={"team": f"owningteam_{t.logical}"})
+        cols["owneridtype"] = _sys(type="EntityName", read_only=True, create=False, update=False)
     elif t.ownership in ("OrganizationOwned", "BusinessOwned") and t.logical != "organization":
         cols["organizationid"] = _sys(type="Lookup", targets=("organization",), read_only=True, create=False,
                                       update=False, rels={"organization": f"organization_{t.logical}"})

@@ -40,6 +40,7 @@ class Settings:
     token_lifetime: int = 3599
     token_max_age: float | None = None
     limits_enabled: bool = True
+    enforce_privileges: bool = True
     dv_requests_per_window: int = 6000
     dv_window_seconds: float = 300.0
     dv_concurrent: int = 52

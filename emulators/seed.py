@@ -103,6 +103,9 @@ def _dv_row(state: OrgState, table: str, rid: str, values: dict[str, Any], admin
                 row[c.name] = row.get(c.name[:-5])
     if table in ("contact", "systemuser"):
         row["fullname"] = " ".join(x for x in (row.get("firstname"), row.get("lastname")) if x)
+    for poly in ("customerid", "parentcustomerid", "ownerid"):  # EntityName column of a polymorphic lookup
+        if poly + "type" in t.columns:
+            row[poly + "type"] = (row.get(poly + "@t") or t.columns[poly].targets[0]) if row.get(poly) else None
     state.version += 1
     row["versionnumber"] = state.version
     state.rows[table][rid] = row
@@ -162,7 +165,13 @@ def build_dataverse(ident: Any, *, demo: bool) -> OrgState:
     for uid, values in users:
         values = {"businessunitid": state.root_bu_id, "isdisabled": False, **values}
         add("systemuser", uid, values)
-    state.n2n["systemuserroles_association"] = {(admin, role_ids["System Administrator"])}
+    # The admin is System Administrator; the application user the portal signs in as (client credentials) holds
+    # "Basic User" so that it may call the Web API before the integration solution assigns the integration roles
+    # (privileges are enforced: a user without any role gets 403 0x80040220).  The interactive integration user
+    # (``integration_user``, also the salesperson the impersonation tests act for) holds "Salesperson".
+    state.n2n["systemuserroles_association"] = {(admin, role_ids["System Administrator"]),
+                                                (APP_USER_ID(ident), role_ids["Basic User"]),
+                                                (S.stable_id("systemuser", "integration"), role_ids["Salesperson"])}
     state.n2n["teammembership_association"] = {(admin, team)}
     for name, rid in (("System", "fd140aae-4df4-11dd-bd17-0019b9312238"), ("Active",
     "fd140aaf-4df4-11dd-bd17-0019b9312238"),
@@ -245,6 +254,10 @@ def _company(bc: BusinessCentral, name: str, key: str, created: str) -> str:
                                        "systemModifiedAt": created,
                                        "systemModifiedBy": "00000000-0000-0000-0000-000000000001", "@v": 1},
                                "tables": {}}
+    # Company Information (API v2.0 companyInformation): LCY = USD, as the Dataverse base currency (README "Choices")
+    bc.insert_seed(cid, "companyInformation", {"id": bc_id(key, "companyInformation"), "displayName": name,
+                                               "currencyCode": LCY, "currentFiscalYearStartDate":
+                                               f"{dt.date.today().year}-01-01"})
     return cid
 
 
@@ -271,6 +284,17 @@ def _seed_company(bc: BusinessCentral, cid: str, folder: str, us: bool) -> None:
                                   "discountPercent": _num(p.get("discount_percent")),
                                   "calculateDiscountOnCreditMemos": False})
     terms = {r["code"]: r["id"] for r in bc.table(cid, "paymentTerms").values()}
+    # Shipment methods and shipping agents: the datasets publish only the codes customers and documents use
+    # (no descriptions), so one row per referenced code with an empty description.
+    referenced = [*load(folder, "customers"), *load(folder, "sales_headers")]
+    for code in sorted({c["shipment_method_code"] for c in referenced if c.get("shipment_method_code")}):
+        ins(cid, "shipmentMethods", {"id": ident("sm", code), "code": code})
+    for code in sorted({c["shipping_agent_code"] for c in referenced if c.get("shipping_agent_code")}):
+        ins(cid, "shippingAgents", {"id": ident("sa", code), "code": code})
+    methods = {r["code"]: r["id"] for r in bc.table(cid, "shipmentMethods").values()}
+    # Vendors: only the numbers items refer to ("Vendor No.") are published; names are not.
+    for number in sorted({i["vendor_no"] for i in load(folder, "items") if i.get("vendor_no")}):
+        ins(cid, "vendors", {"id": ident("vend", number), "number": number})
     for c in load(folder, "currencies"):
         if c["code"] == LCY or c.get("created_for_w1_gb") is False:
             continue
@@ -296,6 +320,9 @@ def _seed_company(bc: BusinessCentral, cid: str, folder: str, us: bool) -> None:
                            "baseUnitOfMeasureCode": it.get("base_unit_of_measure"),
                            "baseUnitOfMeasureId": uoms.get(it.get("base_unit_of_measure") or ""),
                            "gtin": it.get("gtin"), "taxGroupCode": o.get("tax_group_code", it.get("tax_group_code")),
+                           "unitVolume": _num(it.get("unit_volume")), "grossWeight": _num(it.get("gross_weight")),
+                           "vendorNumber": it.get("vendor_no") or None,
+                           "vendorItemNumber": it.get("vendor_item_no") or None,
                            "generalProductPostingGroupCode": it.get("gen_prod_posting_group"),
                            "inventoryPostingGroupCode": it.get("inventory_posting_group")})
     items = {r["number"]: r for r in bc.table(cid, "items").values()}
@@ -342,6 +369,11 @@ def _seed_company(bc: BusinessCentral, cid: str, folder: str, us: bool) -> None:
                                "email": c.get("email"), "salespersonCode": c.get("salesperson_code"),
                                "currencyCode": cur, "currencyId": curs.get(cur or ""),
                                "paymentTermsId": terms.get(c.get("payment_terms_code") or ""),
+                               "paymentTermsCode": c.get("payment_terms_code") or None,
+                               "shipmentMethodId": methods.get(c.get("shipment_method_code") or ""),
+                               "shipmentMethodCode": c.get("shipment_method_code") or None,
+                               "shippingAgentCode": c.get("shipping_agent_code") or None,
+                               "contact": c.get("contact") or None,
                                "taxLiable": bool(o.get("tax_liable", False)),
                                "taxRegistrationNumber": c.get("vat_registration_no")})
     customers = {r["number"]: r for r in bc.table(cid, "customers").values()}
@@ -358,11 +390,20 @@ def _seed_company(bc: BusinessCentral, cid: str, folder: str, us: bool) -> None:
                               "country": c.get("country_region_code"), "email": c.get("email"),
                               "jobTitle": c.get("job_title"),
                               "contactBusinessRelation": "Customer" if c.get("linked_customer_no") else "None",
-                              "searchName": (c["name"] or "").upper()})
+                              "searchName": (c["name"] or "").upper(),
+                              "currencyCode": None if c.get("currency_code") in (None, "", LCY)
+                              else c.get("currency_code"),
+                              "salespersonCode": c.get("salesperson_code") or None,
+                              **_name_breakdown(c["type"], c["name"])})
     cts = {r["number"]: r for r in bc.table(cid, "contacts").values()}
     for r in bc.table(cid, "contacts").values():
         comp = cts.get(r.get("companyNumber") or "")
         r["companyName"] = comp["displayName"] if comp else None
+    for cust in customers.values():  # Customer."Primary Contact No." = the person named in Customer.Contact
+        if cust.get("contact"):
+            match = next((x for x in cts.values() if x["type"] == "Person" and x["displayName"] == cust["contact"]),
+                         None)
+            cust["primaryContactNumber"] = match["number"] if match else None
     for o in load(folder, "opportunities"):
         contact = cts.get(o.get("contact_no") or "") or next(
             (x for x in cts.values() if o.get("contact_customer_no") and x.get("contactBusinessRelation") == "Customer"
@@ -372,6 +413,7 @@ def _seed_company(bc: BusinessCentral, cid: str, folder: str, us: bool) -> None:
                                    "contactNumber": contact["number"] if contact else None,
                                    "contactName": contact["displayName"] if contact else None,
                                    "contactCompanyName": (contact or {}).get("companyName"),
+                                   "contactCompanyNumber": (contact or {}).get("companyNumber"),
                                    "status": o.get("status") if o.get("status") in ("Not Started", "In Progress", "Won",
                                                                                     "Lost") else "In Progress",
                                    "closed": bool(o.get("closed")),
@@ -381,9 +423,21 @@ def _seed_company(bc: BusinessCentral, cid: str, folder: str, us: bool) -> None:
     _seed_documents(bc, cid, folder, customers, items, ident)
 
 
+def _name_breakdown(kind: str, name: str | None) -> dict[str, str | None]:
+    """First Name / Middle Name / Surname of a person contact from its Name (BC Contact.NameBreakdown: first word,
+    last word, the words between); companies keep them blank."""
+    words = (name or "").split()
+    if kind != "Person" or not words:
+        return {"firstName": None, "middleName": None, "surname": None}
+    if len(words) == 1:
+        return {"firstName": words[0], "middleName": None, "surname": None}
+    return {"firstName": words[0], "middleName": " ".join(words[1:-1]) or None, "surname": words[-1]}
+
+
 def _seed_documents(bc: BusinessCentral, cid: str, folder: str, customers: dict[str, Any],
                     items: dict[str, Any], ident: Any) -> None:
     headers = load(folder, "sales_headers")
+    terms = {r["code"]: r["id"] for r in bc.table(cid, "paymentTerms").values()}
     lines = load(folder, "sales_lines")
     by_doc: dict[Any, list[dict[str, Any]]] = {}
     for ln in lines:
@@ -415,7 +469,14 @@ def _seed_documents(bc: BusinessCentral, cid: str, folder: str, customers: dict[
                "externalDocumentNumber": h.get("external_document_no"),
                "postingDate": adjust_date(h.get("posting_date_template")) or date,
                "sellToAddressLine1": (cust or {}).get("addressLine1"), "sellToCity": (cust or {}).get("city"),
-               "sellToPostCode": (cust or {}).get("postalCode"), "sellToCountry": (cust or {}).get("country")}
+               "sellToPostCode": (cust or {}).get("postalCode"), "sellToCountry": (cust or {}).get("country"),
+               "paymentTermsCode": h.get("payment_terms_code") or (cust or {}).get("paymentTermsCode"),
+               "shipmentMethodCode": (cust or {}).get("shipmentMethodCode"),
+               "shipmentMethodId": (cust or {}).get("shipmentMethodId"),
+               "shippingAgentCode": h.get("shipping_agent_code") or (cust or {}).get("shippingAgentCode"),
+               "yourReference": h.get("your_reference") or None,
+               "shipmentDate": adjust_date(h.get("shipment_date_template")) or date}
+        doc["paymentTermsId"] = terms.get(doc["paymentTermsCode"] or "")
         if entity == "salesOrders":
             doc.update({"orderDate": date, "status": "Open"})
         elif entity == "salesInvoices":

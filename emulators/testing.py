@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -25,20 +26,51 @@ from typing import Any
 import requests
 
 
+class EmulatorSession(requests.Session):
+    """A ``requests.Session`` that trusts the emulators' CA and keeps the authority's port for msal.
+
+    * ``trust_env = False``: with it, ``REQUESTS_CA_BUNDLE`` would silently override ``verify`` (requests quirk).
+    * msal's username/password grant first calls ``https://<host>/common/userrealm/<upn>`` with the
+      authority's host name but NOT its port (protocols.md A6; msal ``Authority.user_realm_discovery``).
+      This session sends such calls to ``https://<host>:<port>/common/userrealm/...`` of ``authority``,
+      the same fix as the portal's ``connections.clients.transport.TimeoutSession``; pass it as msal's
+      ``http_client``.  The emulators' own port-443 listener is therefore off unless ``--realm-443``.
+    """
+
+    def __init__(self, ca_bundle: str, authority: str | None = None) -> None:
+        super().__init__()
+        self.trust_env = False
+        self.verify = ca_bundle
+        self._realm_fix: tuple[str, str] | None = None
+        if authority:
+            parts = urllib.parse.urlsplit(authority)
+            if parts.port and parts.hostname:
+                self._realm_fix = (f"https://{parts.hostname}/common/userrealm/",
+                                   f"https://{parts.netloc}/common/userrealm/")
+
+    @classmethod
+    def for_info(cls, info: dict[str, Any]) -> EmulatorSession:
+        """A session for the emulators described by ``info`` (the JSON line of ``serve``)."""
+        return cls(info["ca_bundle"], info["entra_authority"])
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if self._realm_fix and isinstance(url, str) and url.lower().startswith(self._realm_fix[0]):
+            url = self._realm_fix[1] + url[len(self._realm_fix[0]):]
+        return super().request(method, url, *args, **kwargs)
+
+
 class EmulatorStartError(RuntimeError):
     """``serve`` exited or printed nothing within the timeout; the message carries its stderr."""
 
 
 class RunningEmulators:
-    """A running ``python -m emulators serve`` process; ``info`` is its JSON line (dict)."""
+    """A running ``python -m emulators serve`` process; ``info`` is its JSON line (dict); ``session`` is an
+    :class:`EmulatorSession` for it (usable as msal's ``http_client``)."""
 
     def __init__(self, process: subprocess.Popen[str], info: dict[str, Any]) -> None:
         self.process = process
         self.info = info
-        self.session = requests.Session()
-        # with trust_env, REQUESTS_CA_BUNDLE silently overrides Session.verify (a requests quirk)
-        self.session.trust_env = False
-        self.session.verify = info["ca_bundle"]
+        self.session = EmulatorSession.for_info(info)
 
     @property
     def control_url(self) -> str:

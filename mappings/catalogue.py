@@ -17,7 +17,7 @@ Filters, field mappings, pages and the synchronization engine all validate again
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from django.core.exceptions import ValidationError
@@ -153,7 +153,7 @@ _PARTY_EXTENSIONS = (
 )
 
 _DOCUMENT_EXTENSIONS = (
-    _f("Document Type", "documentType", "option", ext=True),
+    _f("Document Type", "documentType", "option", ext=True, ro=True),
     _f("Shipping Agent Code", "shippingAgentCode", "code", ext=True),
     _f("Payment Terms Code", "paymentTermsCode", "code", ext=True),
     _f("Shipment Method Code", "shipmentMethodCode", "code", ext=True),
@@ -274,7 +274,7 @@ _BC_TABLE_LIST: tuple[BCTable, ...] = (
     BCTable("Opportunity", "opportunities", STANDARD_API, "Description", "No.", (
         _f("No.", "number", "code"), _f("Description", "description"), _f("Contact No.", "contactNumber", "code"),
         _f("Contact Name", "contactName"), _f("Contact Company Name", "contactCompanyName"),
-        _f("Contact Company No.", "contactCompanyNumber", "code", ext=True),
+        _f("Contact Company No.", "contactCompanyNumber", "code", ext=True, ro=True),
         _f("Salesperson Code", "salespersonCode", "code"), _f("Status", "status", "option"),
         _f("Closed", "closed", "boolean"), _f("Creation Date", "creationDate", "date"),
         _f("Date Closed", "dateClosed", "date"), _f("Estimated Value (LCY)", "estimatedValue", "decimal"),
@@ -287,7 +287,7 @@ _BC_TABLE_LIST: tuple[BCTable, ...] = (
         _f("Salesperson Code", "salesperson", "code"), _f("Currency Code", "currencyCode", "code"),
         *_address("Ship-to ", "shipTo"), *_address("Bill-to ", "billTo"),
         _f("Requested Delivery Date", "requestedDeliveryDate", "date"),
-        _f("Last Shipment Date", "lastShipmentDate", "date", ext=True),
+        _f("Last Shipment Date", "lastShipmentDate", "date", ext=True, ro=True),
         _f("Amount", "totalAmountExcludingTax", "decimal", ro=True),
         _f("Amount Including VAT", "totalAmountIncludingTax", "decimal", ro=True),
         _f("Invoice Discount Amount", "discountAmount", "decimal"), *_DOCUMENT_EXTENSIONS,
@@ -304,7 +304,16 @@ _BC_TABLE_LIST: tuple[BCTable, ...] = (
     ), modified_property=""),
 )
 
-BC_TABLES: dict[str, BCTable] = {table.name: table for table in _BC_TABLE_LIST}
+def _route(table: BCTable) -> BCTable:
+    """A standard table with fields API v2.0 lacks is read and written through the companion extension's custom
+    route, which serves the same records (same SystemId, ETag and lastModifiedDateTime) with the v2.0 fields plus
+    the extension fields; v2.0 itself refuses those fields (protocols.md D11 option 2)."""
+    if table.api == STANDARD_API and any(f.extension for f in table.fields):
+        return replace(table, api=CUSTOM_API)
+    return table
+
+
+BC_TABLES: dict[str, BCTable] = {table.name: _route(table) for table in _BC_TABLE_LIST}
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -374,7 +383,7 @@ def _doc_lines(parent: str) -> tuple[DataverseColumn, ...]:
         _c("priceperunit", "Money"), _c("ispriceoverridden", "Boolean"), _c("manualdiscountamount", "Money"),
         _c("tax", "Money"), _c("baseamount", "Money", ro=True), _c("extendedamount", "Money", ro=True),
         _c("lineitemnumber", "Integer"), _c("sequencenumber", "Integer"), _c("quantityshipped", "Decimal"),
-        _c("producttypecode", "Picklist"), _c("description", "Memo"), _c("businesscentrallinenumber", "Integer"),
+        _c("producttypecode", "Picklist"), _c("description", "Memo"), _c("bcbi_businesscentrallinenumber", "Integer"),
     )
 
 
@@ -439,7 +448,7 @@ _DATAVERSE_TABLE_LIST: tuple[DataverseTable, ...] = (
               owned=True, currency=True),
     _dv_table("salesorder", "salesorders", "name", *_doc_header("ordernumber"), _lookup("quoteid", "quote"),
               _c("requestdeliveryby", "DateTime"), _c("datefulfilled", "DateTime"), _c("submitdate", "DateTime"),
-              _c("businesscentralordernumber"), owned=True, currency=True),
+              _c("bcbi_businesscentralordernumber"), owned=True, currency=True),
     _dv_table("salesorderdetail", "salesorderdetails", "productdescription", *_doc_lines("salesorderid"),
               currency=True, states=False),
     _dv_table("invoice", "invoices", "name", *_doc_header("invoicenumber"), _lookup("salesorderid", "salesorder"),

@@ -317,7 +317,7 @@ MAPPINGS: tuple[MappingDefault, ...] = (
         dependencies=(("CUSTOMER", ""), ("ITEM-PRODUCT", ""), ("RESOURCE-PRODUCT", ""), ("OPPORTUNITY", "")),
         job=JobDefault(30, 720), when="bidirectional_so",
         fields=(
-            *_owner(), F("Document Type", "", FROM, constant="Order"), F("No.", "businesscentralordernumber", TO),
+            *_owner(), F("Document Type", "", FROM, constant="Order"), F("No.", "bcbi_businesscentralordernumber", TO),
             F("Your Reference", "ordernumber", FROM), F("", "customeridtype", TO, constant="account", validate=False),
             F("Sell-to Customer No.", "customerid", BI), F("Currency Code", "transactioncurrencyid", BI),
             *_address_to("Ship-to ", "shipto", BI, order=("Name", "Address", "Address 2", "Post Code", "City",
@@ -339,7 +339,7 @@ MAPPINGS: tuple[MappingDefault, ...] = (
         fields=(
             F("Document Type", "", FROM, constant="Order"),
             F("", "producttypecode", TO, constant="Product", validate=False), F("No.", "productid", BI),
-            F("Line No.", "businesscentrallinenumber", BI), F("Quantity", "quantity", BI),
+            F("Line No.", "bcbi_businesscentrallinenumber", BI), F("Quantity", "quantity", BI),
             F("Quantity Shipped", "quantityshipped", BI), F("", "ispriceoverridden", TO, constant="1"),
             F("Unit Price", "priceperunit", BI), F("Currency Code", "transactioncurrencyid", BI),
             F("Amount", "baseamount", BI), F("Amount Including VAT", "extendedamount", BI),

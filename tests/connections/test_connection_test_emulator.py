@@ -102,9 +102,19 @@ def test_integration_user_missing_the_integration_roles(emulated_connection: Con
     assert not report.ok
 
 
+def test_disabled_application_user_fails_test_connection(emulated_connection: ConnectionSetup,
+                                                         emulator_info: dict[str, Any]) -> None:
+    """An administrator disables the application user in Dataverse; Test Connection names it and the fix."""
+    admin_dataverse(emulator_info).update("systemusers", emulator_info["application_user_id"], {"isdisabled": True})
+    report = _test(emulated_connection)
+    assert report.ok is False
+    assert report.failing_layer == "integration user"
+    assert "disabled" in report.failed_step.message.lower()
+    assert "Activate" in report.failed_step.fix
+
+
 def test_disabled_integration_user(emulator_info: dict[str, Any]) -> None:
-    # The emulator cannot disable its application user (isdisabled is read-only there), so the requirement check
-    # runs on its seeded disabled user; the 403 a disabled caller gets is classified in test_failure_classes.py.
+    # The requirement check itself, on the emulator's seeded disabled user (read as the administrator).
     from connections.services import integration_user_requirements
 
     admin = admin_dataverse(emulator_info)
@@ -124,7 +134,14 @@ def test_timeout_names_the_layer(emulated_connection: ConnectionSetup, emulator:
     assert "did not answer in time" in report.failed_step.fix
 
 
-def test_integration_user_without_any_role(emulated_connection: ConnectionSetup) -> None:
+def test_integration_user_without_any_role(emulated_connection: ConnectionSetup, emulator_info: dict[str, Any]) -> None:
+    admin = admin_dataverse(emulator_info)
+    user_id = emulator_info["application_user_id"]
+    for role in admin.iter_rows(f"systemusers({user_id})/systemuserroles_association", select=["roleid"]):
+        admin.disassociate("systemusers", user_id, "systemuserroles_association", role["roleid"])
     report = _test(emulated_connection)
-    step = next(s for s in report.steps if s.name == "Integration user requirements")
-    assert step.ok is False and "has no security role" in step.message
+    assert report.ok is False
+    assert report.failing_layer == "integration user"
+    assert "has no security role" in report.failed_step.message
+    assert "0x80040220" in report.failed_step.message
+    assert "Redeploy Integration Solution" in report.failed_step.fix

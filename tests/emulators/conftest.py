@@ -10,7 +10,7 @@ import msal
 import pytest
 import requests
 
-from emulators.testing import RunningEmulators, start_emulators
+from emulators.testing import EmulatorSession, RunningEmulators, start_emulators
 
 
 @pytest.fixture(scope="session")
@@ -34,10 +34,8 @@ def info(emulators: RunningEmulators) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def http(info: dict[str, Any]) -> requests.Session:
-    s = requests.Session()
-    s.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override Session.verify (requests quirk)
-    s.verify = info["ca_bundle"]
-    return s
+    # trusts the emulators' CA and keeps the authority's port on msal's user-realm call (no port 443 needed)
+    return EmulatorSession.for_info(info)
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +103,20 @@ def bc_custom(emu: RunningEmulators, http: requests.Session, bc_token: str, info
 @pytest.fixture(scope="session")
 def cronus(info: dict[str, Any]) -> str:
     return next(c["id"] for c in info["bc_companies"] if c["name"].startswith("CRONUS"))
+
+
+@pytest.fixture(scope="session")
+def admin_dv_token(info: dict[str, Any], http: requests.Session) -> str:
+    """A Dataverse token of the seeded System Administrator (msal username/password grant, port kept)."""
+    app = msal.ConfidentialClientApplication(info["client_id"], client_credential=info["client_secret"],
+                                             authority=info["entra_authority"], instance_discovery=False,
+                                             http_client=http)
+    result = app.acquire_token_by_username_password(info["admin_user"], info["admin_password"],
+                                                    [info["dataverse_url"] + "/.default"])
+    return result["access_token"]
+
+
+@pytest.fixture()
+def admin_dv(emu: RunningEmulators, http: requests.Session, admin_dv_token: str, info: dict[str, Any]) -> Api:
+    return Api(http, info["dataverse_url"] + "/api/data/v9.2/", admin_dv_token,
+               {"OData-MaxVersion": "4.0", "OData-Version": "4.0"})

@@ -97,3 +97,37 @@ def test_impersonation(dv: Api, info: dict[str, Any]) -> None:
                                                                   "Prefer": "return=representation"})
     body = r.json()
     assert body["_createdby_value"] == admin_id and body["_createdonbehalfby_value"] == info["application_user_id"]
+
+
+def test_latency_holds_the_concurrency_slot(emu: RunningEmulators, info: dict[str, Any], dv_token: str) -> None:
+    """Added latency runs inside the concurrency gate: with dv_concurrent=2 and slow requests, a third
+    concurrent request gets 429 0x80072326 with Retry-After (protocols.md B14)."""
+    import threading
+
+    from emulators.testing import EmulatorSession
+
+    emu.control(dv_concurrent=2, latency_ms=800)
+    url = info["dataverse_url"] + "/api/data/v9.2/WhoAmI"
+    sessions = [EmulatorSession.for_info(info) for _ in range(3)]
+    for s in sessions:  # open the three keep-alive connections first (TLS handshakes are not slowed)
+        s.get(info["control_url"] + "/state").raise_for_status()
+    results: list[requests.Response] = []
+    gate = threading.Barrier(3)
+
+    def call(s: requests.Session) -> None:
+        gate.wait()
+        results.append(s.get(url, headers={"Authorization": f"Bearer {dv_token}"}, timeout=30))
+
+    threads = [threading.Thread(target=call, args=(s,)) for s in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(r.status_code for r in results)
+    assert codes == [200, 200, 429], codes
+    throttled = next(r for r in results if r.status_code == 429)
+    assert throttled.headers["Retry-After"] == "1"
+    assert throttled.json()["error"] == {"code": "0x80072326",
+                                         "message": "Number of concurrent requests exceeded the limit of 2."}
+    emu.control(latency_ms=0)
+    assert sessions[0].get(url, headers={"Authorization": f"Bearer {dv_token}"}).status_code == 200

@@ -26,8 +26,8 @@ def test_last_modified_filter_and_paging(bc: Api, cronus: str) -> None:
     base = f"companies({cronus})/customers"
     all_rows = bc.get(base).json()["value"]
     assert len(all_rows) == 66
+    mark = max(c["lastModifiedDateTime"] for c in all_rows)  # seeded rows may be younger than a second
     time.sleep(0.01)
-    mark = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1)) + ".000Z"
     cust = all_rows[0]
     r = bc.patch(f"{base}({cust['id']})", json={"displayName": "Changed"}, headers={"If-Match": cust["@odata.etag"]})
     assert r.status_code == 200 and r.json()["displayName"] == "Changed"
@@ -123,3 +123,117 @@ def test_ship_and_invoice_archives_order(bc: Api, bc_custom: Api, cronus: str) -
     assert inv[0]["status"] == "Open"
     arch = bc_custom.get(f"companies({cronus})/salesHeaderArchives?$filter=number eq '101001'").json()["value"]
     assert len(arch) == 1
+
+
+def test_company_information_and_vendors(bc: Api, cronus: str) -> None:
+    """API v2.0 companyInformation (LCY = the Dataverse base currency, USD) and vendors."""
+    info = bc.get(f"companies({cronus})/companyInformation").json()
+    assert info["@odata.context"].endswith(f"$metadata#companies({cronus})/companyInformation")
+    (company,) = info["value"]
+    assert company["displayName"] == "CRONUS International Ltd." and company["currencyCode"] == "USD"
+    single = bc.get(f"companies({cronus})/companyInformation({company['id']})").json()
+    assert single["currencyCode"] == "USD"
+    ro = bc.patch(f"companies({cronus})/companyInformation({company['id']})", json={"currencyCode": "EUR"},
+                  headers={"If-Match": "*"})
+    assert ro.status_code == 400 and ro.json()["error"]["code"] == "BadRequest_InvalidOperation"
+    ok = bc.patch(f"companies({cronus})/companyInformation({company['id']})", json={"phoneNumber": "+1 425 555 0100"},
+                  headers={"If-Match": company["@odata.etag"]})
+    assert ok.status_code == 200 and ok.json()["phoneNumber"] == "+1 425 555 0100"
+    vendors = bc.get(f"companies({cronus})/vendors").json()["value"]
+    # v2.0 items do not carry "Vendor No.": it is an extension field (custom route)
+    assert all("vendorNumber" not in i for i in bc.get(f"companies({cronus})/items").json()["value"])
+    assert len(vendors) == 7 and {"id", "number", "displayName", "blocked", "balance", "paymentTermsId"} <= set(
+        vendors[0])
+    created = bc.post(f"companies({cronus})/vendors", json={"displayName": "Fabrikam Supplies", "blocked": "Payment"})
+    assert created.status_code == 201 and created.json()["number"].startswith("V")
+    bad = bc.post(f"companies({cronus})/vendors", json={"displayName": "X", "blocked": "Ship"})
+    assert bad.status_code == 400
+
+
+def test_count_segment(bc: Api, bc_custom: Api, cronus: str) -> None:
+    """``{set}/$count`` answers the plain number (OData v4), honouring ``$filter``."""
+    r = bc.get(f"companies({cronus})/customers/$count")
+    assert r.status_code == 200 and r.text == "66" and r.headers["Content-Type"].startswith("text/plain")
+    assert bc.get(f"companies({cronus})/items/$count?$filter=number eq '1896-S'").text == "1"
+    order = bc.get(f"companies({cronus})/salesOrders?$top=1&$expand=salesOrderLines").json()["value"][0]
+    lines = bc.get(f"companies({cronus})/salesOrders({order['id']})/salesOrderLines/$count").text
+    assert lines == str(len(order["salesOrderLines"]))
+    assert bc_custom.get(f"companies({cronus})/resources/$count").text == "4"
+    assert bc.get(f"companies({cronus})/nosuch/$count").status_code == 404
+
+
+def test_custom_route_shipping_agents_and_unit_groups(bc: Api, bc_custom: Api, cronus: str) -> None:
+    """Tables v2.0 lacks (protocols.md D11) on bcportal/integration/v1.0; not on v2.0."""
+    agents = bc_custom.get(f"companies({cronus})/shippingAgents").json()["value"]
+    assert len(agents) == 3 and {"code", "displayName", "internetAddress"} <= set(agents[0])
+    assert bc.get(f"companies({cronus})/shippingAgents").status_code == 404
+    assert bc.get(f"companies({cronus})/unitGroups").status_code == 404
+    groups = bc_custom.get(f"companies({cronus})/unitGroups?$filter=sourceType eq 'Item'").json()["value"]
+    assert len(groups) == 94
+    desk = next(g for g in groups if g["sourceNumber"] == "1896-S")
+    assert desk["code"] == "ITEM 1896-S" and desk["sourceName"] == "ATHENS Desk"
+    res = bc_custom.get(f"companies({cronus})/unitGroups/$count?$filter=sourceType eq 'Resource'").text
+    assert res == "4"
+    r = bc_custom.patch(f"companies({cronus})/unitGroups({desk['id']})", json={"description": "x"},
+                        headers={"If-Match": "*"})
+    assert r.status_code == 405
+    item = bc.post(f"companies({cronus})/items", json={"displayName": "New item"}).json()
+    assert bc_custom.get(f"companies({cronus})/unitGroups?$filter=sourceNumber eq '{item['number']}'").json()[
+        "value"][0]["sourceId"] == item["id"]
+
+
+def test_extension_fields_on_custom_route(bc: Api, bc_custom: Api, cronus: str) -> None:
+    """Standard tables re-exposed on the custom route with the fields v2.0 lacks; same rows, SystemId and
+    lastModifiedDateTime on both routes; v2.0 does not serve the extension fields."""
+    std = bc.get(f"companies({cronus})/customers?$filter=number eq '10000'").json()["value"][0]
+    ext = bc_custom.get(f"companies({cronus})/customers?$filter=number eq '10000'").json()["value"][0]
+    assert ext["id"] == std["id"] and ext["lastModifiedDateTime"] == std["lastModifiedDateTime"]
+    assert (ext["paymentTermsCode"], ext["shipmentMethodCode"], ext["contact"]) == ("1M(8D)", "EXW", "Mr. Andy Teal")
+    assert std["paymentTermsId"] and std["shipmentMethodId"]
+    assert "paymentTermsCode" not in std and "faxNumber" not in std
+    assert bc.get(f"companies({cronus})/customers?$select=faxNumber").status_code == 400
+    patched = bc_custom.patch(f"companies({cronus})/customers({ext['id']})",
+                              json={"faxNumber": "+44 20 1234", "paymentTermsCode": "14 DAYS"},
+                              headers={"If-Match": ext["@odata.etag"]})
+    assert patched.status_code == 200, patched.text
+    after = bc.get(f"companies({cronus})/customers({std['id']})").json()
+    terms = bc.get(f"companies({cronus})/paymentTerms?$filter=code eq '14 DAYS'").json()["value"][0]
+    assert after["paymentTermsId"] == terms["id"] and after["lastModifiedDateTime"] == patched.json()[
+        "lastModifiedDateTime"]
+    assert after["@odata.etag"] == patched.json()["@odata.etag"]
+    bad = bc_custom.patch(f"companies({cronus})/customers({ext['id']})", json={"paymentTermsCode": "NOPE"},
+                          headers={"If-Match": "*"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "Internal_InvalidTableRelation"
+    item = bc_custom.get(f"companies({cronus})/items?$filter=number eq '1896-S'").json()["value"][0]
+    assert {"unitVolume", "grossWeight", "vendorNumber", "vendorItemNumber"} <= set(item)
+    assert item["vendorNumber"] in {v["number"] for v in bc.get(f"companies({cronus})/vendors").json()["value"]}
+    person = bc_custom.get(f"companies({cronus})/contacts?$filter=type eq 'Person'&$top=1").json()["value"][0]
+    assert person["firstName"] and person["surname"] and person["displayName"].startswith(person["firstName"])
+    opp = bc_custom.get(f"companies({cronus})/opportunities?$top=1").json()["value"][0]
+    assert "contactCompanyNumber" in opp
+    res = bc_custom.get(f"companies({cronus})/resources?$top=1").json()["value"][0]
+    assert {"vendorNumber", "capacity"} <= set(res)
+
+
+def test_sales_documents_on_custom_route(bc: Api, bc_custom: Api, cronus: str) -> None:
+    """Sales headers/lines with Document Type, Your Reference, Work Description, terms codes (extension fields)."""
+    cust = bc.get(f"companies({cronus})/customers?$filter=number eq '10000'").json()["value"][0]
+    item = bc.get(f"companies({cronus})/items?$filter=number eq '1896-S'").json()["value"][0]
+    order = bc_custom.post(f"companies({cronus})/salesOrders", json={
+        "customerId": cust["id"], "yourReference": "PO-4711", "workDescription": "Deliver to loading bay 2",
+        "shippingAgentCode": "DHL", "paymentDiscountPercent": 2.0,
+        "salesOrderLines": [{"itemId": item["id"], "quantity": 1}]})
+    assert order.status_code == 201, order.text
+    body = order.json()
+    assert body["documentType"] == "Order" and body["yourReference"] == "PO-4711"
+    assert body["paymentTermsCode"] == "1M(8D)" or body["paymentTermsCode"] is None
+    lines = bc_custom.get(f"companies({cronus})/salesOrders({body['id']})/salesOrderLines").json()["value"]
+    assert lines[0]["documentType"] == "Order" and "currencyCode" in lines[0]
+    std = bc.get(f"companies({cronus})/salesOrders({body['id']})").json()
+    assert "yourReference" not in std and std["number"] == body["number"]
+    ro = bc_custom.patch(f"companies({cronus})/salesOrders({body['id']})", json={"documentType": "Quote"},
+                         headers={"If-Match": "*"})
+    assert ro.status_code == 400
+    assert bc_custom.get(f"companies({cronus})/salesOrders?$filter=documentType eq 'Order'&$top=1").json()["value"]
+    inv = bc_custom.get(f"companies({cronus})/salesInvoices?$top=1").json()["value"][0]
+    assert inv["documentType"] == "Invoice" and "shipmentDate" in inv

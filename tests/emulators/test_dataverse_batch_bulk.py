@@ -111,9 +111,10 @@ def test_import_solution_and_role_assignment(dv: Api, info: dict[str, Any]) -> N
                     json={"@odata.id": f"{dv.base}roles({role['roleid']})"})
         assert r.status_code == 204
     assigned = dv.get(f"systemusers({user})/systemuserroles_association?$select=name").json()["value"]
-    assert sorted(r["name"] for r in assigned) == ["Integration Administrator", "Integration User"]
+    # the application user is seeded with "Basic User" (privileges are enforced; README "Seeded data")
+    assert sorted(r["name"] for r in assigned) == ["Basic User", "Integration Administrator", "Integration User"]
     assert dv.delete(f"systemusers({user})/systemuserroles_association({roles[0]['roleid']})/$ref").status_code == 204
-    assert len(dv.get(f"systemusers({user})/systemuserroles_association").json()["value"]) == 1
+    assert len(dv.get(f"systemusers({user})/systemuserroles_association").json()["value"]) == 2
     stats = dv.post("nav_accountstatisticses", json={"nav_name": "Adatum", "nav_balancelcy": 10.5},
                     headers={"Prefer": "return=representation"})
     assert stats.status_code == 201 and stats.json()["nav_balancelcy_base"] == 10.5
@@ -141,3 +142,57 @@ def test_metadata_endpoints(dv: Api, info: dict[str, Any]) -> None:
     opts = dv.get("EntityDefinitions(LogicalName='product')/Attributes(LogicalName='producttypecode')/"
                   "Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=OptionSet").json()
     assert {o["Value"] for o in opts["OptionSet"]["Options"]} == {1, 2, 3, 4}
+
+
+def _product_targets(dv: Api, numbers: list[str]) -> list[dict[str, Any]]:
+    sched = dv.get("uomschedules?$select=name").json()["value"][0]["uomscheduleid"]
+    unit = dv.get(f"uoms?$filter=_uomscheduleid_value eq {sched}").json()["value"][0]["uomid"]
+    return [{"@odata.type": "Microsoft.Dynamics.CRM.product", "name": f"Atomic {n}", "productnumber": n,
+             "defaultuomscheduleid@odata.bind": f"/uomschedules({sched})", "defaultuomid@odata.bind": f"/uoms({unit})"}
+            for n in numbers]
+
+
+def test_create_multiple_duplicate_second_target_rolls_back_first(dv: Api) -> None:
+    """protocols.md B10: CreateMultiple on a standard table is all-or-nothing ("Cannot insert duplicate key.")."""
+    r = dv.post("products/Microsoft.Dynamics.CRM.CreateMultiple",
+                json={"Targets": _product_targets(dv, ["ATOM-1", "ATOM-1"])})
+    assert r.status_code == 412 and r.json()["error"]["code"] == "0x80040237"
+    assert dv.get("products?$filter=productnumber eq 'ATOM-1'").json()["value"] == []
+    existing = dv.get("accounts?$top=1&$select=name").json()["value"][0]["accountid"]
+    r = dv.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple", json={"Targets": [
+        {"@odata.type": "Microsoft.Dynamics.CRM.account", "name": "Atomic first"},
+        {"@odata.type": "Microsoft.Dynamics.CRM.account", "name": "Atomic dup", "accountid": existing}]})
+    assert r.status_code == 412 and r.json()["error"]["message"] == "Cannot insert duplicate key."
+    assert dv.get("accounts?$filter=name eq 'Atomic first'").json()["value"] == []
+
+
+def test_bulk_rolls_back_on_malformed_second_target(dv: Api) -> None:
+    """A second target with a malformed lookup URL is a 400 (not a 500) and leaves nothing behind (B10, B13)."""
+    for message in ("CreateMultiple", "UpsertMultiple"):
+        kind = "Microsoft.Dynamics.CRM.account"
+        targets = [{"@odata.type": kind, "accountid": "5a5a5a5a-0000-4000-8000-000000000001", "name": "Atomic kept?"},
+                   {"@odata.type": kind, "accountid": "5a5a5a5a-0000-4000-8000-000000000002", "name": "Atomic bad",
+                    "ownerid@odata.bind": "/systemusers(not-a-key)"}]
+        r = dv.post(f"accounts/Microsoft.Dynamics.CRM.{message}", json={"Targets": targets})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "0x80060888", (message, r.text)
+        assert dv.get("accounts?$filter=startswith(name,'Atomic')").json()["value"] == []
+    first = dv.get("accounts?$top=1&$select=name").json()["value"][0]
+    r = dv.post("accounts/Microsoft.Dynamics.CRM.UpdateMultiple", json={"Targets": [
+        {"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": first["accountid"], "name": "Atomic renamed"},
+        {"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": "5a5a5a5a-0000-4000-8000-00000000dead",
+         "name": "Atomic missing"}]})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "0x80040217"
+    assert dv.get(f"accounts({first['accountid']})?$select=name").json()["name"] == first["name"]
+
+
+def test_bulk_in_batch_changeset_is_atomic(dv: Api) -> None:
+    """A CreateMultiple part inside a $batch change set that fails undoes the whole change set (B9, B10)."""
+    import json as _json
+
+    targets = _json.dumps({"Targets": _product_targets(dv, ["ATOM-2", "ATOM-2"])})
+    cs = _changeset(dv, [("POST", "accounts", '{"name":"Atomic in changeset"}'),
+                         ("POST", "products/Microsoft.Dynamics.CRM.CreateMultiple", targets)])
+    status, text = _batch(dv, [cs])
+    assert status == 200 and "HTTP/1.1 412" in text
+    assert dv.get("accounts?$filter=name eq 'Atomic in changeset'").json()["value"] == []
+    assert dv.get("products?$filter=productnumber eq 'ATOM-2'").json()["value"] == []

@@ -197,3 +197,65 @@ def test_single_property_and_ref(dv: Api) -> None:
     assert dv.get(url + "?$select=_primarycontactid_value").json()["_primarycontactid_value"] == con["contactid"]
     assert dv.delete(url + "/primarycontactid/$ref").status_code == 204
     assert dv.get(url + "?$select=_primarycontactid_value").json()["_primarycontactid_value"] is None
+
+
+def test_standard_columns_the_integration_maps(dv: Api) -> None:
+    """Columns of protocols.md C / the standard tables that the integration's field mappings use."""
+    _sched, unit = _units(dv)
+    pid = _product(dv, "1900-S", vendorid="10000", vendorpartnumber="4711", stockvolume=0.5)
+    prod = dv.get(f"products({pid})?$select=vendorid,vendorpartnumber").json()
+    assert (prod["vendorid"], prod["vendorpartnumber"]) == ("10000", "4711")
+    pl = dv.post("pricelevels", json={"name": "Columns"}, headers={"Prefer": "return=representation"}).json()
+    item = dv.post("productpricelevels", json={"amount": 5.0, "productid@odata.bind": f"/products({pid})",
+                                               "pricelevelid@odata.bind": f"/pricelevels({pl['pricelevelid']})",
+                                               "uomid@odata.bind": f"/uoms({unit})"},
+                   headers={"Prefer": "return=representation"}).json()
+    assert item["productnumber"] == "1900-S"  # read-only, copied from the product
+    dv.patch(f"productpricelevels({item['productpricelevelid']})", json={"productnumber": "X", "amount": 6.0})
+    again = dv.get(f"productpricelevels({item['productpricelevelid']})?$select=productnumber,amount").json()
+    assert (again["productnumber"], again["amount"]) == ("1900-S", 6.0)
+    acc = dv.post("accounts", json={"name": "Columns Ltd", "address1_primarycontactname": "Andy Teal"},
+                  headers={"Prefer": "return=representation"}).json()
+    assert acc["address1_primarycontactname"] == "Andy Teal" and acc["owneridtype"] == "systemuser"
+    contact = dv.post("contacts", json={"lastname": "Teal", "fax": "+1 1", "pager": "+1 2",
+                                        "websiteurl": "https://example.com",
+                                        "parentcustomerid_account@odata.bind": f"/accounts({acc['accountid']})"},
+                      headers={"Prefer": "return=representation"}).json()
+    assert (contact["fax"], contact["pager"], contact["websiteurl"]) == ("+1 1", "+1 2", "https://example.com")
+    assert contact["parentcustomeridtype"] == "account"
+    seeded = dv.get("contacts?$filter=_parentcustomerid_value ne null&$top=1&$select=parentcustomeridtype").json()
+    assert seeded["value"][0]["parentcustomeridtype"] == "account"
+    address = {f"{side}_{part}": f"{side} {part}" for side in ("shipto", "billto")
+               for part in ("line2", "stateorprovince")}
+    for table in ("salesorders", "invoices"):
+        doc = dv.post(table, json={"name": "Doc", "customerid_account@odata.bind": f"/accounts({acc['accountid']})",
+                                   **address}, headers={"Prefer": "return=representation"})
+        assert doc.status_code == 201, doc.text
+        assert {k: doc.json()[k] for k in address} == address and doc.json()["customeridtype"] == "account"
+
+
+def test_integration_solution_columns(dv: Api) -> None:
+    """bcbi_* columns on salesorder / salesorderdetail come with the integration solution
+    (business-central-integration.md 8.2: "bcbi_* attributes needed")."""
+    import base64
+    import io
+    import zipfile
+
+    acc = dv.get("accounts?$top=1&$select=name").json()["value"][0]["accountid"]
+    body = {"name": "SO", "customerid_account@odata.bind": f"/accounts({acc})",
+            "bcbi_businesscentralordernumber": "101005"}
+    assert dv.post("salesorders", json=body).status_code == 400
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("solution.xml", "<ImportExportXml><SolutionManifest><UniqueName>MicrosoftDynamicsNavIntegration"
+                                   "</UniqueName><Version>26.0.0.1</Version><Managed>1</Managed></SolutionManifest>"
+                                   "</ImportExportXml>")
+    r = dv.post("ImportSolution", json={"CustomizationFile": base64.b64encode(buf.getvalue()).decode(),
+                                        "OverwriteUnmanagedCustomizations": True, "PublishWorkflows": True})
+    assert r.status_code == 204
+    order = dv.post("salesorders", json={**body, "bcbi_businesscentraldocumentoccurrencenumber": 1},
+                    headers={"Prefer": "return=representation"})
+    assert order.status_code == 201, order.text
+    assert order.json()["bcbi_businesscentralordernumber"] == "101005"
+    attrs = dv.get("EntityDefinitions(LogicalName='salesorderdetail')/Attributes?$select=LogicalName").json()["value"]
+    assert "bcbi_businesscentrallinenumber" in {a["LogicalName"] for a in attrs}

@@ -4,7 +4,15 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from mappings.catalogue import BC_TABLES, DATAVERSE_TABLES, bc_table, dataverse_table, validate_filter
+from mappings.catalogue import (
+    BC_TABLES,
+    CUSTOM_API,
+    DATAVERSE_TABLES,
+    STANDARD_API,
+    bc_table,
+    dataverse_table,
+    validate_filter,
+)
 
 
 def test_valid_filters_of_both_sides_pass() -> None:
@@ -44,7 +52,10 @@ def test_unknown_tables_name_the_known_ones() -> None:
 def test_catalogue_describes_keys_names_and_lookups() -> None:
     assert BC_TABLES["Item"].field("No.").api_property == "number"
     assert BC_TABLES["Item"].field("Unit Price").api_property == "unitPrice"
-    assert BC_TABLES["Resource"].api != BC_TABLES["Item"].api  # D11: Resource is served by the custom route
+    # D11: Resource is served by the custom route; Item too, because it carries fields v2.0 lacks (Gross Weight)
+    assert BC_TABLES["Resource"].api == CUSTOM_API and BC_TABLES["Item"].field("Gross Weight").extension
+    assert BC_TABLES["Item"].api == CUSTOM_API
+    assert BC_TABLES["Currency"].api == STANDARD_API  # no extension fields: the standard API serves it
     product = DATAVERSE_TABLES["product"]
     assert (product.entity_set, product.primary_id, product.primary_name) == ("products", "productid", "name")
     contact = DATAVERSE_TABLES["contact"]

@@ -126,7 +126,7 @@ FIELDS = {
     "OPPORTUNITY": ["Description|name|Bi", "Contact No.|parentcontactid|To", "Contact Company No.|parentaccountid|To",
                     *OWNER, "Estimated Value (LCY)|estimatedvalue|To", "Estimated Closing Date|estimatedclosedate|To"],
     "SOLINE-ORDERDETAIL": ["Document Type||From|Order", "|producttypecode|To|Product", "No.|productid|Bi",
-                           "Line No.|businesscentrallinenumber|Bi", "Quantity|quantity|Bi",
+                           "Line No.|bcbi_businesscentrallinenumber|Bi", "Quantity|quantity|Bi",
                            "Quantity Shipped|quantityshipped|Bi", "|ispriceoverridden|To|1",
                            "Unit Price|priceperunit|Bi", "Currency Code|transactioncurrencyid|Bi",
                            "Amount|baseamount|Bi", "Amount Including VAT|extendedamount|Bi"],
@@ -138,7 +138,7 @@ SO_LEGACY_FIELDS = ["No.|ordernumber|To", *OWNER, "Currency Code|transactioncurr
                     "Shipping Agent Code|shippingmethodcode|To", "Payment Terms Code|paymenttermscode|To",
                     "Requested Delivery Date|requestdeliveryby|To"]
 SO_BIDIRECTIONAL_FIELDS = [
-    *OWNER, "Document Type||From|Order", "No.|businesscentralordernumber|To", "Your Reference|ordernumber|From",
+    *OWNER, "Document Type||From|Order", "No.|bcbi_businesscentralordernumber|To", "Your Reference|ordernumber|From",
     "|customeridtype|To|account", "Sell-to Customer No.|customerid|Bi", "Currency Code|transactioncurrencyid|Bi",
     "Ship-to Name|shipto_name|Bi", "Ship-to Address|shipto_line1|Bi", "Ship-to Address 2|shipto_line2|Bi",
     "Ship-to Post Code|shipto_postalcode|Bi", "Ship-to City|shipto_city|Bi",
