@@ -46,16 +46,16 @@ def admin_client(client: Any, admin_user: Any) -> Any:
 
 
 @pytest.fixture
-def browser_page(live_server: Any) -> Iterator[Any]:
+def browser_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A Playwright page in Debian's headless Chromium (/usr/bin/chromium); tests marked ``browser`` use it.
 
     ``live_server.url`` is the portal's address. The flags keep Chromium off the network (this machine has none).
+    Playwright's sync API runs an event loop in the test's thread, so Django's ORM must be told that its calls from
+    this thread are safe for the duration of the test (and only then).
     """
-    import os
-
     from playwright.sync_api import sync_playwright
 
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium",

@@ -77,7 +77,8 @@ def test_redis_url_default() -> None:
 
 
 def _check(extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "PORTAL_ENCRYPTION_KEY", "DEBUG"}}
+    unset = {"SECRET_KEY", "PORTAL_ENCRYPTION_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    environment = {k: v for k, v in os.environ.items() if k not in unset}
     environment.update(extra)
     return subprocess.run([sys.executable, "manage.py", "check", *args], cwd=ROOT, env=environment,
                           capture_output=True, text=True, timeout=120)
