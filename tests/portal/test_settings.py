@@ -1,4 +1,5 @@
 """Settings helpers reject bad values with a message that names the variable and the fix."""
+
 from __future__ import annotations
 
 import os
@@ -46,7 +47,12 @@ def test_database_url_postgres_uses_psycopg_backend(environ: pytest.MonkeyPatch)
     environ.setenv("DB", "postgres://portal:secret@db.example.com:5433/portal")
     config = env.database_config("DB", default_sqlite_path=Path("/tmp/x.sqlite3"))
     assert config["ENGINE"] == "django.db.backends.postgresql"
-    assert (config["HOST"], config["PORT"], config["NAME"], config["USER"]) == ("db.example.com", 5433, "portal", "portal")
+    assert (config["HOST"], config["PORT"], config["NAME"], config["USER"]) == (
+        "db.example.com",
+        5433,
+        "portal",
+        "portal",
+    )
 
 
 def test_database_url_sqlite_and_default(environ: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -64,8 +70,14 @@ def test_database_url_rejects_unsupported_or_incomplete(environ: pytest.MonkeyPa
         env.database_config("DB", default_sqlite_path=Path("/tmp/x"))
 
 
-@pytest.mark.parametrize("url,message", [("http://h:6379", "must start with redis://"), ("redis://:6379", "has no host"),
-                                         ("redis://h:port/0", "invalid port")])
+@pytest.mark.parametrize(
+    "url,message",
+    [
+        ("http://h:6379", "must start with redis://"),
+        ("redis://:6379", "has no host"),
+        ("redis://h:port/0", "invalid port"),
+    ],
+)
 def test_redis_url_rejects_bad_values(environ: pytest.MonkeyPatch, url: str, message: str) -> None:
     environ.setenv("R", url)
     with pytest.raises(ImproperlyConfigured, match=message):
@@ -80,8 +92,14 @@ def _check(extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     unset = {"SECRET_KEY", "PORTAL_ENCRYPTION_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     environment = {k: v for k, v in os.environ.items() if k not in unset}
     environment.update(extra)
-    return subprocess.run([sys.executable, "manage.py", "check", *args], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_secret_key_and_encryption_key_required_without_debug(tmp_path: Path) -> None:
@@ -91,8 +109,13 @@ def test_secret_key_and_encryption_key_required_without_debug(tmp_path: Path) ->
 
 
 def test_bad_encryption_key_is_named(tmp_path: Path) -> None:
-    result = _check({"DEBUG": "0", "SECRET_KEY": "x" * 60, "PORTAL_ENCRYPTION_KEY": "short", "PORTAL_VAR_DIR": str(tmp_path)})
-    assert result.returncode != 0 and "PORTAL_ENCRYPTION_KEY must be one or more comma-separated Fernet keys" in result.stderr
+    result = _check(
+        {"DEBUG": "0", "SECRET_KEY": "x" * 60, "PORTAL_ENCRYPTION_KEY": "short", "PORTAL_VAR_DIR": str(tmp_path)}
+    )
+    assert (
+        result.returncode != 0
+        and "PORTAL_ENCRYPTION_KEY must be one or more comma-separated Fernet keys" in result.stderr
+    )
 
 
 def test_check_deploy_passes_with_production_settings(tmp_path: Path) -> None:
