@@ -42,7 +42,8 @@ from .entra import BC_RESOURCE, AuthError, Entra, EntraApp, EntraUser, Principal
 from .httpcore import Request, Response, json_response
 from .limits import Limiter, Settings, Throttled
 
-STATE_FORMAT = 4  # 4: shipping agents, vendors, company information, extension fields, seeded roles
+STATE_FORMAT = 5  # 4: shipping agents, vendors, company information, extension fields, seeded roles;
+#                  5: option-set changes (InsertOptionValue), accounts matching CRONUS customers
 
 
 @dataclass
@@ -100,6 +101,9 @@ class EmulatorApp:
         self.settings = settings
         self.initial_settings = Settings(**settings.as_dict())
         self.limiter = Limiter(settings)
+        #: Requests received per service since start or the last reset (``GET /_emulator/state`` "requests").
+        self.request_counts = {"dataverse": 0, "businesscentral": 0, "entra": 0}
+        self._count_lock = threading.Lock()
         self.ident = Identity.load_or_create(data_dir)
         self.environment = environment
         self.origin = ""
@@ -170,6 +174,8 @@ class EmulatorApp:
             self.bc.load(bc_state)
         self.settings.update(self.initial_settings.as_dict())
         self.limiter.reset()
+        with self._count_lock:
+            self.request_counts = dict.fromkeys(self.request_counts, 0)
         self._dirty += 1
 
     # ------------------------------------------------------------------ info
@@ -216,9 +222,12 @@ class EmulatorApp:
         if segs and segs[0] == "_emulator":
             return self.control(req, segs[1:])
         if req.path.startswith("/api/data/"):
+            self._count("dataverse")
             return self._service(req, "dataverse")
         if segs and segs[0] == "v2.0":
+            self._count("businesscentral")
             return self._service(req, "bc")
+        self._count("entra")
         if "entra" in self.settings.fault_services:
             self._added_latency("entra")
             fault = self._fault_response("entra")
@@ -228,6 +237,11 @@ class EmulatorApp:
         if resp is not None:
             return resp
         return json_response(404, {"error": {"code": "NotFound", "message": f"No resource at {req.path}."}})
+
+    def _count(self, service: str) -> None:
+        """Count one received request (faulted and throttled ones included: the client sent them)."""
+        with self._count_lock:
+            self.request_counts[service] += 1
 
     def _added_latency(self, service: str) -> None:
         """Sleep ``latency_ms`` (the "slow service" fault) when it applies to ``service``.
@@ -368,7 +382,8 @@ class EmulatorApp:
                              for c in self.bc.state.companies.values()}
             return json_response(200, {"settings": self.settings.as_dict(), "info": self.info(),
                                        "dataverse_rows": dv_counts, "bc_rows": bc_counts,
-                                       "solutions": sorted(self.dv.state.solutions)})
+                                       "solutions": sorted(self.dv.state.solutions),
+                                       "requests": dict(self.request_counts)})
         if req.method != "POST":
             return json_response(405, {"error": "use POST"})
         if action == "faults":

@@ -7,7 +7,9 @@ checks (B5), ETags and 412 on stale writes (B6), ``$select``/``$filter``/``$orde
 tracking (B8), ``$batch`` with atomic change sets and ``Content-ID`` references (B9),
 ``CreateMultiple``/``UpdateMultiple``/``UpsertMultiple`` (B10), alternate keys (C18), ``WhoAmI``,
 ``RetrieveVersion``, ``ImportSolution``, role association via ``$ref`` (B11), ``$metadata``,
-``EntityDefinitions`` and ``sdkmessagefilters`` (B17).
+``EntityDefinitions`` (with picklist ``OptionSet``/``GlobalOptionSet`` expansion) and ``sdkmessagefilters`` (B17),
+``InsertOptionValue``/``UpdateOptionValue``/``DeleteOptionValue`` on local option sets, picklist writes validated
+against the current option set (C7; out of range = 400 ``0x8004431a``).
 
 Not supported (answered 501 ``0x80040219`` NotImplemented): ``$apply``, ``fetchXml``, ``sql``,
 lambda operators ``any``/``all``.  Security privileges are not evaluated: any enabled systemuser of
@@ -48,6 +50,10 @@ from .odata import (
 
 API_PREFIX = "/api/data/v9.2/"
 VERSION = "9.2.25093.00191"
+#: Unbound actions that change a local option set (protocols.md B17/C7).
+OPTION_ACTIONS = ("InsertOptionValue", "UpdateOptionValue", "DeleteOptionValue")
+#: CustomizationOptionValuePrefix of a fresh org's default publisher: new option values start at prefix * 10000.
+OPTION_VALUE_PREFIX = 10000
 
 
 class DVError(Exception):
@@ -314,6 +320,8 @@ class Dataverse:
             return json_response(200, {"@odata.context": self.base +
                                        "$metadata#Microsoft.Dynamics.CRM.RetrieveVersionResponse",
                                        "Version": VERSION})
+        if head in OPTION_ACTIONS and method == "POST":
+            return self.option_action(head, self._json(body))
         if head in ("ImportSolution", "ImportSolutionAsync") and method == "POST":
             return self.import_solution(self._json(body), ctx, asynchronous=head == "ImportSolutionAsync")
         if head.startswith("EntityDefinitions"):
@@ -441,8 +449,8 @@ class Dataverse:
                     v = int(v)
                 else:
                     raise _bad(f"Cannot convert the literal '{v}' to the expected type 'Edm.Int32'.")
-            if t == "Picklist" and col.options and v not in col.options:
-                raise DVError(400, "0x80044331",
+            if t == "Picklist" and col.options and v not in self.options_of(table, col):
+                raise DVError(400, "0x8004431a",
                               f"A validation error occurred.  The value {v} of '{col.name}' on record of type "
                               f"'{table.logical}' is outside the valid range.")
         elif t in ("Decimal", "Money", "Double"):
@@ -1180,7 +1188,8 @@ class Dataverse:
             else:
                 v = row.get(name)
                 if ann and v is not None and c.options and prefer.wants("OData.Community.Display.V1.FormattedValue"):
-                    out[name + "@OData.Community.Display.V1.FormattedValue"] = c.options.get(v, str(v))
+                    out[name + "@OData.Community.Display.V1.FormattedValue"] = \
+                        self.options_of(table, c).get(v, str(v))
                 elif ann and isinstance(v, bool) and prefer.wants("OData.Community.Display.V1.FormattedValue"):
                     out[name + "@OData.Community.Display.V1.FormattedValue"] = "Yes" if v else "No"
                 out[name] = v
@@ -1733,6 +1742,80 @@ class Dataverse:
                 "DisplayName": label, "DisplayCollectionName": _label(t.display + "s"),
                 "Description": _label(""), "IsLogicalEntity": False}
 
+    # ------------------------------------------------------------------ option sets (picklists)
+    def options_of(self, t: Table, c: Col) -> dict[int, str]:
+        """The current options {value: label} of a picklist column: the organization's changed option set
+        (``InsertOptionValue`` & co.) or the schema's standard options of a fresh org (protocols.md C7)."""
+        changed = getattr(self.state, "option_sets", None) or {}
+        return changed.get(f"{t.logical}.{c.name}", c.options)
+
+    def option_action(self, name: str, body: Any) -> Response:
+        """``InsertOptionValue`` / ``UpdateOptionValue`` / ``DeleteOptionValue`` on a local option set.
+
+        Body: ``EntityLogicalName``, ``AttributeLogicalName``, ``Value`` (Insert: optional; Update/Delete:
+        required), ``Label`` ({"LocalizedLabels": [{"Label", "LanguageCode"}]}; Insert/Update), ``MergeLabels``.
+        Insert without ``Value`` takes the next free value from the default publisher's option value prefix
+        (:data:`OPTION_VALUE_PREFIX` * 10000 = 100000000, as a fresh org's default publisher does); a duplicate
+        label is allowed, a duplicate value is 400 ``0x80040203``.  Returns 200 ``{"NewOptionValue": n}`` for
+        Insert, 204 for Update/Delete.  Global option sets (``OptionSetName``) are not modelled: 404."""
+        if not isinstance(body, dict):
+            raise _bad("The request body must be a JSON object.", "0x80040203")
+        if body.get("OptionSetName"):
+            raise DVError(404, "0x80040217", f"Could not find optionset with name {body['OptionSetName']!r}.")
+        entity, attribute = body.get("EntityLogicalName"), body.get("AttributeLogicalName")
+        if not isinstance(entity, str) or not isinstance(attribute, str) or not entity or not attribute:
+            raise _bad(f"{name}: EntityLogicalName and AttributeLogicalName are required for a local option set.",
+                       "0x80040203")
+        t = TABLES.get(entity.lower())
+        if t is None or not self.visible(t):
+            raise DVError(404, "0x80040217", f"Could not find entity with name {entity!r}.")
+        c = t.columns.get(attribute.lower())
+        if c is None or not self.col_visible(c):
+            raise DVError(404, "0x80040217", f"Could not find attribute {attribute!r} on entity {t.logical}.")
+        if c.type != "Picklist" or not c.options:
+            raise _bad(f"Attribute {c.name!r} of entity {t.logical!r} is of type {c.type}, not a picklist; "
+                       f"{name} applies to picklist attributes.", "0x80040203")
+        value = body.get("Value")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or not 0 <= value <= 2147483647):
+            raise _bad(f"{name}: Value must be an integer between 0 and 2147483647, not {value!r}.", "0x80040203")
+        current = dict(self.options_of(t, c))
+        label = _label_text(body.get("Label"))
+        if name == "InsertOptionValue":
+            if label is None:
+                raise _bad("InsertOptionValue: Label with at least one LocalizedLabels entry is required.",
+                           "0x80040203")
+            if value is None:
+                value = OPTION_VALUE_PREFIX * 10000
+                while value in current:
+                    value += 1
+            elif value in current:
+                raise _bad(f"The value {value} is already used by the option {current[value]!r} of attribute "
+                           f"{c.name!r} on entity {t.logical!r}. Option values must be unique within an option "
+                           "set.", "0x80040203")
+            current[value] = label
+        else:
+            if value is None:
+                raise _bad(f"{name}: Value is required.", "0x80040203")
+            if value not in current:
+                raise DVError(404, "0x80040217", f"The option value {value} was not found in the option set of "
+                              f"attribute {c.name!r} on entity {t.logical!r}.")
+            if name == "DeleteOptionValue":
+                del current[value]
+            else:
+                if label is None:
+                    raise _bad("UpdateOptionValue: Label with at least one LocalizedLabels entry is required.",
+                               "0x80040203")
+                current[value] = label
+        if getattr(self.state, "option_sets", None) is None:
+            self.state.option_sets = {}
+        self.state.option_sets[f"{t.logical}.{c.name}"] = current
+        if name == "InsertOptionValue":
+            return json_response(200, {"@odata.context": self.base +
+                                       "$metadata#Microsoft.Dynamics.CRM.InsertOptionValueResponse",
+                                       "NewOptionValue": value})
+        return Response(204, headers=[("OData-Version", "4.0")])
+
     def attribute_metadata(self, t: Table, c: Col, with_options: bool = False) -> dict[str, Any]:
         odata_type = {"String": "String", "Memo": "Memo", "Integer": "Integer", "BigInt": "BigInt",
                       "Decimal": "Decimal", "Money": "Money", "Double": "Double", "Boolean": "Boolean",
@@ -1765,7 +1848,7 @@ class Dataverse:
             d["MaxValue"] = c.maximum
         if with_options and c.options:
             opts = []
-            for v, lbl in c.options.items():
+            for v, lbl in sorted(self.options_of(t, c).items()) if c.type == "Picklist" else c.options.items():
                 o: dict[str, Any] = {"Value": v, "Label": _label(lbl)}
                 if c.type == "Status":
                     o["State"] = next((s for s, x in t.states.items() if v in x[1]), None)
@@ -1775,6 +1858,8 @@ class Dataverse:
             d["OptionSet"] = {"MetadataId": S.stable_id("os", t.logical, c.name), "Name": f"{t.logical}_{c.name}",
                               "IsGlobal": False, "OptionSetType": c.type if c.type != "Picklist" else "Picklist",
                               "Options": opts}
+            if c.type == "Picklist":
+                d["GlobalOptionSet"] = None  # the integration's picklists use local option sets
         return d
 
     def relationships(self, t: Table, kind: str) -> list[dict[str, Any]]:
@@ -1947,6 +2032,16 @@ def _as_dv_error(exc: BaseException) -> DVError:
     return DVError(500, "0x80040216", f"An unexpected error occurred: {exc}")
 
 
+def _label_text(label: Any) -> str | None:
+    """The text of a Label complex type (its first non-empty ``LocalizedLabels`` entry), ``None`` when absent."""
+    if not isinstance(label, dict):
+        return None
+    for lbl in label.get("LocalizedLabels") or []:
+        if isinstance(lbl, dict) and isinstance(lbl.get("Label"), str) and lbl["Label"].strip():
+            return lbl["Label"]
+    return None
+
+
 def _label(text: str) -> dict[str, Any]:
     lbl = {"Label": text, "LanguageCode": 1033, "IsManaged": True,
            "MetadataId": str(uuid.uuid5(uuid.NAMESPACE_OID, "label:" + text)), "HasChanged": None}
@@ -1967,11 +2062,21 @@ def _schema_name(logical: str) -> str:
 
 
 def _meta_select(item: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    """Apply ``$select`` to one metadata item, keeping what ``$expand`` names (``Attributes``, ``Keys``,
+    ``OptionSet``, ``GlobalOptionSet`` ...) and applying an expansion's own ``$select``
+    (``$expand=OptionSet($select=Options)``, protocols.md B17)."""
+    try:
+        expands = dict(parse_expand(query.get("$expand")))
+    except ODataError as e:
+        raise _bad(str(e)) from None
+    for nav, opts in expands.items():
+        sub = item.get(nav)
+        if isinstance(sub, dict) and opts.get("$select"):
+            item = {**item, nav: _meta_select(sub, opts)}
     sel = parse_select(query.get("$select"))
     if sel is None:
         return item
-    keep = set(sel) | {"MetadataId", "@odata.type"} | {k for k in item if isinstance(item.get(k), list)
-                                                       and k in (query.get("$expand") or "")}
+    keep = set(sel) | {"MetadataId", "@odata.type"} | {k for k in item if k in expands}
     return {k: v for k, v in item.items() if k in keep}
 
 
@@ -2054,6 +2159,23 @@ def _csdl(tables: list[Table], dv: Dataverse, annotations: bool) -> str:
     out.append(f'<Action Name="ImportSolution">{import_params}</Action>')
     out.append(f'<Action Name="ImportSolutionAsync">{import_params}'
                '<ReturnType Type="mscrm.ImportSolutionAsyncResponse" Nullable="false"/></Action>')
+    out.append('<ComplexType Name="LocalizedLabel"><Property Name="Label" Type="Edm.String"/>'
+               '<Property Name="LanguageCode" Type="Edm.Int32" Nullable="false"/></ComplexType>'
+               '<ComplexType Name="Label"><Property Name="LocalizedLabels" Type="Collection(mscrm.LocalizedLabel)"/>'
+               '<Property Name="UserLocalizedLabel" Type="mscrm.LocalizedLabel"/></ComplexType>'
+               '<ComplexType Name="InsertOptionValueResponse"><Property Name="NewOptionValue" Type="Edm.Int32" '
+               'Nullable="false"/></ComplexType>')
+    option_params = ('<Parameter Name="OptionSetName" Type="Edm.String" Unicode="false"/>'
+                     '<Parameter Name="AttributeLogicalName" Type="Edm.String" Unicode="false"/>'
+                     '<Parameter Name="EntityLogicalName" Type="Edm.String" Unicode="false"/>'
+                     '<Parameter Name="Value" Type="Edm.Int32"/>'
+                     '<Parameter Name="SolutionUniqueName" Type="Edm.String" Unicode="false"/>')
+    label_param = '<Parameter Name="Label" Type="mscrm.Label"/><Parameter Name="Description" Type="mscrm.Label"/>'
+    out.append(f'<Action Name="InsertOptionValue">{option_params}{label_param}'
+               '<ReturnType Type="mscrm.InsertOptionValueResponse" Nullable="false"/></Action>')
+    out.append(f'<Action Name="UpdateOptionValue">{option_params}{label_param}'
+               '<Parameter Name="MergeLabels" Type="Edm.Boolean" Nullable="false"/></Action>')
+    out.append(f'<Action Name="DeleteOptionValue">{option_params}</Action>')
     for msg in ("CreateMultiple", "UpdateMultiple", "UpsertMultiple"):
         ret = '<ReturnType Type="mscrm.CreateMultipleResponse" Nullable="false"/>' if msg == "CreateMultiple" else ""
         out.append(f'<Action Name="{msg}" IsBound="true"><Parameter Name="entityset" '
@@ -2076,6 +2198,8 @@ def _csdl(tables: list[Table], dv: Dataverse, annotations: bool) -> str:
     out.append('<FunctionImport Name="RetrieveVersion" Function="Microsoft.Dynamics.CRM.RetrieveVersion"/>')
     out.append('<ActionImport Name="ImportSolution" Action="Microsoft.Dynamics.CRM.ImportSolution"/>')
     out.append('<ActionImport Name="ImportSolutionAsync" Action="Microsoft.Dynamics.CRM.ImportSolutionAsync"/>')
+    for action in OPTION_ACTIONS:
+        out.append(f'<ActionImport Name="{action}" Action="Microsoft.Dynamics.CRM.{action}"/>')
     out.append("</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>")
     return "".join(out)
 

@@ -38,6 +38,9 @@ class OrgState:
     keys: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     solutions: set[str] = field(default_factory=set)
     counters: dict[str, int] = field(default_factory=dict)
+    #: Option sets changed by ``InsertOptionValue``/``UpdateOptionValue``/``DeleteOptionValue``:
+    #: ``"<table>.<column>"`` -> the whole option set {value: label}; columns absent here use the schema's options.
+    option_sets: dict[str, dict[int, str]] = field(default_factory=dict)
 
 
 def _norm(v: Any) -> Any:

@@ -3,7 +3,8 @@
 Sources (copied under ``emulators/data/``, see ``data/SOURCES.md``): Microsoft's published demo data
 extracted into ``shared/datasets`` - BC ``bc-cronus`` (classic CRONUS International Ltd. demo tool) and
 ``bc-contoso-coffee`` (Contoso Coffee demo dataset with its US localization), Dataverse
-``dataverse-sample`` and ``dataverse-webapi-query-sample`` accounts and contacts.
+``dataverse-sample`` and ``dataverse-webapi-query-sample`` accounts and contacts, plus 5 Dataverse accounts
+(and 2 contacts) derived from CRONUS customers so that match-based coupling has work to do.
 
 Choices (documented in emulators/README.md):
 
@@ -231,6 +232,7 @@ def _dv_samples(state: OrgState, add: Any) -> None:
                                  "parentcustomerid": aid, "parentcustomerid@t": "account"})
             if c.get("relationship") == "primarycontactid":
                 state.rows["account"][aid]["primarycontactid"] = cid
+    _dv_cronus_accounts(state, add)
     states = {"Open": 0, "Won": 1, "Lost": 2}
     for o in load("dataverse-sample", "opportunities"):
         acc = accounts.get(o.get("parentaccountid_name") or "")
@@ -239,6 +241,37 @@ def _dv_samples(state: OrgState, add: Any) -> None:
             "name": o["name"], "estimatedvalue": o.get("estimatedvalue"), "parentaccountid": acc,
             "customerid": acc, "customerid@t": "account" if acc else None, "statecode": st,
             "statuscode": {0: 1, 1: 3, 2: 4}[st]})
+
+
+#: CRONUS customers (``bc-cronus/customers.json`` ``name``) that the demo Sales organization already holds as
+#: accounts - a partner's Sales org with some of BC's customers, the case match-based coupling exists for.
+CRONUS_ACCOUNTS = ("Blanemark Hifi Shop", "Fairway Sound", "The Device Shop", "Progressive Home Furnishings",
+                   "Afrifield Corporation")
+#: Contact persons (``bc-cronus/contacts.json`` ``name``; the customer's ``Contact``) under two of those accounts.
+#: Customers 10000-50000 are not used: tests/mappings creates accounts with exactly those names itself.
+CRONUS_ACCOUNT_CONTACTS = {"Progressive Home Furnishings": "Scott Mitchell", "Afrifield Corporation": "Ariane Peeters"}
+
+
+def _dv_cronus_accounts(state: OrgState, add: Any) -> None:
+    """Accounts named exactly as 5 CRONUS customers (city, street and post code from the dataset; relationship
+    type 3 Customer; created by and owned by the admin user, not the integration user) and 2 of their contacts.
+    Derived from the CRONUS customers/contacts dataset (data/SOURCES.md); the dataset has no phone numbers."""
+    customers = {c["name"]: c for c in load("bc-cronus", "customers")}
+    people = {c["name"]: c for c in load("bc-cronus", "contacts") if c.get("type") == "Person"}
+    for name in CRONUS_ACCOUNTS:
+        c = customers[name]
+        aid = S.stable_id("account", "cronus", name)
+        add("account", aid, {"name": name, "address1_line1": c.get("address"), "address1_city": c.get("city"),
+                             "address1_postalcode": c.get("post_code"), "telephone1": c.get("phone_no"),
+                             "emailaddress1": c.get("email"), "customertypecode": 3})
+        person = people.get(CRONUS_ACCOUNT_CONTACTS.get(name, ""))
+        if person:
+            first, _, last = person["name"].partition(" ")
+            cid = S.stable_id("contact", "cronus", person["name"])
+            add("contact", cid, {"firstname": first, "lastname": last, "emailaddress1": person.get("email"),
+                                 "jobtitle": person.get("job_title"), "parentcustomerid": aid,
+                                 "parentcustomerid@t": "account"})
+            state.rows["account"][aid]["primarycontactid"] = cid
 
 
 # ---------------------------------------------------------------------- Business Central

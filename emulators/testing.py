@@ -91,7 +91,7 @@ class RunningEmulators:
         return r.json()
 
     def state(self) -> dict[str, Any]:
-        """``GET /_emulator/state``: settings, info and row counts."""
+        """``GET /_emulator/state``: settings, info, row counts and request counts per service."""
         r = self.session.get(f"{self.control_url}/state", timeout=30)
         r.raise_for_status()
         return r.json()

@@ -82,12 +82,12 @@ def test_control_endpoint_validation_and_reset_speed(emu: RunningEmulators, dv: 
     with pytest.raises(requests.HTTPError):
         emu.control(rate_429=2)
     dv.post("accounts", json={"name": "Temporary"})
-    assert dv.get("accounts/$count").text == "12"
+    assert dv.get("accounts/$count").text == "17"
     result = emu.reset()
     assert result["seconds"] < 1.0
-    assert dv.get("accounts/$count").text == "11"
+    assert dv.get("accounts/$count").text == "16"
     state = emu.state()
-    assert state["dataverse_rows"]["account"] == 11 and state["settings"]["rate_429"] == 0.0
+    assert state["dataverse_rows"]["account"] == 16 and state["settings"]["rate_429"] == 0.0
 
 
 def test_impersonation(dv: Api, info: dict[str, Any]) -> None:

@@ -32,10 +32,10 @@ def test_filter_operators(dv: Api) -> None:
 def test_orderby_top_count_select(dv: Api) -> None:
     r = dv.get("accounts?$select=name,numberofemployees&$orderby=numberofemployees desc,name&$top=2&$count=true")
     body = r.json()
-    assert body["@odata.count"] == 11 and len(body["value"]) == 2
+    assert body["@odata.count"] == 16 and len(body["value"]) == 2
     assert body["value"][0]["numberofemployees"] >= body["value"][1]["numberofemployees"]
     assert set(body["value"][0]) == {"@odata.etag", "name", "numberofemployees", "accountid"}
-    assert dv.get("accounts/$count").text == "11"
+    assert dv.get("accounts/$count").text == "16"
 
 
 def test_expand_single_and_collection(dv: Api) -> None:
@@ -82,7 +82,7 @@ def test_change_tracking(dv: Api) -> None:
     first = dv.get("accounts?$select=name", headers={"Prefer": "odata.track-changes"})
     assert first.headers["Preference-Applied"] == "odata.track-changes"
     body = first.json()
-    assert len(body["value"]) == 11 and "$deltatoken=" in body["@odata.deltaLink"]
+    assert len(body["value"]) == 16 and "$deltatoken=" in body["@odata.deltaLink"]
     delta = body["@odata.deltaLink"]
     created = dv.post("accounts", json={"name": "New since"}, headers={"Prefer": "return=representation"}).json()
     victim = body["value"][0]["accountid"]

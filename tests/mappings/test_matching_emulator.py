@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from emulators.seed import CRONUS_ACCOUNTS
 from mappings.defaults import default_configuration_reset
 from mappings.matching import MatchCriterion, match_based_coupling_preview, match_based_coupling_run
 from mappings.models import Coupling, CouplingLogEntry, IntegrationTableMapping
@@ -95,7 +96,10 @@ def test_each_outcome_on_the_demo_data_and_the_preview_equals_the_run(emulated: 
     log = list(job.coupling_log.order_by("sequence"))
     assert [(e.bc_id, e.outcome, e.dataverse_id) for e in log] == [
         (o.bc_id, o.outcome, o.dataverse_id) for o in preview]
-    assert job.coupled == 2 and job.finished_at is not None and job.type == "Coupling"
+    # The two accounts made here, plus the seeded accounts that are CRONUS customers already entered in Sales.
+    assert job.coupled == 2 + len(CRONUS_ACCOUNTS) and job.finished_at is not None and job.type == "Coupling"
+    for name in CRONUS_ACCOUNTS:
+        assert outcomes[name].outcome == Outcome.COUPLED
     coupled = {c.bc_id: c.dataverse_id for c in couplings_for_mapping(mapping)}
     assert coupled[uuid.UUID(customers["The Cannon Group PLC"]["id"])] == cannon
     assert coupled[uuid.UUID(customers["Selangorian Ltd."]["id"])] == selangorian
@@ -146,7 +150,8 @@ def test_start_runs_as_a_job_queue_entry_and_fills_the_coupling_log(emulated: An
     from syncjobs.models import JobQueueEntry
     from syncjobs.tasks import execute_job_queue_entry
 
-    _, dataverse = clients
+    bc, dataverse = clients
+    cannon_bc = _customers(bc)["The Cannon Group PLC"]
     cannon = _account(dataverse, "The Cannon Group PLC")
     mapping = IntegrationTableMapping.objects.get(connection=emulated, name="CUSTOMER")
     name_field = mapping.field_mappings.get(field_name="Name")
@@ -166,8 +171,8 @@ def test_start_runs_as_a_job_queue_entry_and_fills_the_coupling_log(emulated: An
     name_field.refresh_from_db()
     assert name_field.use_for_match_based_coupling
     outcome = execute_job_queue_entry(entry)  # what the worker runs for a Coupling entry
-    assert outcome.changed == 1
-    assert couplings_for_mapping(mapping).get().dataverse_id == cannon
+    assert outcome.changed == 1 + len(CRONUS_ACCOUNTS)
+    assert couplings_for_mapping(mapping).get(dataverse_id=cannon).bc_id == uuid.UUID(cannon_bc["id"])
     log = admin_client.get(reverse("mappings:couplinglog-list", args=[mapping.pk])).content.decode()
     assert "The Cannon Group PLC" in log and "<td>Coupled</td>" in log
 
