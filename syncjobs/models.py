@@ -38,9 +38,15 @@ class JobQueueEntry(models.Model):
         UNIT_GROUP_UPDATE = "UnitGroupUpdate", "Update unit group mapping"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    connection = models.ForeignKey("connections.ConnectionSetup", on_delete=models.CASCADE, related_name="job_queue_entries")
+    connection = models.ForeignKey(
+        "connections.ConnectionSetup", on_delete=models.CASCADE, related_name="job_queue_entries"
+    )
     table_mapping = models.ForeignKey(
-        "mappings.IntegrationTableMapping", null=True, blank=True, on_delete=models.CASCADE, related_name="job_queue_entries"
+        "mappings.IntegrationTableMapping",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="job_queue_entries",
     )
     kind = models.CharField(max_length=30, choices=Kind.choices, default=Kind.MAPPING)
     description = models.CharField(max_length=250)
@@ -150,6 +156,9 @@ class SynchronizationJob(models.Model):
     total = models.PositiveIntegerField(null=True, blank=True)
     processed = models.PositiveIntegerField(default=0)
     resume_token = models.JSONField(default=dict, blank=True, help_text="Where a resumed pass continues")
+    could_not_run = models.BooleanField(
+        default=False, help_text="The pass stopped on a connection or configuration problem (message says which)"
+    )
 
     class Meta:
         ordering = ["-started_at"]
@@ -158,11 +167,47 @@ class SynchronizationJob(models.Model):
     def __str__(self) -> str:
         return f"{self.table_mapping.name} {self.direction} {self.started_at:%Y-%m-%d %H:%M:%S}"
 
+    @property
+    def seconds(self) -> float | None:
+        """Duration of the pass in seconds (None while it runs)."""
+        if self.finished_at is None or self.started_at is None:
+            return None
+        return max((self.finished_at - self.started_at).total_seconds(), 0.0)
+
+    @property
+    def records_per_second(self) -> float | None:
+        """Records handled per second over the pass (None while it runs or when it took no time)."""
+        seconds = self.seconds
+        if not seconds:
+            return None
+        return self.processed / seconds
+
+    @property
+    def result(self) -> str:
+        """"Running", "Failed" (records failed or the pass could not run) or "Success" (for the log filter)."""
+        if self.finished_at is None:
+            return "Running"
+        return "Failed" if self.failed or self.could_not_run else "Success"
+
 
 class SynchronizationError(models.Model):
-    """A per-record failure of a synchronization job (BC: table 5339 "Integration Synch. Job Errors")."""
+    """A per-record failure of a synchronization job (BC: table 5339 "Integration Synch. Job Errors").
+
+    ``conflict`` says whether the failure is an update conflict (both sides changed) or a deletion conflict (the
+    coupled record was deleted), which decides the actions the Coupled Data Synchronization Errors page offers.
+    """
+
+    class Conflict(models.TextChoices):
+        NONE = "", "—"
+        UPDATE = "Update", "Update conflict"
+        DELETION = "Deletion", "Deletion conflict"
 
     job = models.ForeignKey(SynchronizationJob, on_delete=models.CASCADE, related_name="errors")
+    coupling = models.ForeignKey(
+        "mappings.Coupling", null=True, blank=True, on_delete=models.SET_NULL, related_name="synchronization_errors"
+    )
+    direction = models.CharField(max_length=20, choices=Direction.choices, blank=True)
+    conflict = models.CharField(max_length=10, choices=Conflict.choices, blank=True, default=Conflict.NONE)
     source_table = models.CharField(max_length=100, blank=True)
     source_id = models.CharField(max_length=100, blank=True)
     source_name = models.CharField(max_length=250, blank=True)
@@ -205,7 +250,9 @@ class FullSyncReviewLine(models.Model):
     direction = models.CharField(max_length=20, choices=Direction.choices)
     recommendation = models.CharField(max_length=30, choices=Recommendation.choices)
     recommendation_overridden = models.BooleanField(default=False)
-    job_queue_entry = models.ForeignKey(JobQueueEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job_queue_entry = models.ForeignKey(
+        JobQueueEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     job_queue_entry_status = models.CharField(max_length=30, choices=JobQueueEntry.Status.choices, blank=True)
     to_int_table_job = models.ForeignKey(
         SynchronizationJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -269,3 +269,42 @@ def test_uncoupling_a_sales_order_uncouples_its_lines_with_bidirectional_orders(
                         dataverse_table="salesorderdetail", dataverse_id=uuid.uuid4())
     assert coupling_delete(coupling=header) == 1 + len(lines_by_order[first])
     assert list(Coupling.objects.values_list("bc_id", flat=True)) == [uuid.UUID(lines_by_order[second][0])]
+
+
+def test_synchronize_now_from_the_coupled_records_page(emulated: Any, clients: Any, admin_client: Any,
+                                                       django_capture_on_commit_callbacks: Any) -> None:
+    """Reference 11: "Synchronize now" for one coupled record, the direction chosen on a bidirectional mapping; the
+    queued task writes the BC customer's name into its coupled account."""
+    import django_rq
+
+    bc, dataverse = clients
+    cannon_bc = _customers(bc)["The Cannon Group PLC"]
+    account = _account(dataverse, "Cannon (to be overwritten)")
+    # Person ownership: the customer's salesperson must be coupled to a Dataverse user (its owner).
+    salesperson = next(bc.iter_rows("salespeoplePurchasers", filter=f"code eq '{cannon_bc['salespersonCode']}'"))
+    admin = next(dataverse.iter_rows("systemusers", select=["systemuserid"],
+                                     filter="fullname eq 'System Administrator'"))
+    coupling_create(connection=emulated, bc_table="Salesperson/Purchaser", bc_id=uuid.UUID(salesperson["id"]),
+                    dataverse_table="systemuser", dataverse_id=uuid.UUID(admin["systemuserid"]))
+    # CUSTOMER depends on the option-set mappings: their codes (EXW, 1M(8D)) become Dataverse options first.
+    from syncjobs.engine import synchronize_mapping
+
+    for name in ("PAYMENT TERMS", "SHIPMENT METHOD", "SHIPPING AGENT"):
+        synchronize_mapping(mapping=IntegrationTableMapping.objects.get(connection=emulated, name=name))
+    mapping = IntegrationTableMapping.objects.get(connection=emulated, name="CUSTOMER")
+    coupling = coupling_create(connection=emulated, bc_table="Customer", bc_id=uuid.UUID(cannon_bc["id"]),
+                               dataverse_table="account", dataverse_id=account)
+    page = admin_client.get(reverse("mappings:coupling-list", args=[mapping.pk])).content.decode()
+    action = reverse("syncjobs:coupling-synchronize", args=[coupling.pk])
+    assert f'action="{action}"' in page and 'value="FromIntegrationTable"' in page  # bidirectional: a choice
+
+    queue = django_rq.get_queue("sync")
+    queue.empty()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(action, {"direction": "ToIntegrationTable", "next": "/mappings/"}, follow=True)
+    assert "queued for synchronization to Dataverse" in response.content.decode()
+    assert queue.count == 1
+    queue.jobs[0].perform()
+    assert dataverse.retrieve("accounts", account, select=["name"])["name"] == "The Cannon Group PLC"
+    coupling.refresh_from_db()
+    assert coupling.last_synch_crm_result == Coupling.Result.SUCCESS

@@ -1,0 +1,400 @@
+"""The Sales synchronization rules that are not field mappings (BC: codeunit 5341 "CRM Int. Table. Subscriber";
+reference 4.B, 6.2, 9.1, 10). Each rule is a small named function; everything else is driven by the mapping rows.
+
+* :func:`bc_record_selected` — sales prices only for customer price groups with a code (SALESPRC-PRODPRICE table
+  filter, 4.B); contacts of type Company are not synchronized as contacts (6.2 step 3).
+* :func:`to_dataverse_payload` — negative inventory is sent as 0 quantity on hand (4.B ITEM-PRODUCT).
+* :func:`new_dataverse_row` — items become Sales Inventory products, resources Services products (4.B), with the
+  product structure, decimals supported (BC: GetProductQuantityPrecision = 2) and a default unit.
+* :func:`after_dataverse_write` — items and resources create their price list item in the connection's default
+  price list (BC: CRMSynchHelper "Default CRM Price List"), and the product points at that price list.
+* The owner from the salesperson (reference 10) needs no rule here: the OwnerId field mapping is a foreign key
+  through the SALESPEOPLE couplings (see :mod:`.transfer`).
+"""
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from mappings.models import Coupling
+from syncjobs.engine.schema import BCTableInfo
+from syncjobs.engine.transfer import UNIT_TABLES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mappings.models import IntegrationTableMapping
+    from syncjobs.engine.passes import Item, ToIntegrationPass
+
+#: Product type codes of protocols.md C3.
+PRODUCT_TYPE_SALES_INVENTORY = 1
+PRODUCT_TYPE_SERVICES = 3
+PRODUCT_STRUCTURE_PRODUCT = 1
+#: BC: CRM Setup Defaults.GetProductQuantityPrecision (reference 4.B).
+PRODUCT_QUANTITY_PRECISION = 2
+#: Name of the price list the portal keeps the items' and resources' unit prices in (BC: "Default CRM Price List").
+DEFAULT_PRICE_LIST_NAME = "Business Central default price list"
+PRICING_METHOD_CURRENCY_AMOUNT = 1
+_NAMESPACE = uuid.UUID("0b8a8b62-1f0c-4a43-9a52-7f6f9d6c1f11")
+
+
+def bc_record_selected(mapping: IntegrationTableMapping, row: dict[str, Any], bc: BCTableInfo) -> bool:
+    """Whether a BC record takes part in a BC -> Dataverse pass at all (reference 4.B, 6.2 step 3)."""
+    if mapping.table == "Sales Price":
+        return row.get("salesType") in ("Customer Price Group", "CustomerPriceGroup") and bool(row.get("salesCode"))
+    if mapping.table == "Contact" and mapping.integration_table == "contact":
+        return row.get("type") != "Company"
+    return True
+
+
+def line_of_coupled_document(pass_: ToIntegrationPass, row: dict[str, Any]) -> bool:
+    """Document lines ride along with their header: only lines of headers coupled to a Dataverse document take part
+    (reference 4.B POSTEDSALESLINE-INV; draft invoices and unreleased orders are not synchronized)."""
+    if pass_.dv.logical_name not in DOCUMENT_LINES:
+        return True
+    _, header_table, header_dv = DOCUMENT_LINES[pass_.dv.logical_name]
+    headers: set[str] | None = pass_.__dict__.get("_coupled_headers")
+    if headers is None:
+        headers = {str(i) for i in Coupling.objects.filter(
+            connection=pass_.connection, bc_table=header_table, dataverse_table=header_dv, is_pending=False,
+        ).values_list("bc_id", flat=True)}
+        pass_.__dict__["_coupled_headers"] = headers
+    return str(row.get("documentId")) in headers
+
+
+def to_dataverse_payload(pass_: ToIntegrationPass, item: Item, payload: dict[str, Any]) -> dict[str, Any]:
+    """Adjust a transferred payload: quantity on hand is never negative (reference 4.B ITEM-PRODUCT); a contact
+    goes under the account of its company (:func:`contact_parent_account`); a document line under its coupled
+    header, with its product (:func:`document_line_parent`)."""
+    quantity = payload.get("quantityonhand")
+    if isinstance(quantity, int | float) and quantity < 0:
+        payload["quantityonhand"] = 0
+    if pass_.mapping.table == "Contact" and pass_.dv.logical_name == "contact":
+        contact_parent_account(pass_, item, payload)
+    if pass_.dv.logical_name in DOCUMENT_LINES:
+        document_line_parent(pass_, item, payload)
+    return payload
+
+
+def _cached_rows(pass_: ToIntegrationPass, name: str, entity_set: str, select: list[str],
+                 filter_: str | None = None) -> list[dict[str, Any]]:
+    cache: dict[str, list[dict[str, Any]]] = pass_.__dict__.setdefault("_rule_rows", {})
+    if name not in cache:
+        cache[name] = list(pass_.bc_client.iter_rows(entity_set, select=select, filter=filter_))
+    return cache[name]
+
+
+def contact_parent_account(pass_: ToIntegrationPass, item: Item, payload: dict[str, Any]) -> None:
+    """A BC person contact goes under the account coupled to the customer its company contact is linked to (BC:
+    the sync subscriber resolves the parent from Contact."Company No.", reference 4.A CONTACT; the company contact's
+    business relation links it to the customer of the same name). Raises RecordFailure naming the company and the
+    fix when that customer is not coupled."""
+    from syncjobs.engine.errors import RecordFailure
+
+    company_number = item.row.get("companyNumber")
+    if not company_number:
+        return
+    companies = {c["number"]: c for c in _cached_rows(pass_, "companies", "contacts",
+                                                       ["number", "displayName", "contactBusinessRelation"],
+                                                       "type eq 'Company'")}
+    company = companies.get(company_number)
+    if company is None:
+        return
+    customers = {c["displayName"]: c for c in _cached_rows(pass_, "customers", "customers", ["id", "displayName"])}
+    customer = customers.get(company.get("displayName"))
+    if customer is None:
+        return
+    coupling = Coupling.objects.filter(connection=pass_.connection, bc_table="Customer", bc_id=customer["id"],
+                                       dataverse_table="account", is_pending=False).first()
+    if coupling is None:
+        raise RecordFailure(
+            message=f"{item.label}: its company {company['displayName']} (customer) is not coupled to an account",
+            field_name="Company No.",
+            fix="synchronize the CUSTOMER mapping first (its dependency), then retry this contact",
+        )
+    payload["parentcustomerid"] = coupling.dataverse_id
+    payload["parentcustomeridtype"] = "account"
+
+
+#: Dataverse line tables, their header lookup and the BC header table (reference 4.B, 8.2).
+DOCUMENT_LINES = {
+    "invoicedetail": ("invoiceid", "Sales Invoice Header", "invoice"),
+    "salesorderdetail": ("salesorderid", "Sales Header", "salesorder"),
+}
+
+
+def document_line_parent(pass_: ToIntegrationPass, item: Item, payload: dict[str, Any]) -> None:
+    """A BC document line goes under the Dataverse document coupled to its header and refers to the product coupled
+    to its item or resource, in the product's default unit (BC: lines ride along with their header, reference 4.B
+    POSTEDSALESLINE-INV / SOLINE-ORDERDETAIL). Raises RecordFailure when the header or the product is not coupled;
+    a line of another type (comment, G/L account) becomes a write-in product."""
+    from syncjobs.engine.errors import RecordFailure
+
+    parent_column, header_table, header_dv = DOCUMENT_LINES[pass_.dv.logical_name]
+    headers: dict[str, UUID] | None = pass_.__dict__.get("_header_couplings")
+    if headers is None:  # one query per pass, not one per line
+        headers = {str(bc_id): dv_id for bc_id, dv_id in Coupling.objects.filter(
+            connection=pass_.connection, bc_table=header_table, dataverse_table=header_dv, is_pending=False,
+        ).values_list("bc_id", "dataverse_id")}
+        pass_.__dict__["_header_couplings"] = headers
+    header = headers.get(str(item.row.get("documentId")))
+    if header is None:
+        raise RecordFailure(message=f"{item.label}: its document is not coupled to a {header_dv} row",
+                            field_name="Document Id",
+                            fix="synchronize the document header's mapping first, then retry this line")
+    payload[parent_column] = header
+    line_type = item.row.get("lineType")
+    number = item.row.get("lineObjectNumber")
+    if line_type in ("Item", "Resource") and number:
+        product, _ = pass_.resolver.dataverse_id(target="product", code=number)
+        if product is None:
+            raise RecordFailure(message=f"{item.label}: {line_type.lower()} {number} is not coupled to a product",
+                                field_name="No.",
+                                fix=f"synchronize the {'ITEM' if line_type == 'Item' else 'RESOURCE'}-PRODUCT "
+                                    "mapping first, then retry this line")
+        payload["productid"] = product
+        payload["isproductoverridden"] = False
+        unit = _product_unit(pass_, product)
+        if unit is not None:
+            payload["uomid"] = unit
+    else:
+        payload["isproductoverridden"] = True
+        payload["productdescription"] = item.row.get("description") or line_type or "Line"
+
+
+def _product_unit(pass_: ToIntegrationPass, product_id: UUID) -> UUID | None:
+    cache: dict[UUID, UUID | None] = pass_.__dict__.setdefault("_product_units", {})
+    if product_id not in cache:
+        row = pass_.dv_client.retrieve("products", product_id, select=["_defaultuomid_value"])
+        value = row.get("_defaultuomid_value")
+        cache[product_id] = UUID(str(value)) if value else None
+    return cache[product_id]
+
+
+def new_dataverse_row(pass_: ToIntegrationPass, item: Item, body: dict[str, Any]) -> dict[str, Any]:
+    """Values for a new Dataverse row that the field mappings do not carry (reference 4.B, protocols.md C1, C3,
+    C6): a unit group is named after its BC unit of measure; a currency without a symbol shows its ISO code, with the
+    exchange rate 1 until the currency's rate is maintained in Dataverse and 2 decimals."""
+    if pass_.dv.logical_name == "uomschedule":
+        if pass_.mapping.table == "Unit Group":
+            unit_group_defaults(pass_, item, body)
+        body.setdefault("name", body.get("baseuomname"))
+    if pass_.dv.logical_name == "uom" and pass_.mapping.table in UNIT_OWNERS:
+        unit_defaults(pass_, item, body)
+    if pass_.dv.logical_name == "transactioncurrency":
+        code = body.get("isocurrencycode")
+        if not body.get("currencysymbol"):
+            body["currencysymbol"] = code
+        if not body.get("currencyname"):
+            body["currencyname"] = code
+        body.setdefault("exchangerate", 1.0)
+        body.setdefault("currencyprecision", 2)
+    if pass_.dv.logical_name in ("invoice", "salesorder"):
+        document_header_defaults(pass_, item, body)
+    if pass_.dv.logical_name == "productpricelevel" and body.get("productid") and not body.get("uomid"):
+        # Sales prices carry no unit in legacy pricing: the item's base unit, its product's default unit (4.B).
+        unit = _product_unit(pass_, body["productid"])
+        if unit is not None:
+            body["uomid"] = unit
+    if pass_.dv.logical_name in ("account", "contact") and "ownerid" not in body:
+        team_owner(pass_, body)
+    if pass_.dv.logical_name == "product":
+        body.setdefault(
+            "producttypecode",
+            PRODUCT_TYPE_SERVICES if pass_.mapping.table == "Resource" else PRODUCT_TYPE_SALES_INVENTORY,
+        )
+        body.setdefault("productstructure", PRODUCT_STRUCTURE_PRODUCT)
+        body.setdefault("quantitydecimal", PRODUCT_QUANTITY_PRECISION)
+        if body.get("defaultuomid") and not body.get("defaultuomscheduleid"):
+            # Unit group mode maps the unit only (reference 4.B): the product's group is the item's unit group.
+            schedule = _unit_group_of(pass_, pass_.mapping.table, str(item.row.get("number") or ""))
+            if schedule is not None:
+                body["defaultuomscheduleid"] = schedule
+        if not body.get("defaultuomscheduleid") and not body.get("defaultuomid"):
+            # Legacy unit-of-measure mode maps no unit for resources (reference 4.B): their base unit's group.
+            code = item.row.get("baseUnitOfMeasureCode")
+            if code:
+                schedule, _ = pass_.resolver.dataverse_id(target="uomschedule", code=code)
+                if schedule is not None:
+                    body["defaultuomscheduleid"] = schedule
+        if body.get("defaultuomscheduleid") and not body.get("defaultuomid"):
+            base_unit = _base_unit(pass_, body["defaultuomscheduleid"])
+            if base_unit is not None:
+                body["defaultuomid"] = base_unit
+    return body
+
+
+#: Unit of measure tables of unit group mode: the API property of their owner's number and the owner's BC table.
+UNIT_OWNERS = UNIT_TABLES
+
+
+def unit_group_defaults(pass_: ToIntegrationPass, item: Item, body: dict[str, Any]) -> None:
+    """A BC unit group becomes a Dataverse unit group named by its code ("ITEM 1000": BC prefixes the source number,
+    reference 4.B UNIT GROUP) whose base unit is the item's or resource's base unit of measure."""
+    if item.row.get("code"):
+        body["name"] = item.row["code"]
+    source = {"Item": "items", "Resource": "resources"}.get(str(item.row.get("sourceType")))
+    if source is None:
+        return
+    api = "v2.0" if source == "items" else "custom"
+    bases = _bc_lookup(pass_, source, api, ["number", "baseUnitOfMeasureCode"], "number", "baseUnitOfMeasureCode")
+    base = bases.get(str(item.row.get("sourceNumber")))
+    if base:
+        body["baseuomname"] = base
+
+
+def _bc_lookup(pass_: ToIntegrationPass, entity_set: str, api: str, select: list[str], key: str,
+               value: str) -> dict[str, Any]:
+    cache: dict[str, dict[str, Any]] = pass_.__dict__.setdefault("_bc_lookups", {})
+    name = f"{entity_set}:{key}:{value}"
+    if name not in cache:
+        cache[name] = {str(r.get(key)): r.get(value) for r in pass_.bc_client.iter_rows(entity_set, select=select,
+                                                                                          api=api)}
+    return cache[name]
+
+
+def _unit_group_of(pass_: ToIntegrationPass, owner_table: str, number: str) -> UUID | None:
+    """The Dataverse unit group coupled to the BC unit group of an item or resource."""
+    groups = pass_.__dict__.setdefault("_unit_groups", None)
+    if groups is None:
+        groups = {(str(r.get("sourceType")), str(r.get("sourceNumber"))): str(r.get("id"))
+                  for r in pass_.bc_client.iter_rows("unitGroups", select=["id", "sourceType", "sourceNumber"],
+                                                     api="custom")}
+        pass_.__dict__["_unit_groups"] = groups
+    group_id = groups.get((owner_table, number))
+    if group_id is None:
+        return None
+    coupling = Coupling.objects.filter(connection=pass_.connection, bc_table="Unit Group", bc_id=group_id,
+                                       dataverse_table="uomschedule", is_pending=False).first()
+    return coupling.dataverse_id if coupling else None
+
+
+def unit_defaults(pass_: ToIntegrationPass, item: Item, body: dict[str, Any]) -> None:
+    """A BC item/resource unit of measure becomes a unit of the item's unit group (``uomscheduleid`` is required
+    and create-only, protocols.md C2), expressed in the group's base unit; the base unit itself, which Dataverse
+    created with the group, is adopted rather than created twice (BC couples it by name, reference 4.B ITEM UOM).
+    Raises RecordFailure when the unit group is not coupled yet."""
+    from syncjobs.engine.errors import RecordFailure
+
+    number_property, owner_table = UNIT_OWNERS[pass_.mapping.table]
+    number = str(item.row.get(number_property) or "")
+    schedule = _unit_group_of(pass_, owner_table, number)
+    if schedule is None:
+        raise RecordFailure(message=f"{item.label}: the unit group of {owner_table.lower()} {number} is not coupled",
+                            field_name=number_property,
+                            fix="synchronize the UNIT GROUP mapping first, then retry this unit")
+    base_unit = _base_unit(pass_, schedule)
+    units: dict[UUID, str] = pass_.__dict__.setdefault("_unit_names", {})
+    if base_unit is not None and base_unit not in units:
+        units[base_unit] = str(pass_.dv_client.retrieve("uoms", base_unit, select=["name"]).get("name") or "")
+    if base_unit is not None and units.get(base_unit, "").upper() == str(item.row.get("code") or "").upper():
+        item.extra["key"] = base_unit  # the group's base unit: update it in place
+        body.pop("quantity", None)
+        return
+    body["uomscheduleid"] = schedule
+    if base_unit is not None:
+        body["baseuom"] = base_unit
+
+
+def team_owner(pass_: ToIntegrationPass, body: dict[str, Any]) -> None:
+    """Team ownership model: a new account or contact is owned by the default team of the root business unit
+    (reference 10: "on insert of Customer/Vendor/Contact accounts/contacts the owner is set to the default owning
+    team"); the Person model sets the owner from the salesperson through the OwnerId field mapping instead."""
+    from connections.models import ConnectionSetup
+
+    if pass_.connection.ownership_model != ConnectionSetup.OwnershipModel.TEAM:
+        return
+    if "_default_team" not in pass_.__dict__:
+        team = next(iter(pass_.dv_client.iter_rows("teams", select=["teamid"], filter="isdefault eq true",
+                                                   page_size=1)), None)
+        pass_.__dict__["_default_team"] = UUID(str(team["teamid"])) if team else None
+    if pass_.__dict__["_default_team"] is not None:
+        body["ownerid"] = pass_.__dict__["_default_team"]
+        body["owneridtype"] = "team"
+
+
+def document_header_defaults(pass_: ToIntegrationPass, item: Item, body: dict[str, Any]) -> None:
+    """A new Dataverse invoice or order: its customer is the account coupled to the BC sell-to customer, its price
+    list the connection's default price list and its name the BC document number (BC: CRM Int. Table. Subscriber
+    for posted invoices and orders, reference 4.B, 8.2). Raises RecordFailure when the customer is not coupled."""
+    from syncjobs.engine.errors import RecordFailure
+
+    number = item.row.get("customerNumber")
+    if not body.get("customerid") and number:
+        account, _ = pass_.resolver.dataverse_id(target="account", code=number)
+        if account is None:
+            raise RecordFailure(message=f"{item.label}: customer {number} is not coupled to an account",
+                                field_name="Sell-to Customer No.",
+                                fix="synchronize the CUSTOMER mapping first (or couple the customer), then retry")
+        body["customerid"] = account
+        body["customeridtype"] = "account"
+    if not body.get("pricelevelid"):
+        body["pricelevelid"] = default_price_list_id(pass_)
+    body.setdefault("name", item.row.get("number"))
+
+
+def _base_unit(pass_: ToIntegrationPass, schedule_id: UUID) -> UUID | None:
+    """The base unit of a unit group (created by Dataverse with the group, protocols.md C1); cached per pass."""
+    cache: dict[UUID, UUID | None] = pass_.__dict__.setdefault("_base_units", {})
+    if schedule_id not in cache:
+        cache[schedule_id] = None
+        for row in pass_.dv_client.iter_rows("uoms", select=["uomid", "_baseuom_value", "isschedulebaseuom"],
+                                             filter=f"_uomscheduleid_value eq {schedule_id}"):
+            if row.get("isschedulebaseuom") or not row.get("_baseuom_value") or (
+                str(row.get("_baseuom_value")) == str(row.get("uomid"))
+            ):
+                cache[schedule_id] = UUID(str(row["uomid"]))
+                break
+    return cache[schedule_id]
+
+
+def default_price_list_id(pass_: ToIntegrationPass) -> UUID:
+    """The connection's default price list (created once, with an id derived from the connection so that repeating
+    the create is an upsert of the same row)."""
+    cached = pass_.__dict__.get("_price_list_id")
+    if cached is not None:
+        return cached
+    price_list_id = uuid.uuid5(_NAMESPACE, f"pricelevel:{pass_.connection.pk}")
+    body: dict[str, Any] = {"name": DEFAULT_PRICE_LIST_NAME}
+    if pass_.connection.base_currency_id:
+        body["transactioncurrencyid@odata.bind"] = f"/transactioncurrencies({pass_.connection.base_currency_id})"
+    pass_.dv_client.upsert("pricelevels", price_list_id, body)
+    pass_.__dict__["_price_list_id"] = price_list_id
+    return price_list_id
+
+
+def after_dataverse_write(pass_: ToIntegrationPass, items: list[Item]) -> None:
+    """Items and resources create their price list item (BC: "items create their price list", reference 4.B).
+
+    For every product created or whose price changed in this batch: one ``UpsertMultiple`` of price list items
+    (ids derived from the product, so a repeat never duplicates) and one ``UpdateMultiple`` pointing new products at
+    the default price list (``pricelevelid`` cannot be set on create, protocols.md C3).
+    """
+    if pass_.dv.logical_name != "product" or pass_.mapping.table not in ("Item", "Resource"):
+        return
+    rows: list[dict[str, Any]] = []
+    products: list[dict[str, Any]] = []
+    for item in items:
+        payload = item.extra.get("payload") or {}
+        if item.write is None or ("price" not in payload and item.write.kind != "insert"):
+            continue
+        unit = payload.get("defaultuomid")
+        price = payload.get("price")
+        if unit is None or price is None:
+            continue
+        product_id = item.write.key
+        if not rows:
+            price_list = default_price_list_id(pass_)
+        rows.append({
+            "productpricelevelid": str(uuid.uuid5(_NAMESPACE, f"productpricelevel:{product_id}")),
+            "pricelevelid@odata.bind": f"/pricelevels({price_list})",
+            "productid@odata.bind": f"/products({product_id})",
+            "uomid@odata.bind": f"/uoms({unit})",
+            "amount": price,
+            "pricingmethodcode": PRICING_METHOD_CURRENCY_AMOUNT,
+        })
+        if item.write.kind == "insert":
+            products.append({"productid": str(product_id), "pricelevelid@odata.bind": f"/pricelevels({price_list})"})
+    if rows:
+        pass_.dv_client.upsert_multiple("productpricelevel", rows)
+    if products:
+        pass_.dv_client.update_multiple("product", products)

@@ -1,0 +1,264 @@
+"""Pages of the synchronization job log and the Coupled Data Synchronization Errors (reference 6.4, 6.6).
+
+Thin views: look up, validate, call one service from :mod:`syncjobs.engine.records`, redirect with a message.
+Every mutating action is a POST; those that change data ask for a confirmation first (the same POST with
+``confirmed=1``) and need the Integration Administrator group.
+"""
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from mappings.models import Coupling, Direction, IntegrationTableMapping
+from mappings.permissions import can_change_mappings
+from syncjobs.engine import records
+from syncjobs.models import SynchronizationError, SynchronizationJob
+
+#: BC web client page ids of the tables the integration synchronizes (for links into the BC web client).
+BC_PAGES = {
+    "Customer": 21, "Vendor": 26, "Item": 30, "Contact": 5050, "Salesperson/Purchaser": 5600, "Currency": 5,
+    "Resource": 76, "Opportunity": 5123, "Sales Header": 42, "Sales Invoice Header": 132, "Unit of Measure": 209,
+    "Customer Price Group": 7, "Payment Terms": 4, "Shipment Method": 11, "Shipping Agent": 428,
+}
+
+
+def bc_record_url(connection: Any, table: str, record_id: Any) -> str:
+    """A link to a BC record in the BC web client (empty when the web client URL is not set up)."""
+    base = (connection.bc_web_client_url or "").rstrip("/")
+    if not base or not record_id:
+        return ""
+    query = {"company": connection.bc_company_name} if connection.bc_company_name else {}
+    if table in BC_PAGES:
+        query["page"] = str(BC_PAGES[table])
+    query["filter"] = f"SystemId IS '{record_id}'"
+    return f"{base}/?{urlencode(query)}"
+
+
+def dataverse_record_url(connection: Any, logical_name: str, record_id: Any) -> str:
+    """A link to a Dataverse row in the model-driven app (empty when the environment URL is not set up)."""
+    base = (connection.dataverse_url or "").rstrip("/")
+    if not base or not record_id:
+        return ""
+    return f"{base}/main.aspx?{urlencode({'etn': logical_name, 'id': str(record_id), 'pagetype': 'entityrecord'})}"
+
+
+def _link(connection: Any, table: str, record_id: str, direction: str, source: bool) -> str:
+    # The source of a ToIntegrationTable pass is BC; of a FromIntegrationTable pass Dataverse.
+    on_bc = (direction == Direction.TO_INTEGRATION_TABLE) == source
+    return bc_record_url(connection, table, record_id) if on_bc else dataverse_record_url(connection, table, record_id)
+
+
+class LogFilterForm(forms.Form):
+    """Filters of the synchronization job log."""
+
+    RESULTS = [("", "Any result"), ("success", "Success"), ("failed", "Failed"), ("running", "Running")]
+    mapping = forms.CharField(required=False, label="Mapping")
+    result = forms.ChoiceField(required=False, choices=RESULTS)
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class DeleteOldForm(forms.Form):
+    """Delete log entries older than N days."""
+
+    days = forms.IntegerField(min_value=0, max_value=3650, initial=7, label="Older than (days)")
+
+
+def filtered_jobs(form: LogFilterForm) -> QuerySet[SynchronizationJob]:
+    """The jobs matching the log filters (newest first)."""
+    jobs = SynchronizationJob.objects.select_related("table_mapping", "table_mapping__connection").order_by(
+        "-started_at")
+    if not form.is_valid():
+        return jobs
+    data = form.cleaned_data
+    if data["mapping"]:
+        jobs = jobs.filter(table_mapping__name__iexact=data["mapping"].strip())
+    if data["result"] == "running":
+        jobs = jobs.filter(finished_at__isnull=True)
+    elif data["result"] == "failed":
+        jobs = jobs.filter(finished_at__isnull=False).exclude(failed=0, could_not_run=False)
+    elif data["result"] == "success":
+        jobs = jobs.filter(finished_at__isnull=False, failed=0, could_not_run=False)
+    tz = timezone.get_current_timezone()
+    if data["date_from"]:
+        jobs = jobs.filter(started_at__gte=timezone.make_aware(datetime.combine(data["date_from"], time.min), tz))
+    if data["date_to"]:
+        jobs = jobs.filter(started_at__lte=timezone.make_aware(datetime.combine(data["date_to"], time.max), tz))
+    return jobs
+
+
+def synchronizationjob_list(request: HttpRequest) -> HttpResponse:
+    """The synchronization job log: one row per pass with counters, duration and records per second."""
+    form = LogFilterForm(request.GET or None)
+    page = Paginator(filtered_jobs(form), 50).get_page(request.GET.get("page"))
+    mapping_names = (IntegrationTableMapping.objects.order_by("name").values_list("name", flat=True).distinct())
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "syncjobs/synchronizationjob_list.html", {
+        "form": form, "page": page, "mapping_names": mapping_names, "delete_form": DeleteOldForm(),
+        "can_change": can_change_mappings(request.user), "query": query.urlencode(),
+    })
+
+
+def synchronizationjob_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    """One pass with its errors: source and destination with links, the fix, the call stack behind a disclosure."""
+    job = get_object_or_404(SynchronizationJob.objects.select_related("table_mapping__connection"), pk=job_id)
+    connection = job.table_mapping.connection
+    errors = []
+    for error in job.errors.all().order_by("id")[:500]:
+        errors.append({
+            "error": error,
+            "source_url": _link(connection, error.source_table, error.source_id, job.direction, True),
+            "destination_url": _link(connection, error.destination_table, error.destination_id, job.direction,
+                                     False),
+        })
+    return render(request, "syncjobs/synchronizationjob_detail.html",
+                  {"job": job, "errors": errors, "error_count": job.errors.count()})
+
+
+@require_POST
+def synchronizationjob_delete_old(request: HttpRequest) -> HttpResponse:
+    """Delete log entries older than N days (failed ones only when no skipped record refers to them)."""
+    if not can_change_mappings(request.user):
+        raise PermissionDenied("Only members of the Integration Administrator group may delete log entries.")
+    form = DeleteOldForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter the number of days (0 or more) whose older log entries should be deleted.")
+        return redirect("syncjobs:synchronizationjob-list")
+    days = form.cleaned_data["days"]
+    count = records.synchronization_jobs_delete_older_than(days=days)
+    messages.success(request, f"Deleted {count} synchronization job log entr{'y' if count == 1 else 'ies'} older "
+                              f"than {days} day{'s' if days != 1 else ''}.")
+    return redirect("syncjobs:synchronizationjob-list")
+
+
+def _skipped_queryset() -> QuerySet[Coupling]:
+    latest = SynchronizationError.objects.filter(coupling=OuterRef("pk")).order_by("-created_at", "-id")
+    return records.skipped_records().annotate(
+        error_message=Subquery(latest.values("message")[:1]),
+        error_fix=Subquery(latest.values("fix")[:1]),
+        error_source_name=Subquery(latest.values("source_name")[:1]),
+        error_conflict=Subquery(latest.values("conflict")[:1]),
+        error_direction=Subquery(latest.values("direction")[:1]),
+        failed_on=Subquery(latest.values("created_at")[:1]),
+    )
+
+
+def skippedrecord_list(request: HttpRequest) -> HttpResponse:
+    """Coupled Data Synchronization Errors: skipped records and records whose last run failed (reference 6.4)."""
+    page = Paginator(_skipped_queryset(), 100).get_page(request.GET.get("page"))
+    rows = []
+    for coupling in page:
+        rows.append({
+            "coupling": coupling,
+            "bc_url": bc_record_url(coupling.connection, coupling.bc_table, coupling.bc_id),
+            "dataverse_url": dataverse_record_url(coupling.connection, coupling.dataverse_table,
+                                                  coupling.dataverse_id),
+            "deletion_conflict": coupling.error_conflict == SynchronizationError.Conflict.DELETION,
+        })
+    return render(request, "syncjobs/skippedrecord_list.html", {
+        "page": page, "rows": rows, "can_change": can_change_mappings(request.user),
+        "to_direction": Direction.TO_INTEGRATION_TABLE, "from_direction": Direction.FROM_INTEGRATION_TABLE,
+    })
+
+
+ACTIONS = {
+    "retry": "Retry",
+    "retry_all": "Retry All",
+    "synchronize_to": "Synchronize: Business Central wins (send to Dataverse)",
+    "synchronize_from": "Synchronize: Dataverse wins (get from Dataverse)",
+    "restore": "Restore Records",
+    "delete_records": "Delete Records",
+    "remove_coupling": "Remove Coupling",
+}
+
+
+@require_POST
+def skippedrecord_action(request: HttpRequest) -> HttpResponse:
+    """Run one action of the Coupled Data Synchronization Errors page on the selected records, after confirmation."""
+    if not can_change_mappings(request.user):
+        raise PermissionDenied("Only members of the Integration Administrator group may change skipped records.")
+    action = request.POST.get("action", "")
+    if action not in ACTIONS:
+        messages.error(request, "Choose one of the actions: " + ", ".join(ACTIONS.values()) + ".")
+        return redirect("syncjobs:skippedrecord-list")
+    ids = [int(i) for i in request.POST.getlist("coupling") if i.isdigit()]
+    couplings = Coupling.objects.filter(pk__in=ids).select_related("connection")
+    if action != "retry_all" and not ids:
+        messages.error(request, f"Select the records for {ACTIONS[action]} first.")
+        return redirect("syncjobs:skippedrecord-list")
+    if request.POST.get("confirmed") != "1":
+        count = Coupling.objects.filter(skipped=True).count() if action == "retry_all" else couplings.count()
+        return render(request, "syncjobs/skippedrecord_confirm.html", {
+            "action": action, "action_label": ACTIONS[action], "couplings": couplings, "count": count,
+        })
+    done: list[str] = []
+    refused: list[str] = []
+    if action == "retry":
+        count = records.skipped_records_retry(couplings=couplings)
+        messages.success(request, f"{count} record(s) will be synchronized again by the next run.")
+        return redirect("syncjobs:skippedrecord-list")
+    if action == "retry_all":
+        count = records.skipped_records_retry_all()
+        messages.success(request, f"All {count} skipped record(s) will be synchronized again by the next run.")
+        return redirect("syncjobs:skippedrecord-list")
+    for coupling in couplings:
+        try:
+            if action == "synchronize_to":
+                records.coupling_synchronize_enqueue(coupling=coupling, direction=Direction.TO_INTEGRATION_TABLE)
+            elif action == "synchronize_from":
+                records.coupling_synchronize_enqueue(coupling=coupling, direction=Direction.FROM_INTEGRATION_TABLE)
+            elif action == "restore":
+                records.skipped_record_restore_enqueue(coupling=coupling)
+            elif action == "delete_records":
+                records.skipped_record_delete_enqueue(coupling=coupling)
+            elif action == "remove_coupling":
+                records.coupling_remove(coupling=coupling)
+            done.append(str(coupling))
+        except ValueError as exc:
+            refused.append(str(exc))
+    verbs = {"synchronize_to": "queued for synchronization to Dataverse",
+             "synchronize_from": "queued for synchronization from Dataverse",
+             "restore": "queued to restore the deleted record",
+             "delete_records": "queued to delete the surviving record",
+             "remove_coupling": "uncoupled"}
+    if done:
+        messages.success(request, f"{len(done)} record(s) {verbs[action]}.")
+    for reason in refused:
+        messages.error(request, reason)
+    return redirect("syncjobs:skippedrecord-list")
+
+
+@require_POST
+def coupling_synchronize(request: HttpRequest, coupling_id: int) -> HttpResponse:
+    """"Synchronize now" for one coupled record, in the chosen direction (reference 11); runs on a worker."""
+    if not can_change_mappings(request.user):
+        raise PermissionDenied("Only members of the Integration Administrator group may synchronize records.")
+    coupling = get_object_or_404(Coupling.objects.select_related("connection"), pk=coupling_id)
+    direction = request.POST.get("direction", "")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = reverse("syncjobs:skippedrecord-list")
+    try:
+        records.coupling_synchronize_enqueue(coupling=coupling, direction=direction)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect(target)
+    label = "to Dataverse" if direction == Direction.TO_INTEGRATION_TABLE else "from Dataverse"
+    messages.success(request, f"{coupling.bc_table} {coupling.bc_id} is queued for synchronization {label}; "
+                              "the synchronization job log shows the result.")
+    return redirect(target)

@@ -1,0 +1,81 @@
+"""The main job, end to end, as an administrator runs it (issue 7):
+
+setup_connection from the emulators (solution imported, enabled) -> `fullsync --wait` on two real RQ workers ->
+every mapping of the CRONUS demo company reaches Dataverse in dependency order, customers already in Dataverse are
+coupled rather than duplicated -> with the RQ cron scheduler running, an item edited in BC appears in Dataverse and
+an account edited in Dataverse (by a user, not the integration user) appears in BC within two minutes.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections import Counter
+
+from tests.syncjobs.processes import emulator_clients, portal, wait_for
+
+
+def test_full_synchronization_then_the_job_queue_keeps_both_sides_in_step(emulator, tmp_path, settings):
+    settings.OUTBOUND_CA_BUNDLE = emulator.info["ca_bundle"]
+    bc, dataverse = emulator_clients(emulator.info)
+    accounts_before = [row["name"] for row in dataverse.iter_rows("accounts", select=["name"])]
+
+    with portal(tmp_path, emulator.info) as installation:
+        installation.start_worker("worker-1")
+        installation.start_worker("worker-2")
+        # The scheduler runs throughout, as in `make demo`: it retries failed runs and then keeps both sides in step.
+        installation.start("rqcron", "syncjobs.cron", log_name="rqcron")
+
+        result = installation.manage("fullsync", "--wait", "--json", "--timeout", "900", check=False)
+
+        assert result.returncode == 0, result.stdout + result.stderr + installation.logs()
+        summary = {line["mapping"]: line for line in json.loads(result.stdout)}
+        assert all(line["status"] in ("Finished", "NoRecordsFound", "Removed") for line in summary.values()), summary
+        assert summary["ITEM-PRODUCT"]["inserted"] > 0
+        assert summary["CUSTOMER"]["coupled"] > 0
+
+        # Dependency order: no line started before the lines of its dependency filter finished.
+        database = sqlite3.connect(tmp_path / "portal.sqlite3", timeout=30)
+        rows = database.execute(
+            "SELECT l.name, l.dependency_filter, e.last_run_started_at, e.last_run_finished_at "
+            "FROM syncjobs_fullsyncreviewline l JOIN syncjobs_jobqueueentry e ON e.id = l.job_queue_entry_id"
+        ).fetchall()
+        runs = {name: (dependencies, started, finished) for name, dependencies, started, finished in rows}
+        for name, (dependencies, started, _) in runs.items():
+            for parent in filter(None, dependencies.split("|")):
+                if parent in runs:
+                    assert runs[parent][2] <= started, f"{name} started before {parent} finished"
+        # Independent lines ran at the same time on the two workers.
+        assert any(
+            a != b and runs[a][1] < runs[b][2] and runs[b][1] < runs[a][2] for a in runs for b in runs
+        ), runs
+
+        # Customers already in Dataverse were coupled, not duplicated.
+        accounts_after = Counter(row["name"] for row in dataverse.iter_rows("accounts", select=["name"]))
+        for name in set(accounts_before):
+            assert accounts_after[name] == Counter(accounts_before)[name], f"account {name} was duplicated"
+
+        # The job queue keeps both sides in step, driven by the RQ cron scheduler alone.
+        item = next(row for row in bc.iter_rows("items") if not row["blocked"])
+        bc.update("items", item["id"], {"displayName": "Bicycle, edited in BC"}, etag=item["@odata.etag"])
+
+        def product_name() -> bool:
+            rows = dataverse.iter_rows("products", select=["name"], filter=f"productnumber eq '{item['number']}'")
+            return any(row["name"] == "Bicycle, edited in BC" for row in rows)
+
+        wait_for(product_name, timeout=150, interval=5,
+                 message="the item edit did not reach Dataverse:\n" + installation.logs())
+
+        _, as_user = emulator_clients(emulator.info, username=emulator.info["admin_user"],
+                                      password=emulator.info["admin_password"])
+        bc_id, dataverse_id = (uuid.UUID(value) for value in database.execute(
+            "SELECT bc_id, dataverse_id FROM mappings_coupling WHERE bc_table = 'Customer' AND NOT is_pending "
+            "AND 'Success' IN (last_synch_result, last_synch_crm_result) LIMIT 1"
+        ).fetchone())
+        as_user.update("accounts", dataverse_id, {"telephone1": "+1 425 555 0199"})
+
+        def customer_phone() -> bool:
+            return bc.get("customers", bc_id).get("phoneNumber") == "+1 425 555 0199"
+
+        wait_for(customer_phone, timeout=150, interval=5,
+                 message="the account edit did not reach BC:\n" + installation.logs())
