@@ -23,7 +23,7 @@ def delete_group(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connections", "0002_alter_connectionsetup_options_and_more"),
+        ("connections", "0001_initial"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
