@@ -131,3 +131,38 @@ def test_latency_holds_the_concurrency_slot(emu: RunningEmulators, info: dict[st
                                          "message": "Number of concurrent requests exceeded the limit of 2."}
     emu.control(latency_ms=0)
     assert sessions[0].get(url, headers={"Authorization": f"Bearer {dv_token}"}).status_code == 200
+
+
+def test_bc_processes_a_few_requests_at_once_and_queues_the_rest(emu: RunningEmulators, info: dict[str, Any],
+                                                                 bc_token: str) -> None:
+    """BC online limits (protocols.md D8): a few requests per user are processed at once, further ones wait in a
+    bounded queue, and a request that finds the queue full gets 429. Scaled down here to 1 processed + 1 queued."""
+    import threading
+    import time
+
+    from emulators.testing import EmulatorSession
+
+    emu.control(bc_concurrent=1, bc_max_queue=1, latency_ms=700, fault_services=["bc"])
+    url = info["business_central_url"] + "/api/v2.0/companies"
+    sessions = [EmulatorSession.for_info(info) for _ in range(3)]
+    for s in sessions:  # open the keep-alive connections first
+        s.get(info["control_url"] + "/state").raise_for_status()
+    results: list[tuple[int, float]] = []
+    gate = threading.Barrier(3)
+
+    def call(s: requests.Session) -> None:
+        gate.wait()
+        started = time.monotonic()
+        response = s.get(url, headers={"Authorization": f"Bearer {bc_token}"}, timeout=30)
+        results.append((response.status_code, time.monotonic() - started))
+
+    threads = [threading.Thread(target=call, args=(s,)) for s in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(code for code, _ in results)
+    assert codes == [200, 200, 429], results
+    # The queued request waited for the first one to finish: it took about two latencies, the first about one.
+    durations = sorted(seconds for code, seconds in results if code == 200)
+    assert durations[1] >= durations[0] + 0.5, results
