@@ -42,8 +42,9 @@ from .entra import BC_RESOURCE, AuthError, Entra, EntraApp, EntraUser, Principal
 from .httpcore import Request, Response, json_response
 from .limits import Limiter, Settings, Throttled
 
-STATE_FORMAT = 5  # 4: shipping agents, vendors, company information, extension fields, seeded roles;
-#                  5: option-set changes (InsertOptionValue), accounts matching CRONUS customers
+STATE_FORMAT = 6  # 4: shipping agents, vendors, company information, extension fields, seeded roles;
+#                  5: option-set changes (InsertOptionValue), accounts matching CRONUS customers;
+#                  6: contactsInformation (Contact Business Relation) rows
 
 
 @dataclass

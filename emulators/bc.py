@@ -7,7 +7,9 @@ Routes (``{bc}`` = ``{origin}/v2.0/{tenant}/{environment}``; the tenant segment 
   the standard entity sets of D10 (items, itemCategories, unitsOfMeasure, customers, vendors, contacts,
   currencies, salespeoplePurchasers, paymentTerms, shipmentMethods, opportunities, salesQuotes,
   salesQuoteLines, salesOrders, salesOrderLines, salesInvoices, salesInvoiceLines) and
-  ``companyInformation`` (API v2.0 "companyInformation": one row, ``currencyCode`` = LCY);
+  ``companyInformation`` (API v2.0 "companyInformation": one row, ``currencyCode`` = LCY) and the read-only
+  ``contactsInformation`` (Contact Business Relation: contactId, contactNumber, contactName, contactType,
+  relatedId, relatedType);
   ``{entitySet}/$count`` answers the plain number (OData v4);
 * ``{bc}/api/bcportal/integration/v1.0/companies({id})/{entitySet}`` - the custom API pages of the
   portal's companion extension for what v2.0 lacks (D11 option 2, Microsoft's recommended route):
@@ -272,6 +274,14 @@ def _entities() -> dict[str, Entity]:
                read_only={"id", "lastModifiedDateTime"}, api="custom",
                enums={"salesType": ("Customer", "Customer Price Group", "All Customers", "Campaign")},
                entity_type="salesPrice", defaults={"salesType": "All Customers", "minimumQuantity": 0.0}),
+        # Contact Business Relation as API v2.0 serves it (protocols.md D10 "contactsInformation"; read-only): one
+        # row per business relation linked to a table (relatedType "Customer", "Vendor", ...).
+        Entity("contactsInformation", {"contactId": GUID, "contactNumber": STR, "contactName": STR,
+                                       "contactType": STR, "relatedId": GUID, "relatedType": STR},
+               read_only={"contactId", "contactNumber", "contactName", "contactType", "relatedId", "relatedType"},
+               enums={"contactType": ("Company", "Person"),
+                      "relatedType": (" ", "Customer", "Vendor", "Bank Account", "Employee")},
+               entity_type="contactInformation"),
         Entity("salesHeaderArchives", {"id": GUID, "documentType": STR, "number": STR, "docNoOccurrence": INT,
                                        "versionNumber": INT, "sellToCustomerNumber": STR, "sellToCustomerName": STR,
                                        "orderDate": DATE, "status": STR, "amount": DEC, "amountIncludingVAT": DEC,
@@ -338,6 +348,8 @@ def routable(api: str, name: str) -> Entity | None:
 def entity_for(api: str, name: str) -> Entity:
     """Like :func:`routable` but falls back to the standard page (for expansions of related records)."""
     return routable(api, name) or ENTITIES[name]
+#: Entity sets that accept GET only (BC maintains their rows): POST/PATCH/DELETE answer 405.
+READ_ONLY_SETS = ("companyInformation", "unitGroups", "contactsInformation")
 LINES_OF = {"salesOrders": "salesOrderLines", "salesInvoices": "salesInvoiceLines", "salesQuotes": "salesQuoteLines"}
 NAV_SINGLE = {"customer": ("customerId", "customers"), "currency": ("currencyId", "currencies"),
               "paymentTerm": ("paymentTermsId", "paymentTerms"), "shipmentMethod": ("shipmentMethodId",
@@ -494,7 +506,7 @@ class BusinessCentral:
                 raise BCError(404, "BadRequest_ResourceNotFound", f"Resource not found for the segment '{rest[1]}'.")
             if method == "GET":
                 return self._list(ent, self._rows(company_id, ent), query, ctx_base, base, company_id)
-            if name in ("companyInformation", "unitGroups"):
+            if name in READ_ONLY_SETS:
                 raise BCError(405, "BadRequest_MethodNotAllowed", "The requested method is not allowed.")
             if method == "POST":
                 row = self.create(company_id, ent, self._json(body), None)
@@ -513,11 +525,13 @@ class BusinessCentral:
                 if name == "unitGroups":
                     raise BCError(405, "BadRequest_MethodNotAllowed", "Unit groups are maintained by Business "
                                   "Central from items and resources.")
+                if name == "contactsInformation":
+                    raise BCError(405, "BadRequest_MethodNotAllowed", "The requested method is not allowed.")
                 self._check_if_match(rows[rid], headers)
                 row = self.update(company_id, ent, rid, self._json(body))
                 return self._single(ent, row, query, ctx_base + "/$entity", company_id)
             if method == "DELETE":
-                if name in ("companyInformation", "unitGroups"):
+                if name in READ_ONLY_SETS:
                     raise BCError(405, "BadRequest_MethodNotAllowed", "The requested method is not allowed.")
                 self._check_if_match(rows[rid], headers)
                 self.delete(company_id, ent, rid)

@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import random
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -432,6 +433,7 @@ def _seed_company(bc: BusinessCentral, cid: str, folder: str, us: bool) -> None:
     for r in bc.table(cid, "contacts").values():
         comp = cts.get(r.get("companyNumber") or "")
         r["companyName"] = comp["displayName"] if comp else None
+    _seed_contacts_information(bc, cid, contacts, customers, ident)
     for cust in customers.values():  # Customer."Primary Contact No." = the person named in Customer.Contact
         if cust.get("contact"):
             match = next((x for x in cts.values() if x["type"] == "Person" and x["displayName"] == cust["contact"]),
@@ -454,6 +456,25 @@ def _seed_company(bc: BusinessCentral, cid: str, folder: str, us: bool) -> None:
                                    "dateClosed": adjust_date(o.get("date_closed_template")),
                                    "systemCreatedAt": now_bc()})
     _seed_documents(bc, cid, folder, customers, items, ident)
+
+
+def _seed_contacts_information(bc: BusinessCentral, cid: str, contacts: list[dict[str, Any]],
+                                customers: dict[str, Any], ident: Callable[[str, str], str]) -> None:
+    """Contact Business Relations linked to a table, as API v2.0 ``contactsInformation`` serves them (protocols.md
+    D10): one row per company contact the dataset links to a customer (``linked_customer_no``), relatedType
+    "Customer" and relatedId = the customer's SystemId (BC creates this relation with the customer's company
+    contact, Marketing Setup "Bus. Rel. Code for Customers"). Relations without a linked table (PROS, JOB, PRESS in
+    ``contact_business_relations.json``) are not served by the API page."""
+    by_number = {r["number"]: r for r in bc.table(cid, "contacts").values()}
+    for n, c in enumerate(contacts, start=1):
+        customer = customers.get(c.get("linked_customer_no") or "")
+        contact = by_number.get(c.get("no") or f"CT{n:06d}")
+        if customer is None or contact is None or c["type"] != "Company":
+            continue
+        bc.insert_seed(cid, "contactsInformation", {
+            "id": ident("ctinfo", contact["number"] + "/Customer/" + customer["number"]),
+            "contactId": contact["id"], "contactNumber": contact["number"], "contactName": contact["displayName"],
+            "contactType": contact["type"], "relatedId": customer["id"], "relatedType": "Customer"})
 
 
 def _name_breakdown(kind: str, name: str | None) -> dict[str, str | None]:

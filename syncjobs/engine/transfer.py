@@ -143,6 +143,7 @@ class Resolver:
         self._bc_tables: dict[str, list[str]] = {}
         self._codes: dict[str, tuple[dict[str, UUID], dict[UUID, str]]] = {}
         self._couplings: dict[tuple[str, str], tuple[dict[UUID, UUID], dict[UUID, UUID]]] = {}
+        self._company_customers: dict[str, UUID] | None = None
 
     def bc_tables_for(self, dataverse_table: str) -> list[str]:
         """BC tables coupled to ``dataverse_table`` by the connection's mappings ("product" -> Item, Resource)."""
@@ -244,6 +245,50 @@ class Resolver:
                 return forward[bc_id], bc_table
         return None, tables[0] if tables else ""
 
+    def customer_of_company_contact(self, contact_number: str) -> UUID | None:
+        """The SystemId of the customer a BC company contact is linked to through its Contact Business Relation
+        (Link to Table = Customer), or None when it has none. All relations are read once per pass from API v2.0
+        ``contactsInformation`` (protocols.md D10), never per record.
+
+        Raises SynchronizationNotPossible when Business Central does not serve ``contactsInformation``."""
+        if self._company_customers is None:
+            links: dict[str, UUID] = {}
+            try:
+                for row in self.bc_client.iter_rows("contactsInformation", filter="relatedType eq 'Customer'",
+                                                    select=["contactNumber", "relatedId", "relatedType"]):
+                    if row.get("relatedType") == "Customer" and _as_uuid(row.get("relatedId")) is not None:
+                        links.setdefault(str(row.get("contactNumber") or "").upper(), UUID(str(row["relatedId"])))
+            except ClientError as error:
+                raise SynchronizationNotPossible(
+                    f"Business Central did not answer the contact business relations (contactsInformation): {error}; "
+                    "the account of a contact's company is found through them"
+                ) from error
+            self._company_customers = links
+        return self._company_customers.get(str(contact_number).upper())
+
+    def account_of_company_contact(self, *, contact_number: str, record: str, field_name: str) -> UUID:
+        """The Dataverse account of a BC company contact: contact number -> its Contact Business Relation with
+        Link to Table = Customer -> that customer -> the account coupled to it (BC: CRM Int. Table. Subscriber,
+        OPPORTUNITY "Contact Company No." -> ParentAccountId, reference 4.B).
+
+        Raises RecordFailure naming ``record``, the contact and the fix when the contact is not linked to a customer,
+        or when the linked customer is not coupled to an account."""
+        customer_id = self.customer_of_company_contact(contact_number)
+        if customer_id is None:
+            raise RecordFailure(
+                message=f"{record}: contact {contact_number} (field {field_name}) is not linked to a customer",
+                field_name=field_name,
+                fix=f"link contact {contact_number} to a customer in Business Central (Contact Business Relation) "
+                    f"or clear {field_name}; then retry this record",
+            )
+        forward, _ = self._coupling_maps("Customer", "account")
+        if customer_id in forward:
+            return forward[customer_id]
+        _, by_id = self._code_maps("Customer")
+        raise not_coupled_failure(record=record, field_name=field_name, referenced_table="Customer",
+                                  value=f"{by_id.get(customer_id, customer_id)} (of contact {contact_number})",
+                                  destination_table="account")
+
     def bc_code(self, *, target: str, dataverse_id: UUID | None) -> tuple[str | None, str]:
         """The BC code coupled to Dataverse row ``dataverse_id`` of ``target``; returns (code or None, BC table).
 
@@ -281,6 +326,11 @@ def constant_for(constant: str, column_type: str) -> Any:
             return constant
     return constant
 
+
+#: BC fields holding a company contact's number: an account lookup fed by one resolves through the contact's
+#: business relation to a customer, not by looking the number up among customer numbers (BC: CRM Int. Table.
+#: Subscriber; reference 4.B OPPORTUNITY "Contact Company No." -> ParentAccountId).
+COMPANY_CONTACT_FIELDS = frozenset({"Contact Company No."})
 
 #: BC tables whose code is unique per item/resource: the API property naming the owner and the owner's table.
 UNIT_TABLES = {
@@ -324,8 +374,12 @@ def bc_to_dataverse(
     """The Dataverse payload for BC ``row`` (API properties) under ``rules`` (reference 6.3 step 5).
 
     Returns a logical payload (lookups as UUID or None; polymorphic owner/customer types under "<col>type").
-    Raises RecordFailure naming the record, the field and the fix when a referenced record is not coupled or an
-    option has no match (unless the field mapping has "Clear Value on Failed Sync").
+    A company contact number (:data:`COMPANY_CONTACT_FIELDS`) feeding an account lookup resolves through the
+    contact's business relation to a customer (:meth:`Resolver.account_of_company_contact`); a "Contact No." that is
+    the company contact itself leaves the contact lookup empty (company contacts are not Dataverse contacts).
+    Raises RecordFailure naming the record, the field and the fix when a referenced record is not coupled, a company
+    contact is not linked to a customer or an option has no match (unless the field mapping has "Clear Value on
+    Failed Sync").
     """
     payload: dict[str, Any] = {}
     for rule in rules:
@@ -337,6 +391,29 @@ def bc_to_dataverse(
         value = _transform(rule, value)
         if column.endswith("idtype") and column[:-4] in dv.lookups:
             payload[column] = str(value)  # polymorphic target type (OwnerIdType = 'systemuser', reference 4.B)
+            continue
+        if column in dv.lookups and rule.source in COMPANY_CONTACT_FIELDS and "account" in dv.lookups[column].targets:
+            if value in (None, ""):
+                if not rule.not_null:
+                    payload[column] = None
+                continue
+            try:
+                payload[column] = resolver.account_of_company_contact(contact_number=str(value), record=record,
+                                                                      field_name=rule.source)
+            except RecordFailure:
+                if not rule.clear_on_fail:
+                    raise
+                payload[column] = None
+            if payload[column] is not None:
+                payload[f"{column}type"] = "account"
+            continue
+        if (column in dv.lookups and rule.source == "Contact No." and dv.lookups[column].targets == ("contact",)
+                and value not in (None, "") and "Contact Company No." in bc.fields
+                and str(row.get(bc.fields["Contact Company No."]) or "") == str(value)):
+            # The opportunity's contact is the company itself: company contacts are not Dataverse contacts (6.2
+            # step 3); the company arrives as the parent account ("Contact Company No.") instead.
+            if not rule.not_null:
+                payload[column] = None
             continue
         if column in dv.lookups:
             lookup = dv.lookups[column]

@@ -1,0 +1,94 @@
+"""OPPORTUNITY "Contact Company No." -> parentaccountid resolves through the company contact's Contact Business
+Relation to a customer and that customer's coupled account (reference 4.B; protocols.md D10 contactsInformation)."""
+from __future__ import annotations
+
+from typing import Any
+
+from mappings.models import Coupling, IntegrationFieldMapping
+
+OPEN = "status eq 'Not Started' or status eq 'In Progress'"
+
+
+def _team_connection(emulator: Any, settings: Any, company: str) -> Any:
+    """A connection in the Team ownership model (no owner field mappings, so no salesperson needs a user)."""
+    from connections.models import ConnectionSetup
+    from mappings.defaults import default_configuration_reset
+    from syncjobs.engine import clients_for
+    from tests.syncjobs.engine.conftest import disable_unknown_columns, disable_unmatched_options, make_sync_connection
+
+    connection = make_sync_connection(emulator, settings, company=company)
+    connection.ownership_model = ConnectionSetup.OwnershipModel.TEAM
+    connection.save(update_fields=["ownership_model"])
+    default_configuration_reset(connection=connection)
+    _, dv = clients_for(connection)
+    disable_unknown_columns(connection, dv)
+    disable_unmatched_options(connection)
+    return connection
+
+
+def _run(connection: Any, *names: str) -> dict[str, list[Any]]:
+    from mappings.models import IntegrationTableMapping
+    from syncjobs.engine import synchronize_mapping
+
+    return {name: synchronize_mapping(mapping=IntegrationTableMapping.objects.get(connection=connection, name=name),
+                                      full=True) for name in names}
+
+
+def test_full_chain_gives_every_opportunity_its_parent_account(emulator: Any, settings: Any, db: Any) -> None:
+    from syncjobs.engine import clients_for
+
+    connection = _team_connection(emulator, settings, "Contoso Coffee")
+    bc, dv = clients_for(connection)
+    _run(connection, "CURRENCY", "CUSTOMER", "CONTACT")
+    open_opportunities = list(bc.iter_rows("opportunities", filter=OPEN, api="custom"))
+    to_job, from_job = _run(connection, "OPPORTUNITY")["OPPORTUNITY"]
+    messages = list(to_job.errors.values_list("message", flat=True))
+    assert (to_job.failed, from_job.failed) == (0, 0), messages
+    assert to_job.inserted == len(open_opportunities) > 0
+    # expected parent: company contact -> its customer (business relation) -> the account coupled to that customer
+    customer_of = {r["contactNumber"]: r["relatedId"] for r in bc.iter_rows("contactsInformation")
+                   if r["relatedType"] == "Customer"}
+    accounts = {str(c.bc_id): str(c.dataverse_id) for c in Coupling.objects.filter(
+        connection=connection, bc_table="Customer", dataverse_table="account", is_pending=False)}
+    coupled = {str(c.bc_id): c.dataverse_id for c in Coupling.objects.filter(
+        connection=connection, bc_table="Opportunity", is_pending=False)}
+    companies = [o for o in open_opportunities if o.get("contactCompanyNumber")]
+    assert companies
+    for opportunity in companies:
+        row = dv.retrieve("opportunities", coupled[opportunity["id"]], select=["_parentaccountid_value"])
+        expected = accounts[customer_of[opportunity["contactCompanyNumber"]]]
+        assert row["_parentaccountid_value"] == expected, opportunity["number"]
+
+
+def test_company_contact_without_customer_fails_naming_contact_and_fix(
+    emulator: Any, settings: Any, db: Any
+) -> None:
+    from syncjobs.engine import clients_for
+
+    connection = _team_connection(emulator, settings, "CRONUS International Ltd.")
+    bc, _ = clients_for(connection)
+    _run(connection, "CURRENCY", "CUSTOMER", "CONTACT")
+    # CRONUS's company contacts of opportunities (CT100010 National Wholesale Corp, ...) are prospects
+    prospects = {o["number"]: o["contactCompanyNumber"]
+                 for o in bc.iter_rows("opportunities", filter=OPEN, api="custom") if o.get("contactCompanyNumber")}
+    to_job = _run(connection, "OPPORTUNITY")["OPPORTUNITY"][0]
+    assert prospects
+    errors = list(to_job.errors.values_list("message", "fix", "field_name"))
+    assert len(errors) == to_job.failed == len(prospects)
+    for number, contact in prospects.items():
+        assert (
+            f"Opportunity {number}: contact {contact} (field Contact Company No.) is not linked to a customer",
+            f"link contact {contact} to a customer in Business Central (Contact Business Relation) or clear "
+            "Contact Company No.; then retry this record",
+            "Contact Company No.",
+        ) in errors
+    # Clear Value on Failed Sync: the opportunity goes over without a parent account instead of failing
+    IntegrationFieldMapping.objects.filter(table_mapping__connection=connection, table_mapping__name="OPPORTUNITY",
+                                           field_name="Contact Company No.").update(
+        clear_value_on_failed_sync=True)
+    retry = _run(connection, "OPPORTUNITY")["OPPORTUNITY"][0]
+    assert retry.failed == 0 and retry.inserted == len(prospects)
+    coupled = set(Coupling.objects.filter(connection=connection, bc_table="Opportunity", is_pending=False)
+                  .values_list("bc_id", flat=True))
+    ids = {o["number"]: o["id"] for o in bc.iter_rows("opportunities", filter=OPEN, api="custom")}
+    assert {ids[n] for n in prospects} <= {str(i) for i in coupled}
