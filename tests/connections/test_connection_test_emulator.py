@@ -39,6 +39,9 @@ def test_succeeds_and_reads_the_server(emulated_connection: ConnectionSetup, emu
     assert emulated_connection.is_solution_installed
     names = [step.name for step in report.steps]
     assert "Local currency in Dataverse" in names and "Business Central company" in names
+    # BC's local currency (companyInformation.currencyCode) was read and found among Dataverse's currencies.
+    currency = next(step for step in report.steps if step.name == "Local currency in Dataverse")
+    assert currency.ok and currency.message == "Local currency USD exists in Dataverse."
 
 
 @pytest.mark.parametrize(("field", "value", "code"), [
