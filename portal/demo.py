@@ -50,6 +50,22 @@ def _environment(port: int) -> dict[str, str]:
     return env
 
 
+#: The settings `python manage.py ...` needs to run beside the demo (read by portal/settings.py from var/portal.env).
+DEMO_SETTINGS = (
+    "SECRET_KEY", "PORTAL_ENCRYPTION_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "SECURE_SSL_REDIRECT",
+    "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS", "OUTBOUND_ALLOWED_HOSTS",
+    "OUTBOUND_CA_BUNDLE", "REDIS_URL",
+)
+
+
+def _write_env_file(env: dict[str, str]) -> None:
+    """Write var/portal.env (owner-only) so management commands run beside the demo use its settings and keys."""
+    path = VAR / "portal.env"
+    path.write_text("# Written by make demo: settings for `python manage.py ...` beside the demo.\n"
+                    + "".join(f"{name}={env[name]}\n" for name in DEMO_SETTINGS if env.get(name)))
+    path.chmod(0o600)
+
+
 def _start_emulators(env: dict[str, str], processes: list[subprocess.Popen[bytes]]) -> dict[str, str]:
     """Start `python -m emulators serve` with demo data; return its JSON line (also written to var/emulators.json)."""
     command = [
@@ -109,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             processes.append(redis)
         info = _start_emulators(env, processes)
         env.setdefault("OUTBOUND_CA_BUNDLE", info["ca_bundle"])
+        _write_env_file(env)
 
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)

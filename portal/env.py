@@ -120,3 +120,26 @@ def redis_url(name: str, default: str) -> str:
     except ValueError:
         raise ImproperlyConfigured(f"{name}={value!r} has an invalid port.") from None
     return value
+
+
+def load_env_file(path: Path) -> list[str]:
+    """Set unset environment variables from a ``KEY=VALUE`` file (blank lines and ``#`` comments ignored).
+
+    Variables already in the environment win. Returns the names that were set. ``make demo`` writes
+    ``var/portal.env`` so that ``python manage.py ...`` run beside the demo uses the demo's keys and settings.
+    Raises ImproperlyConfigured naming the file and line for a line without ``=``.
+    """
+    if not path.is_file():
+        return []
+    loaded = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value.")
+        if name.strip() not in os.environ:
+            os.environ[name.strip()] = value.strip()
+            loaded.append(name.strip())
+    return loaded

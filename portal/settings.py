@@ -6,16 +6,21 @@ Every variable goes through a helper of :mod:`portal.env` that raises Improperly
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import database_config, envbool, envint, envlist, envstr, redis_url
+from portal.env import database_config, envbool, envint, envlist, envstr, load_env_file, redis_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
+# Optional KEY=VALUE defaults for unset variables (make demo writes var/portal.env; PORTAL_ENV_FILE="" disables it).
+_ENV_FILE = os.environ.get("PORTAL_ENV_FILE", str(VAR_DIR / "portal.env"))
+if _ENV_FILE:
+    load_env_file(Path(_ENV_FILE))
 
 DEBUG = envbool("DEBUG", False)
 

@@ -20,6 +20,7 @@ TEST_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1kby1ub3QtdXNlLTEyMzQ1Njc="
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     defaults = {
+        "PORTAL_ENV_FILE": "",  # a demo's var/portal.env never leaks into the tests
         "SECRET_KEY": "test-secret-key-not-for-production-0123456789abcdefghijklmnopqrstuvwxyz",
         "PORTAL_ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
         "DEBUG": "0",

@@ -89,7 +89,7 @@ def test_redis_url_default() -> None:
 
 
 def _check(extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    unset = {"SECRET_KEY", "PORTAL_ENCRYPTION_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    unset = {"SECRET_KEY", "PORTAL_ENCRYPTION_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE", "PORTAL_ENV_FILE"}
     environment = {k: v for k, v in os.environ.items() if k not in unset}
     environment.update(extra)
     return subprocess.run(
@@ -138,4 +138,35 @@ def test_check_deploy_passes_with_production_settings(tmp_path: Path) -> None:
         "WARNING",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_env_file_fills_unset_variables_only(environ: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "portal.env"
+    path.write_text("# comment\n\nPORTAL_TEST_A=from-file\nPORTAL_TEST_B = from-file\n")
+    environ.setenv("PORTAL_TEST_B", "from-environment")
+    environ.delenv("PORTAL_TEST_A", raising=False)
+    assert env.load_env_file(path) == ["PORTAL_TEST_A"]
+    assert os.environ["PORTAL_TEST_A"] == "from-file" and os.environ["PORTAL_TEST_B"] == "from-environment"
+    environ.delenv("PORTAL_TEST_A")
+    assert env.load_env_file(tmp_path / "missing.env") == []
+
+
+def test_env_file_rejects_a_line_without_equals(tmp_path: Path) -> None:
+    path = tmp_path / "portal.env"
+    path.write_text("SECRET_KEY\n")
+    with pytest.raises(ImproperlyConfigured, match=r"portal.env, line 1: expected NAME=value"):
+        env.load_env_file(path)
+
+
+def test_manage_py_beside_the_demo_uses_its_env_file(tmp_path: Path) -> None:
+    """`python manage.py ...` run beside `make demo` (no variables set) takes the demo's keys from var/portal.env."""
+    from cryptography.fernet import Fernet
+
+    (tmp_path / "portal.env").write_text(
+        f"SECRET_KEY={'k' * 60}\nPORTAL_ENCRYPTION_KEY={Fernet.generate_key().decode()}\nDEBUG=0\n"
+        "ALLOWED_HOSTS=127.0.0.1\n"
+    )
+    result = _check({"PORTAL_VAR_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
