@@ -21,12 +21,9 @@ import time
 import uuid
 from pathlib import Path
 
-import msal
-import requests
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emulators.testing import start_emulators  # noqa: E402
+from emulators.testing import EmulatorSession, client_token, start_emulators  # noqa: E402
 
 
 def main() -> int:
@@ -40,13 +37,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, \
             start_emulators(Path(tmp), seed="none", extra_args=["--no-limits"]) as emu:
         info = emu.info
-        s = requests.Session()
-        s.trust_env = False
-        s.verify = info["ca_bundle"]
-        app = msal.ConfidentialClientApplication(info["client_id"], client_credential=info["client_secret"],
-                                                 authority=info["entra_authority"], instance_discovery=False,
-                                                 http_client=s)
-        token = app.acquire_token_for_client([info["dataverse_url"] + "/.default"])["access_token"]
+        s = EmulatorSession.for_info(info)
+        token = client_token(info, session=s)
         api = info["dataverse_url"] + "/api/data/v9.2/"
         s.headers.update({"Authorization": f"Bearer {token}", "OData-Version": "4.0", "Accept": "application/json"})
         sched = s.get(api + "uomschedules?$select=name").json()["value"][0]["uomscheduleid"]

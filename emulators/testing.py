@@ -59,6 +59,25 @@ class EmulatorSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
+def client_token(info: dict[str, Any], scope: str | None = None, *, session: requests.Session | None = None) -> str:
+    """An access token for the emulators' client (client credentials through msal, protocols.md A5).
+
+    ``scope`` defaults to the Dataverse environment (``{dataverse_url}/.default``); ``session`` is the msal
+    ``http_client`` (an :class:`EmulatorSession` for ``info`` when omitted). Raises RuntimeError with msal's error
+    when no token is issued.
+    """
+    import msal
+
+    app = msal.ConfidentialClientApplication(
+        info["client_id"], client_credential=info["client_secret"], authority=info["entra_authority"],
+        instance_discovery=False, http_client=session or EmulatorSession.for_info(info),
+    )
+    result = app.acquire_token_for_client([scope or info["dataverse_url"] + "/.default"])
+    if "access_token" not in result:
+        raise RuntimeError(f"the emulators issued no token: {result.get('error')}: {result.get('error_description')}")
+    return result["access_token"]
+
+
 class EmulatorStartError(RuntimeError):
     """``serve`` exited or printed nothing within the timeout; the message carries its stderr."""
 

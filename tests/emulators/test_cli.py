@@ -6,9 +6,8 @@ import time
 from pathlib import Path
 
 import msal
-import requests
 
-from emulators.testing import EmulatorSession, RunningEmulators, start_emulators
+from emulators.testing import EmulatorSession, RunningEmulators, client_token, start_emulators
 
 KEYS = {"entra_authority", "dataverse_url", "business_central_url", "tenant_id", "client_id", "client_secret",
         "integration_user", "admin_user", "admin_password", "ca_bundle"}
@@ -21,13 +20,8 @@ def test_json_line_and_state_survives_restart(tmp_path: Path) -> None:
         info = emu.info
         assert KEYS <= set(info)
         assert info["entra_authority"] == f"{info['dataverse_url']}/{info['tenant_id']}"
-        s = requests.Session()
-        s.trust_env = False
-        s.verify = info["ca_bundle"]
-        app = msal.ConfidentialClientApplication(info["client_id"], client_credential=info["client_secret"],
-                                                 authority=info["entra_authority"], instance_discovery=False,
-                                                 http_client=s)
-        token = app.acquire_token_for_client([info["dataverse_url"] + "/.default"])["access_token"]
+        s = EmulatorSession.for_info(info)
+        token = client_token(info, session=s)
         r = s.post(info["dataverse_url"] + "/api/data/v9.2/accounts", json={"name": "Persisted"},
                    headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 204
@@ -37,13 +31,8 @@ def test_json_line_and_state_survives_restart(tmp_path: Path) -> None:
         assert (info["client_id"], info["client_secret"], info["tenant_id"]) == \
             (first["client_id"], first["client_secret"], first["tenant_id"])
         assert info["bc_companies"] == first["bc_companies"]
-        s = requests.Session()
-        s.trust_env = False
-        s.verify = info["ca_bundle"]
-        app = msal.ConfidentialClientApplication(info["client_id"], client_credential=info["client_secret"],
-                                                 authority=info["entra_authority"], instance_discovery=False,
-                                                 http_client=s)
-        token = app.acquire_token_for_client([info["dataverse_url"] + "/.default"])["access_token"]
+        s = EmulatorSession.for_info(info)
+        token = client_token(info, session=s)
         r = s.get(info["dataverse_url"] + "/api/data/v9.2/accounts?$filter=name eq 'Persisted'",
                   headers={"Authorization": f"Bearer {token}"})
         assert len(r.json()["value"]) == 1
