@@ -328,11 +328,73 @@ class WizardOwnershipForm(forms.Form):
         choices=ConnectionSetup.OwnershipModel.choices, initial=ConnectionSetup.OwnershipModel.TEAM,
         widget=forms.RadioSelect,
         help_text="Team: records are owned by the business unit's default team. Person: records are owned by the "
-        "Dataverse user coupled to the salesperson; couple salespersons after finishing.",
+        "Dataverse user coupled to the salesperson; the next step couples salespersons to users.",
     )
 
 
+#: The salespersons step's error when nothing is coupled (BC: CoupleSalespersons "must couple before Next").
+COUPLE_AT_LEAST_ONE = ("Couple at least one salesperson to a Dataverse user, or choose the Team ownership model.")
+
+
+class WizardSalespersonsForm(forms.Form):
+    """Step 6, Person model only (BC: CDS Connection Setup Wizard step CoupleSalespersons, reference 2.1; "must couple
+    before Next"): one choice of Dataverse user per BC salesperson, pre-selected where the e-mails match.
+
+    ``salespeople`` and ``users`` are ``mappings.salespeople.SalespersonRow`` / ``UserRow``-like objects (``id``,
+    ``code``/``name``, ``email``); ``matches`` maps a salesperson code to the pre-selected user id; ``load_error``
+    (the lists could not be read: layer and fix) makes the form invalid with that message. ``cleaned_data`` gains
+    ``salesperson_couplings``: ``[{"code", "salesperson_id", "systemuserid", "name", "user"}]`` (strings). A user
+    can be chosen for one salesperson only (a coupling is one-to-one, reference 6.7)."""
+
+    def __init__(self, *args: Any, salespeople: Any = (), users: Any = (), matches: dict[str, Any] | None = None,
+                 load_error: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.salespeople = list(salespeople)
+        self.users = list(users)
+        self.load_error = load_error
+        matches = matches or {}
+        choices = [("", "— not coupled —")] + [
+            (str(user.id), f"{user.name} <{user.email}>" if user.email else user.name) for user in self.users]
+        for person in self.salespeople:
+            self.fields[self.field_name(person)] = forms.ChoiceField(
+                label=f"{person.code} · {person.name}" + (f" ({person.email})" if person.email else ""),
+                choices=choices, required=False, initial=str(matches.get(person.code) or ""),
+            )
+
+    @staticmethod
+    def field_name(person: Any) -> str:
+        """The form field of one salesperson, by its BC SystemId (stable whatever the list's order)."""
+        return f"salesperson_{person.id.hex}"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.load_error:
+            raise ValidationError(self.load_error, code="lists_unavailable")
+        names = {str(user.id): user.name for user in self.users}
+        couplings: list[dict[str, str]] = []
+        chosen: dict[str, str] = {}
+        for person in self.salespeople:
+            name = self.field_name(person)
+            user_id = data.get(name) or ""
+            if not user_id:
+                continue
+            if user_id in chosen:
+                self.add_error(name, f"{names.get(user_id, user_id)} is already chosen for salesperson "
+                               f"{chosen[user_id]}: a user can be coupled to one salesperson only.")
+                continue
+            chosen[user_id] = person.code
+            couplings.append({"code": person.code, "salesperson_id": str(person.id), "systemuserid": user_id,
+                              "name": person.name, "user": names.get(user_id, "")})
+        if not couplings and not self.errors:
+            if not self.salespeople:
+                raise ValidationError("Business Central has no salespersons to couple. " + COUPLE_AT_LEAST_ONE,
+                                      code="couple_at_least_one")
+            raise ValidationError(COUPLE_AT_LEAST_ONE, code="couple_at_least_one")
+        data["salesperson_couplings"] = couplings
+        return data
+
+
 class WizardReviewForm(forms.Form):
-    """Step 6: review and finish."""
+    """Last step: review and finish."""
 
     confirm = forms.BooleanField(required=True, initial=True, label="Save, test and apply this setup")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from portal.fields import EncryptedTextField
@@ -139,3 +140,80 @@ class ConnectionSetupChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.changed_at:%Y-%m-%d %H:%M:%S} {self.username} {self.field or self.action}"
+
+
+class ConnectionActionQuerySet(models.QuerySet["ConnectionAction"]):
+    """Queries of connection actions."""
+
+    def active(self) -> ConnectionActionQuerySet:
+        """Actions still to run or running (Queued, Running)."""
+        return self.filter(status__in=ConnectionAction.ACTIVE_STATUSES)
+
+
+class ConnectionAction(models.Model):
+    """One remote action of a connection setup run by an RQ worker, never inside a web request (DESIGN "thin views"):
+    the assisted setup's Finish, Enable, or Redeploy Integration Solution.
+
+    The row is written before the job is enqueued (DESIGN principle 1) and holds the checklist (``report``, the
+    :class:`connections.services.CheckReport` dict: ``{"ok", "checked_at", "steps": [{"name", "ok", "message",
+    "fix", "layer", "details"}]}``), updated after each step while the worker runs it, so the status page shows the
+    progress. At most one action per connection is Queued or Running (partial unique constraint).
+
+    ``admin_username`` / ``admin_password`` (Finish and Redeploy only) carry the Dataverse administrator's
+    credentials from the request to the worker, the password encrypted at rest; the task blanks both as soon as it
+    has read them, before any remote call (reference 2.1: "administrator credentials for the solution import are
+    used once and never stored"). RQ only carries the action's id.
+    """
+
+    class Kind(models.TextChoices):
+        FINISH = "Finish", "Assisted setup finish"
+        ENABLE = "Enable", "Enable"
+        REDEPLOY = "Redeploy", "Redeploy Integration Solution"
+
+    class Status(models.TextChoices):
+        QUEUED = "Queued", "Queued"
+        RUNNING = "Running", "Running"
+        SUCCEEDED = "Succeeded", "Succeeded"
+        FAILED = "Failed", "Failed"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    connection = models.ForeignKey(ConnectionSetup, on_delete=models.CASCADE, related_name="actions")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    options = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder,
+                               help_text="Finish only: the wizard's non-secret options (services.FINISH_OPTIONS)")
+    report = models.JSONField(default=dict, blank=True)
+    message = models.CharField(max_length=500, blank=True, help_text="The outcome in one sentence")
+    admin_username = models.CharField(max_length=250, blank=True, help_text="Blanked by the task once read")
+    admin_password = EncryptedTextField(help_text="Blanked by the task once read")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rq_job_id = models.CharField("RQ job ID", max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ConnectionActionQuerySet.as_manager()
+
+    #: Set by :func:`connections.services.connection_action_enqueue`: False when it returned an action that was
+    #: already queued or running instead of starting a new one. Not a database field.
+    created: bool = False
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["connection", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["connection"], condition=models.Q(status__in=["Queued", "Running"]),
+                                    name="connections_one_active_action_per_connection"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.connection_id}: {self.get_status_display()}"
+
+    @property
+    def is_active(self) -> bool:
+        """Queued or Running."""
+        return self.status in self.ACTIVE_STATUSES

@@ -97,6 +97,8 @@ class CheckReport:
 
     steps: list[CheckStep] = field(default_factory=list)
     checked_at: str = ""
+    #: Called with the report after each recorded step (the RQ tasks write it to the action's row); not serialised.
+    progress: Callable[[CheckReport], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -115,7 +117,13 @@ class CheckReport:
             details: Iterable[str] = ()) -> CheckStep:
         step = CheckStep(name=name, ok=ok, message=message, fix=fix, layer=layer, details=list(details))
         self.steps.append(step)
+        self.notify()
         return step
+
+    def notify(self) -> None:
+        """Report the steps so far to :attr:`progress`, when set (progress of a running action)."""
+        if self.progress is not None:
+            self.progress(self)
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "checked_at": self.checked_at, "steps": [asdict(step) for step in self.steps]}
@@ -294,12 +302,17 @@ def _business_central(connection: ConnectionSetup, *, timeout: float | None = No
     return business_central_client_for(connection, **_client_kwargs(timeout))
 
 
+#: Dataverse's PrivilegeDenied message (protocols.md B13 ``0x80040220``): the privilege and, when given, the table.
+_MISSING_PRIVILEGE = re.compile(r"is missing (prv\w+) privilege(?:.*?for entity '(\w+)')?", re.DOTALL)
+
+
 def check_step_for_error(name: str, error: Exception, *, service_hint: str = "") -> CheckStep:
     """Turn a client error into a failed :class:`CheckStep` named ``name``, with the layer and the fix.
 
     Layers: the client's own (dns, connection, tls, timeout, auth, http), refined by the service's answer:
     ``AADSTS500011`` or a Web API 404 → "environment" (the URL is not a Dataverse environment); 403 naming a
-    disabled or unknown user → "integration user"; any other 403 → "privilege"; OutboundURLRejected → "outbound".
+    disabled or unknown user → "integration user"; any other 403 → "privilege" (naming the missing privilege and
+    table of Dataverse's ``0x80040220`` message in the message and the fix); OutboundURLRejected → "outbound".
     The message keeps the service's code (e.g. ``AADSTS7000215``, ``0x80040220``)."""
     from connections.clients.errors import AccessDeniedError, ClientError, OutboundURLRejected
 
@@ -336,8 +349,18 @@ def check_step_for_error(name: str, error: Exception, *, service_hint: str = "")
               "enable it if it is disabled."
     elif isinstance(error, AccessDeniedError):
         layer = "privilege"
-        fix = "The integration user lacks the privilege named in the message: assign the integration roles " \
-              "(Redeploy Integration Solution) or a role that grants it."
+        missing = _MISSING_PRIVILEGE.search(message)
+        if missing:
+            # Dataverse 0x80040220: "Principal user (…), is missing prvReadAccount privilege (Id=…) on OTC=1 for
+            # entity 'account'." — name the privilege and the table in the fix.
+            table = f" on the table '{missing.group(2)}'" if missing.group(2) else ""
+            message = f"The integration user lacks the privilege {missing.group(1)}{table}: {message}"
+            fix = f"Give the integration user {missing.group(1)}: assign the integration roles (Redeploy " \
+                  f"Integration Solution), or add {missing.group(1)} to one of its security roles (Power Platform " \
+                  "admin center > Environment > Settings > Security roles), then test again."
+        else:
+            fix = "The integration user lacks the privilege named in the message: assign the integration roles " \
+                  "(Redeploy Integration Solution) or a role that grants it."
     elif error.service == "entra" and layer == "http":
         layer = "auth"
     if layer == "http" and error.status == 404 and error.service == "dataverse":
@@ -357,14 +380,17 @@ def _run(report: CheckReport, name: str, action: Callable[[], str | tuple[str, l
         outcome = action()
     except _StepFailed as failed:
         report.steps.append(failed.step)
+        report.notify()
         return False
     except ClientError as error:
         report.steps.append(check_step_for_error(name, error))
+        report.notify()
         return False
     except (ValueError, KeyError, TypeError) as error:
         # A non-Dataverse server answering 200 with another JSON shape, or msal refusing an authority.
         report.steps.append(CheckStep(name, False, f"Unexpected answer: {error}", layer=layer_hint or "environment",
                                       fix="Check that the URL is the service's address (not a web page or a proxy)."))
+        report.notify()
         return False
     message, details = (outcome, []) if isinstance(outcome, str) else outcome
     report.add(name, True, message, details=details)
@@ -545,7 +571,7 @@ def connection_test(*, connection: ConnectionSetup, timeout: float = TEST_TIMEOU
         report.add("Business Central company", None, "No Business Central API URL is set; skipped.")
         return _finish_test(connection, report, read, user, save)
 
-    bc_currency: dict[str, str] = {}
+    bc_currency: dict[str, str | None] = {}
 
     def business_central() -> str:
         check_outbound_url(connection.bc_api_url)
@@ -564,16 +590,25 @@ def connection_test(*, connection: ConnectionSetup, timeout: float = TEST_TIMEOU
         return _finish_test(connection, report, read, user, save)
 
     def local_currency() -> str:
-        code = bc_currency.get("code") or ""
+        # Reference 1.3 (enable): General Ledger Setup "LCY Code" must be non-empty and exist as an ISO currency
+        # code in Dataverse (transactioncurrency.isocurrencycode).
+        code = bc_currency.get("code")
+        if code is None:
+            return "Business Central's company information is not available; the local currency was not checked."
         if not code:
-            return "Business Central reports no local currency code; nothing to check."
+            raise _StepFailed(CheckStep(
+                "Local currency in Dataverse", False, "Business Central has no local currency code (LCY Code).",
+                layer="currency", fix="Fill in LCY Code in Business Central's General Ledger Setup with the ISO "
+                "code of the company's currency, then test again."))
+        quoted = code.replace("'", "''")
         rows = list(client.iter_rows("transactioncurrencies", select=["isocurrencycode"],
-                                     filter=f"isocurrencycode eq '{code}'"))
+                                     filter=f"isocurrencycode eq '{quoted}'"))
         if not rows:
             raise _StepFailed(CheckStep(
                 "Local currency in Dataverse", False,
-                f"The local currency {code} of Business Central does not exist in Dataverse.", layer="currency",
-                fix=f"Add the currency {code} in Dynamics 365 Sales (Settings > Business Management > Currencies)."))
+                f"The local currency {code} of Business Central is not present in Dataverse.", layer="currency",
+                fix=f"Add the currency {code} in Dynamics 365 Sales (Settings > Business Management > Currencies, "
+                f"ISO currency code {code}), then test again."))
         return f"Local currency {code} exists in Dataverse."
 
     _run(report, "Local currency in Dataverse", local_currency)
@@ -606,9 +641,9 @@ def _pick_company(connection: ConnectionSetup, companies: list[dict[str, Any]]) 
     return found[0]
 
 
-def _bc_local_currency(connection: ConnectionSetup, company_id: uuid.UUID | None, timeout: float) -> str:
+def _bc_local_currency(connection: ConnectionSetup, company_id: uuid.UUID | None, timeout: float) -> str | None:
     """BC's local currency code (General Ledger Setup "LCY Code"), read from ``companyInformation.currencyCode``
-    (protocols.md D10). Empty when BC does not report one."""
+    (protocols.md D10). ``""`` when BC reports none; None when the company information cannot be read (404)."""
     from connections.clients.errors import NotFoundError
 
     probe = copy.copy(connection)  # in memory only: the company id read is saved with the report
@@ -616,8 +651,8 @@ def _bc_local_currency(connection: ConnectionSetup, company_id: uuid.UUID | None
     try:
         rows = list(_business_central(probe, timeout=timeout).iter_rows("companyInformation"))
     except NotFoundError:
-        return ""
-    return (rows[0].get("currencyCode") or "") if rows else ""
+        return None
+    return (rows[0].get("currencyCode") or "").strip() if rows else None
 
 
 def _finish_test(connection: ConnectionSetup, report: CheckReport, read: dict[str, Any], user: User,
@@ -644,7 +679,8 @@ def _finish_test(connection: ConnectionSetup, report: CheckReport, read: dict[st
 # ---------------------------------------------------------------------------------------------- solution import
 
 def integration_solution_import(*, connection: ConnectionSetup, admin_username: str, admin_password: str,
-                                user: User = None, timeout: float | None = None) -> CheckReport:
+                                user: User = None, timeout: float | None = None,
+                                progress: Callable[[CheckReport], None] | None = None) -> CheckReport:
     """Import the integration solution and assign the integration roles to the integration user (reference 1.5
     ``ImportCRMSolution``; BC action "Redeploy Integration Solution").
 
@@ -653,8 +689,9 @@ def integration_solution_import(*, connection: ConnectionSetup, admin_username: 
     Steps: administrator sign-in, ImportSolution (always, i.e. a redeploy), find the integration user (WhoAmI as the
     connection's identity), assign "Integration administrator" and "Integration user" of the user's business unit.
     Returns the report (never raises for remote failures); updates ``is_solution_installed`` / ``solution_version``.
+    ``progress``, when given, is called with the report after each step (the Redeploy action's status page).
     """
-    report = CheckReport(checked_at=timezone.now().isoformat())
+    report = CheckReport(checked_at=timezone.now().isoformat(), progress=progress)
     from connections.clients.errors import ClientError
 
     state: dict[str, Any] = {}
@@ -662,6 +699,7 @@ def integration_solution_import(*, connection: ConnectionSetup, admin_username: 
         tokens, admin = _admin_dataverse(connection, admin_username, admin_password, timeout)
     except ClientError as error:
         report.steps.append(check_step_for_error("Administrator sign-in", error))
+        report.notify()
         return _finish_solution(connection, report, state, user)
     try:
         return _import_steps(connection, admin, report, state, user, timeout)
@@ -783,13 +821,17 @@ def default_configuration_apply(*, connection: ConnectionSetup, user: User,
     return lines
 
 
-def connection_enable(*, connection: ConnectionSetup, user: User, timeout: float = TEST_TIMEOUT) -> CheckReport:
+def connection_enable(*, connection: ConnectionSetup, user: User, timeout: float = TEST_TIMEOUT,
+                      progress: Callable[[CheckReport], None] | None = None) -> CheckReport:
     """Enable the connection (reference 1.3 "Is Enabled := true"): Test Connection (incl. integration user
     requirements and local currency), the integration solution must be installed, then in one transaction: apply
     the default configuration when the connection has no mappings yet, otherwise restore its job queue entries
     (On Hold → Ready), set Enabled and clear the disable reason. Raises ConnectionActionFailed with the report when
-    a step fails (the connection stays disabled)."""
+    a step fails (the connection stays disabled). ``progress``, when given, is called with the report after the
+    connection test and after each later step (the Enable action's status page)."""
     report = connection_test(connection=connection, timeout=timeout, user=user)
+    report.progress = progress
+    report.notify()
     if not report.ok:
         raise ConnectionActionFailed("The connection test failed; the connection stays disabled.", report)
     connection.refresh_from_db()
@@ -1004,7 +1046,8 @@ FINISH_STEPS = ("Save the connection setup", "Test connection", "Integration use
                 "Import the integration solution and assign roles", "Default configuration", "Enable the connection")
 
 
-def connection_setup_finish(*, data: dict[str, Any], user: User, timeout: float = TEST_TIMEOUT) -> FinishReport:
+def connection_setup_finish(*, data: dict[str, Any], user: User, timeout: float = TEST_TIMEOUT,
+                            progress: Callable[[FinishReport], None] | None = None) -> FinishReport:
     """The assisted setup's Finish, shared by the wizard and ``manage.py setup_connection`` (reference 2 FinalizeSetup).
 
     ``data`` holds the connection setup's fields (secrets plaintext; blank = keep) plus ``bc_company``,
@@ -1012,9 +1055,10 @@ def connection_setup_finish(*, data: dict[str, Any], user: User, timeout: float 
     Steps, shown as a checklist: save (the connection stays disabled; what was entered is kept, secrets encrypted),
     test connection, integration user requirements, solution import and role assignment, default configuration,
     enable. The first failing step stops the run; later steps are "not run". Never raises for remote failures;
-    raises ValidationError for invalid data (nothing saved). The report is stored on the connection.
+    raises ValidationError for invalid data (nothing saved). The report is stored on the connection. ``progress``,
+    when given, is called with the report after each step (the Finish action's status page).
     """
-    report = FinishReport(checked_at=timezone.now().isoformat())
+    report = FinishReport(checked_at=timezone.now().isoformat(), progress=progress)
     admin_username = data.get("admin_username") or ""
     admin_password = data.get("admin_password") or ""
     import_solution = bool(data.get("import_solution"))
@@ -1047,6 +1091,7 @@ def connection_setup_finish(*, data: dict[str, Any], user: User, timeout: float 
         return stop(3)
     report.steps.append(CheckStep(FINISH_STEPS[2], requirement.ok, requirement.message, requirement.fix,
                                   requirement.layer, requirement.details))
+    report.notify()
     if requirement.ok is False:
         return stop(3)
 
@@ -1089,8 +1134,7 @@ def connection_setup_finish(*, data: dict[str, Any], user: User, timeout: float 
             return stop(5)
         report.add(FINISH_STEPS[4], True, "Default mappings and job queue entries created (On Hold).", details=lines)
         report.add(FINISH_STEPS[5], None, "Not requested: the connection stays disabled.")
-        return _store_finish(connection, report, user)
-    if enable:
+    else:
         if not connection.is_solution_installed:
             report.add(FINISH_STEPS[4], None, "Not run: the connection cannot be enabled without the solution.")
             report.add(FINISH_STEPS[5], False, "The integration solution is not installed.", layer="solution",
@@ -1111,9 +1155,8 @@ def connection_setup_finish(*, data: dict[str, Any], user: User, timeout: float 
         report.add(FINISH_STEPS[5], True, "The connection is enabled.")
     if connection.ownership_model == ConnectionSetup.OwnershipModel.PERSON:
         # Reference 2.1 / 10: in the Person model, salespersons must be coupled to Dataverse users before the first
-        # full synchronization (uncoupled salesperson codes fail their records).
-        report.add("Couple salespersons", None, "Person ownership: couple each salesperson to a Dataverse user "
-                   "(Couple Salespersons) before running the full synchronization.")
+        # full synchronization (uncoupled salesperson codes fail their records): apply the wizard's couplings.
+        finish_couple_salespersons(connection=connection, data=data, report=report, timeout=timeout)
     return _store_finish(connection, report, user)
 
 
@@ -1137,3 +1180,308 @@ def _store_finish(connection: ConnectionSetup, report: FinishReport, user: User)
                              f"failed at {report.failed_step.name if report.failed_step else '?'}")
     logger.info("Assisted setup of %s finished: %s", connection.name, "ok" if report.ok else "failed")
     return report
+
+
+# ---------------------------------------------------------------------------------------------- actions on a worker
+
+#: The RQ queue of the connection actions (``make demo``'s workers listen on "default" and "sync").
+ACTION_QUEUE = "default"
+#: Seconds a Queued action may lack its RQ job before it counts as lost (the job is enqueued when the row commits).
+ACTION_LOST_AFTER = 60
+WORKER_HINT = "start one with `python manage.py rqworker default sync`"
+
+
+def _action_lost(action: Any, *, now: Any = None) -> str:
+    """Why the Queued/Running ``action`` will never finish (its RQ job is gone, or ended without the task recording
+    an outcome: the worker was killed), or "" while it may still run. Redis errors count as "may still run"."""
+    import django_rq
+    from redis.exceptions import RedisError
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    now = now or timezone.now()
+    try:
+        job = Job.fetch(action.rq_job_id, connection=django_rq.get_connection(ACTION_QUEUE))
+        status = job.get_status()
+    except NoSuchJobError:
+        if (now - action.created_at).total_seconds() < ACTION_LOST_AFTER:
+            return ""
+        return "Its RQ job no longer exists (Redis was emptied or restarted)."
+    except RedisError:
+        return ""
+    if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED):
+        return f"Its RQ job ended ({status}) without recording an outcome: the worker was stopped or killed."
+    return ""
+
+
+def connection_action_fail_lost(*, action: Any, reason: str) -> bool:
+    """Mark a Queued/Running ``action`` whose job is lost Failed with ``reason`` (and blank any credentials left in
+    its row). Conditional on its status, so a worker finishing it at the same moment wins. Returns whether it was
+    changed."""
+    from connections.models import ConnectionAction
+
+    report = CheckReport.from_dict(action.report or {})
+    report.add("Worker", False, reason, layer="worker",
+               fix=f"Run the action again; make sure an RQ worker is running ({WORKER_HINT}).")
+    changed = ConnectionAction.objects.filter(pk=action.pk, status__in=ConnectionAction.ACTIVE_STATUSES).update(
+        status=ConnectionAction.Status.FAILED, report=report.as_dict(), finished_at=timezone.now(),
+        message=f"The action did not finish: {reason}"[:500], admin_username="", admin_password="")
+    action.refresh_from_db()
+    return bool(changed)
+
+
+def connection_actions_recover_lost(*, now: Any = None) -> int:
+    """Fail every Queued/Running connection action whose RQ job is lost (:func:`_action_lost`: the job is gone, or
+    ended without the task recording an outcome because the worker was killed), so its status page stops waiting
+    and says what to do. Run every minute by the RQ cron scheduler (``syncjobs.cron``), beside the job queue
+    dispatcher's detection of dead synchronization runs. Returns how many actions were failed."""
+    from connections.models import ConnectionAction
+
+    failed = 0
+    for action in ConnectionAction.objects.active():
+        reason = _action_lost(action, now=now)
+        if reason and connection_action_fail_lost(action=action, reason=reason):
+            logger.warning("connection action %s (%s) is lost: %s", action.pk, action.kind, reason)
+            failed += 1
+    return failed
+
+
+#: Non-secret inputs of the assisted setup that Finish's remote part reads from its ``data`` (besides the saved
+#: connection setup): kept in ``ConnectionAction.options`` for the worker. Add a new Finish input here.
+FINISH_OPTIONS = ("import_solution", "enable", "salesperson_couplings", "couple_salespersons_by_email")
+
+
+def connection_action_enqueue(*, connection: ConnectionSetup, kind: str, user: User, admin_username: str = "",
+                              admin_password: str = "", options: dict[str, Any] | None = None) -> Any:
+    """Start a remote action of ``connection`` on an RQ worker: Finish, Enable or Redeploy Integration Solution
+    (``ConnectionAction.Kind``). Returns the :class:`~connections.models.ConnectionAction`.
+
+    The row (status Queued) is written first; ``connections.tasks.run_connection_action(action_id)`` is enqueued on
+    the "default" queue when the transaction commits (django-rq's on-commit mode), with the action's id as its only
+    argument. ``admin_username`` / ``admin_password`` (Finish with the solution import, Redeploy) are kept in the row,
+    the password encrypted, until the task reads and blanks them. ``options`` (Finish only) holds the keys of
+    :data:`FINISH_OPTIONS` from the wizard's data (``import_solution``, ``enable``, ``salesperson_couplings``, ...),
+    JSON-serialisable and never secret; other keys raise ValueError.
+
+    At most one action per connection runs at a time: when one is already Queued or Running it is returned instead
+    (``action.created`` is False) and nothing is enqueued — unless its RQ job is lost (see :func:`_action_lost`),
+    in which case it is marked Failed and a new one starts. Raises ValidationError for a Redeploy without
+    credentials (nothing is saved).
+    """
+    import django_rq
+    from django.db import IntegrityError
+
+    from connections.models import ConnectionAction
+    from connections.tasks import run_connection_action
+
+    Kind = ConnectionAction.Kind
+    kind = Kind(kind)
+    options = dict(options or {}) if kind == Kind.FINISH else {}
+    unknown = set(options) - set(FINISH_OPTIONS)
+    if unknown:
+        raise ValueError(f"Unknown Finish options {sorted(unknown)}: add them to FINISH_OPTIONS if they are inputs of "
+                         "connection_setup_finish (never secrets).")
+    if kind == Kind.REDEPLOY and not (admin_username and admin_password):
+        raise ValidationError("Enter the Dataverse administrator's user name and password to import the integration "
+                              "solution.")
+    keep_credentials = kind == Kind.REDEPLOY or (kind == Kind.FINISH and bool(options.get("import_solution")))
+    real_user = user if user is not None and getattr(user, "is_authenticated", False) else None
+    with transaction.atomic():
+        # Serialise enqueues of one connection (PostgreSQL row lock; SQLite serialises writers anyway).
+        list(ConnectionSetup.objects.select_for_update().filter(pk=connection.pk).values("pk"))
+        running = ConnectionAction.objects.active().filter(connection=connection).first()
+        if running is not None:
+            reason = _action_lost(running)
+            if not reason:
+                running.created = False
+                return running
+            connection_action_fail_lost(action=running, reason=reason)
+        action_id = uuid.uuid4()
+        try:
+            with transaction.atomic():
+                action = ConnectionAction.objects.create(
+                    id=action_id, connection=connection, kind=kind, requested_by=real_user,
+                    options=options,
+                    admin_username=admin_username if keep_credentials else "",
+                    admin_password=admin_password if keep_credentials else "",
+                    rq_job_id=f"connection-action-{action_id}")
+        except IntegrityError:  # another request queued one in the meantime (the partial unique constraint)
+            running = ConnectionAction.objects.active().filter(connection=connection).first()
+            if running is None:
+                raise
+            running.created = False
+            return running
+        django_rq.get_queue(ACTION_QUEUE).enqueue_call(run_connection_action, args=(str(action.pk),),
+                                                       job_id=action.rq_job_id)
+        connection_action_record(connection=connection, user=user, action=f"{kind.label} queued")
+    action.created = True
+    logger.info("%s of %s queued as %s", kind.label, connection.name, action.pk)
+    return action
+
+
+def connection_action_status(*, action: Any) -> dict[str, Any]:
+    """The status of ``action`` for its page and its JSON endpoint (polled every two seconds).
+
+    Shape: ``{"id", "kind", "kind_display", "status", "status_display", "active": bool, "done": bool, "ok": bool,
+    "message", "waiting": str, "steps": [{"name", "ok", "status", "message", "fix", "layer", "details"}],
+    "pending": [step names not run yet], "failed_step": step | None, "created_at", "started_at", "finished_at"}``
+    (times ISO 8601 UTC). ``waiting`` says what a Queued action waits for: no live RQ worker on the queue (with the
+    command that starts one) or its turn on the queue.
+    """
+    from connections.models import ConnectionAction
+
+    report = CheckReport.from_dict(action.report or {})
+    steps = [{**asdict(step), "status": step.status} for step in report.steps]
+    done = action.status in (ConnectionAction.Status.SUCCEEDED, ConnectionAction.Status.FAILED)
+    pending: list[str] = []
+    if not done and action.kind == ConnectionAction.Kind.FINISH:
+        seen = {step.name for step in report.steps}
+        pending = [name for name in FINISH_STEPS if name not in seen]
+    waiting = ""
+    if action.status == ConnectionAction.Status.QUEUED:
+        waiting = _queue_waiting_text()
+    failed = report.failed_step
+    return {
+        "id": str(action.pk), "kind": str(action.kind), "kind_display": action.get_kind_display(),
+        "status": str(action.status), "status_display": action.get_status_display(),
+        "active": not done, "done": done, "ok": action.status == ConnectionAction.Status.SUCCEEDED,
+        "message": action.message, "waiting": waiting, "steps": steps, "pending": pending,
+        "failed_step": {**asdict(failed), "status": failed.status} if failed else None,
+        "created_at": action.created_at.isoformat() if action.created_at else None,
+        "started_at": action.started_at.isoformat() if action.started_at else None,
+        "finished_at": action.finished_at.isoformat() if action.finished_at else None,
+    }
+
+
+def _queue_waiting_text() -> str:
+    """What a Queued action waits for: a worker (none alive on the queue) or its turn."""
+    try:
+        import django_rq
+        from redis.exceptions import RedisError
+        from rq import Worker
+
+        queue = django_rq.get_queue(ACTION_QUEUE)
+        workers = Worker.count(queue=queue)
+        ahead = len(queue)
+    except (ImportError, RedisError, OSError) as error:
+        return f"Waiting for a worker; Redis cannot be read ({type(error).__name__})."
+    if not workers:
+        return f"Waiting for a worker: {WORKER_HINT} (no RQ worker is running)."
+    return f"Waiting for a worker to pick it up ({ahead} job(s) on the queue, {workers} worker(s) alive)."
+
+
+# ---------------------------------------------------------------------------------------------- salesperson coupling
+
+COUPLE_STEP = "Couple salespersons"
+
+
+class SalespersonListsUnavailable(Exception):
+    """The wizard's salespersons step could not read BC's salespeople or Dataverse's users; ``step`` is the failed
+    :class:`CheckStep` naming the layer and the fix."""
+
+    def __init__(self, step: CheckStep) -> None:
+        super().__init__(step.message)
+        self.step = step
+
+    @property
+    def text(self) -> str:
+        """One line for a form error: what failed, the layer, and the fix."""
+        step = self.step
+        return f"Could not read the salespersons and users ({step.layer or 'unknown'} layer): {step.message}" + (
+            f" Fix: {step.fix}" if step.fix else "") + " Go back to correct the settings, or choose the Team " \
+            "ownership model."
+
+
+def connection_from_data(*, data: dict[str, Any], existing: ConnectionSetup | None = None) -> ConnectionSetup:
+    """An UNSAVED connection setup built from wizard or command data (the same fields as :func:`connection_save`
+    reads), for remote reads before Finish saves anything. Secrets left blank keep ``existing``'s stored ones (the
+    wizard's "blank = keep"). Never saved: its primary key is cleared."""
+    values = _values_from_data(data)
+    probe = copy.copy(existing) if existing is not None else ConnectionSetup()
+    probe.pk = None
+    probe._state.adding = True
+    for name, value in values.items():
+        if name in ConnectionSetup.SECRET_FIELDS and not value:
+            continue
+        setattr(probe, name, value)
+    return probe
+
+
+def salesperson_lists_read(*, connection: ConnectionSetup,
+                           timeout: float = TEST_TIMEOUT) -> tuple[list[Any], list[Any]]:
+    """BC's salespeople and the Dataverse users they may be coupled to, read with ``connection``'s credentials (saved
+    or not) and the short Test Connection timeout (seconds, no retries).
+
+    Returns ``(salespeople, users)``: ``mappings.salespeople.SalespersonRow`` and ``UserRow`` lists; users are those
+    the SALESPEOPLE mapping reads (enabled, licensed, not an integration user) less the connection's own integration
+    user (WhoAmI). A company typed as a name is resolved as Test Connection does. Raises
+    :class:`SalespersonListsUnavailable` (layer and fix) on any remote failure — never a raw client error."""
+    from connections.clients.errors import ClientError
+    from mappings.salespeople import salespeople_read, salesperson_users_read
+
+    try:
+        dataverse = _dataverse(connection, timeout=timeout)
+        who = _guid(dataverse.who_am_i().get("UserId"))
+        users = salesperson_users_read(dataverse=dataverse, exclude=who)
+    except ClientError as error:
+        raise SalespersonListsUnavailable(check_step_for_error("Read the Dataverse users", error)) from None
+    try:
+        probe = copy.copy(connection)
+        if not probe.bc_company_id:
+            companies = _business_central(probe, timeout=timeout).companies()
+            probe.bc_company_id = _guid(_pick_company(probe, companies).get("id"))
+        salespeople = salespeople_read(bc=_business_central(probe, timeout=timeout))
+    except _StepFailed as failed:
+        raise SalespersonListsUnavailable(failed.step) from None
+    except ClientError as error:
+        step = check_step_for_error("Read the Business Central salespeople", error)
+        if step.layer == "http":
+            step.layer = "business central"
+        raise SalespersonListsUnavailable(step) from None
+    return salespeople, users
+
+
+def finish_couple_salespersons(*, connection: ConnectionSetup, data: dict[str, Any], report: CheckReport,
+                               timeout: float = TEST_TIMEOUT) -> CheckStep:
+    """Finish's "Couple salespersons" step (Person model; BC: CDS Connection Setup Wizard CoupleSalespersons,
+    reference 2.1 and 10). Adds the step to ``report`` and returns it.
+
+    Couples ``data["salesperson_couplings"]`` (``[{"code", "salesperson_id", "systemuserid", ...}]``, chosen on the
+    wizard's salespersons step) through ``mappings.salespeople.salespeople_couple`` (idempotent). With
+    ``data["couple_salespersons_by_email"]`` (``setup_connection --couple-salespersons-by-email``) the pairs are
+    found by matching e-mails (case-insensitive) instead, reading both sides with ``timeout``. Without any pair the
+    step is "not run" and says to couple before the first full synchronization. A read failure or a pair that
+    conflicts with an existing coupling fails the step (the others are still coupled)."""
+    from mappings.salespeople import salespeople_couple, salespeople_match_by_email
+
+    couplings = [dict(pair) for pair in data.get("salesperson_couplings") or []]
+    if data.get("couple_salespersons_by_email"):
+        try:
+            salespeople, users = salesperson_lists_read(connection=connection, timeout=timeout)
+        except SalespersonListsUnavailable as failed:
+            return report.add(COUPLE_STEP, False, f"{failed.step.name}: {failed.step.message}", layer=failed.step.layer,
+                              fix=failed.step.fix or "Couple the salespersons on the Couple Salespersons page.")
+        names = {user.id: user.name for user in users}
+        chosen = {pair.get("code") for pair in couplings}
+        matches = salespeople_match_by_email(salespeople, users)
+        for person in salespeople:
+            user_id = matches.get(person.code)
+            if user_id and person.code not in chosen:
+                couplings.append({"code": person.code, "salesperson_id": str(person.id), "systemuserid": str(user_id),
+                                  "name": person.name, "user": names.get(user_id, "")})
+    if not couplings:
+        return report.add(COUPLE_STEP, None, "Person ownership: no salesperson was coupled. Couple each salesperson "
+                          "to a Dataverse user (Couple Salespersons) before running the full synchronization.")
+    result = salespeople_couple(connection=connection, couplings=couplings)
+    labels = {pair.get("code"): f"{pair.get('code')} → {pair.get('user') or pair.get('systemuserid')}"
+              for pair in couplings}
+    details = [f"Coupled: {labels[code]}" for code in result.coupled] + \
+              [f"Already coupled: {labels[code]}" for code in result.already] + result.problems
+    message = f"{len(result.coupled)} salespersons coupled to Dataverse users" + (
+        f"; {len(result.already)} were already coupled" if result.already else "") + "."
+    if result.problems:
+        return report.add(COUPLE_STEP, False, f"{message} {len(result.problems)} could not be coupled.",
+                          layer="mappings", details=details,
+                          fix="Open Couple Salespersons: uncouple the record named in each line, or choose another "
+                          "user.")
+    return report.add(COUPLE_STEP, True, message, details=details)

@@ -9,13 +9,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
 from connections import forms, services
-from connections.models import ConnectionSetup
+from connections.models import ConnectionAction, ConnectionSetup
 
 View = Callable[..., HttpResponse]
 
@@ -71,6 +72,7 @@ def _detail_context(request: HttpRequest, connection: ConnectionSetup, **extra: 
         "test_report": test_report,
         "active_jobs": active_jobs,
         "changes": connection.changes.select_related("user")[:100],
+        "actions": connection.actions.select_related("requested_by")[:10],
         "links": _links(connection),
         "secrets": [(name, connection.has_secret(name)) for name in connection.SECRET_FIELDS],
         **extra,
@@ -144,19 +146,24 @@ def connection_test(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return redirect("connections:connection-detail", pk=pk)
 
 
+def connectionaction_redirect(request: HttpRequest, action: ConnectionAction) -> HttpResponse:
+    """Redirect to the action's status page, saying whether it was started or another one is still running."""
+    if action.created:
+        messages.info(request, f"{action.get_kind_display()} started on a worker; this page shows its progress.")
+    else:
+        messages.warning(request, f"{action.get_kind_display()} is already {action.get_status_display().lower()} "
+                         "for this connection: its progress is shown here; start another action when it has ended.")
+    return redirect("connections:connectionaction-detail", pk=action.connection_id, action_pk=action.pk)
+
+
 @require_POST
 @administrator_required
 def connection_enable(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    """Enable: test, then default configuration or restore job queue entries (reference 1.3)."""
+    """Enable: test, then default configuration or restore job queue entries (reference 1.3), on a worker."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
-    try:
-        services.connection_enable(connection=connection, user=request.user)
-    except services.ConnectionActionFailed as failure:
-        step = failure.report.failed_step
-        messages.error(request, f"{failure} {step.name}: {step.message} {step.fix}".strip() if step else str(failure))
-    else:
-        messages.success(request, "The connection is enabled.")
-    return redirect("connections:connection-detail", pk=pk)
+    action = services.connection_action_enqueue(connection=connection, kind=ConnectionAction.Kind.ENABLE,
+                                                user=request.user)
+    return connectionaction_redirect(request, action)
 
 
 @require_POST
@@ -173,20 +180,50 @@ def connection_disable(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 @administrator_required
 def connection_redeploy_solution(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    """Redeploy Integration Solution with administrator credentials used once (never stored)."""
+    """Redeploy Integration Solution on a worker, with administrator credentials used once (blanked by the task)."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
     form = forms.RedeploySolutionForm(request.POST if request.method == "POST" else None)
-    report = None
     if request.method == "POST" and form.is_valid():
-        report = services.integration_solution_import(
-            connection=connection, admin_username=form.cleaned_data["admin_username"],
-            admin_password=form.cleaned_data["admin_password"], user=request.user)
-        if report.ok:
-            messages.success(request, "The integration solution was imported and the integration roles assigned.")
-            return redirect("connections:connection-detail", pk=pk)
-        form = forms.RedeploySolutionForm(initial={"admin_username": form.cleaned_data["admin_username"]})
-    return render(request, "connections/connectionsetup_solution.html",
-                  {"connection": connection, "form": form, "report": report})
+        try:
+            action = services.connection_action_enqueue(
+                connection=connection, kind=ConnectionAction.Kind.REDEPLOY, user=request.user,
+                admin_username=form.cleaned_data["admin_username"], admin_password=form.cleaned_data["admin_password"])
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return connectionaction_redirect(request, action)
+    return render(request, "connections/connectionsetup_solution.html", {"connection": connection, "form": form})
+
+
+def _action_context(action: ConnectionAction) -> dict[str, Any]:
+    from connections.wizard import _links
+
+    status = services.connection_action_status(action=action)
+    return {
+        "action": action, "connection": action.connection, "status": status,
+        "report": services.CheckReport.from_dict(action.report or {}), "links": _links(action.connection),
+    }
+
+
+def _action_or_404(pk: uuid.UUID, action_pk: uuid.UUID) -> ConnectionAction:
+    return get_object_or_404(ConnectionAction.objects.select_related("connection", "requested_by"),
+                             pk=action_pk, connection_id=pk)
+
+
+@require_GET
+def connectionaction_detail(request: HttpRequest, pk: uuid.UUID, action_pk: uuid.UUID) -> HttpResponse:
+    """The status page of a Finish / Enable / Redeploy action: its checklist, refreshed from
+    :func:`connectionaction_status` by static/connections/action.js until it ends; then the next pages or the fix."""
+    action = _action_or_404(pk, action_pk)
+    return render(request, "connections/connectionaction_detail.html", _action_context(action))
+
+
+@never_cache
+@require_GET
+def connectionaction_status(request: HttpRequest, pk: uuid.UUID, action_pk: uuid.UUID) -> JsonResponse:
+    """JSON of the action's status (:func:`connections.services.connection_action_status`), polled by its page."""
+    action = _action_or_404(pk, action_pk)
+    return JsonResponse(services.connection_action_status(action=action))
 
 
 @administrator_required

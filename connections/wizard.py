@@ -6,6 +6,9 @@ secret inputs (client secret, certificate, passwords, access keys, the OAuth con
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -16,7 +19,7 @@ from formtools.wizard.storage.session import SessionStorage
 from formtools.wizard.views import SessionWizardView
 
 from connections import forms, services
-from connections.models import ConnectionSetup
+from connections.models import ConnectionAction, ConnectionSetup
 from portal import crypto
 
 #: Wizard inputs whose values are secrets (field names without the step prefix).
@@ -62,6 +65,7 @@ STEPS = [
     ("businesscentral", forms.WizardBusinessCentralForm),
     ("options", forms.WizardOptionsForm),
     ("ownership", forms.WizardOwnershipForm),
+    ("salespersons", forms.WizardSalespersonsForm),
     ("review", forms.WizardReviewForm),
 ]
 STEP_TITLES = {
@@ -70,19 +74,34 @@ STEP_TITLES = {
     "businesscentral": "Business Central company and sign-in",
     "options": "Options",
     "ownership": "Ownership model",
+    "salespersons": "Couple salespersons",
     "review": "Review and finish",
 }
+#: Non-secret inputs whose change means the salespersons step must read the two lists again.
+_LIST_SOURCE_FIELDS = ("dataverse_url", "authentication_type", "tenant_id", "authority_host", "client_id",
+                       "certificate_thumbprint", "username", "web_api_version", "bc_api_url", "bc_company",
+                       "bc_authentication_type", "bc_client_id", "bc_username")
+
+
+def person_model_chosen(wizard: SessionWizardView) -> bool:
+    """formtools condition of the salespersons step: shown only when the Person ownership model is chosen
+    (reference 2.1: CoupleSalespersons is a Person-model step)."""
+    data = wizard.get_cleaned_data_for_step("ownership") or {}
+    return data.get("ownership_model") == ConnectionSetup.OwnershipModel.PERSON
 
 
 class ConnectionSetupWizard(SessionWizardView):
-    """Assisted setup: environment URL → sign-in → BC company → options → ownership model → review → Finish.
+    """Assisted setup: environment URL → sign-in → BC company → options → ownership model → (Person model only)
+    couple salespersons → review → Finish.
 
-    Finish calls :func:`connections.services.connection_setup_finish` and renders its checklist. Only Integration
+    Finish saves what was entered and starts :func:`connections.services.connection_setup_finish` on a worker (see
+    :meth:`done`); the action's status page shows its checklist. Only Integration
     Administrators may run it. A secret left blank when stepping back keeps the value entered before (and, for an
     existing connection, the stored one).
     """
 
     form_list = STEPS
+    condition_dict = {"salespersons": person_model_chosen}
     storage_name = "connections.wizard.EncryptedSessionStorage"
     template_name = "connections/connectionsetup_wizard.html"
 
@@ -112,6 +131,58 @@ class ConnectionSetupWizard(SessionWizardView):
         initial["bc_company"] = str(connection.bc_company_id or connection.bc_company_name or "")
         return initial
 
+    def get_form_kwargs(self, step: str | None = None) -> dict[str, Any]:
+        """The salespersons step gets BC's salespeople, the Dataverse users and the e-mail matches, read with the
+        credentials entered so far (:func:`connections.services.salesperson_lists_read`, short timeout); a read
+        failure becomes ``load_error`` (a form error naming the layer and the fix)."""
+        kwargs = super().get_form_kwargs(step)
+        if step == "salespersons":
+            kwargs.update(self._salesperson_lists())
+        return kwargs
+
+    def _salesperson_lists(self) -> dict[str, Any]:
+        """Read the two lists once per set of credentials (kept in the wizard's storage: names, e-mails and ids, no
+        secret), so re-validating the step at Finish does not read them again."""
+        from mappings.salespeople import SalespersonRow, UserRow, salespeople_match_by_email
+
+        data: dict[str, Any] = {}
+        for step in ("environment", "signin", "businesscentral", "options"):
+            data.update(self.get_cleaned_data_for_step(step) or {})
+        key = hashlib.sha256(json.dumps([str(data.get(name) or "") for name in _LIST_SOURCE_FIELDS]).encode()
+                             ).hexdigest()
+        cached = self.storage.extra_data.get("salesperson_lists")
+        if not (cached and cached.get("key") == key):
+            probe = services.connection_from_data(data=data, existing=self._existing())
+            try:
+                salespeople, users = services.salesperson_lists_read(connection=probe)
+            except services.SalespersonListsUnavailable as failed:
+                return {"load_error": failed.text}
+            cached = {"key": key,
+                      "salespeople": [[str(p.id), p.code, p.name, p.email] for p in salespeople],
+                      "users": [[str(u.id), u.name, u.email] for u in users]}
+            extra = dict(self.storage.extra_data)
+            extra["salesperson_lists"] = cached
+            self.storage.extra_data = extra
+        salespeople = [SalespersonRow(uuid.UUID(i), code, name, email)
+                       for i, code, name, email in cached["salespeople"]]
+        users = [UserRow(uuid.UUID(i), name, email) for i, name, email in cached["users"]]
+        matches: dict[str, uuid.UUID] = {}
+        existing = self._existing()
+        if existing is not None:  # what is coupled already wins over an e-mail match
+            from mappings.models import Coupling
+            from mappings.salespeople import SALESPERSON_TABLE, USER_TABLE
+
+            coupled = dict(Coupling.objects.filter(connection=existing, bc_table=SALESPERSON_TABLE,
+                                                   dataverse_table=USER_TABLE).values_list("bc_id", "dataverse_id"))
+            known = {user.id for user in users}
+            matches = {p.code: coupled[p.id] for p in salespeople if coupled.get(p.id) in known}
+        taken = set(matches.values())
+        for code, user_id in salespeople_match_by_email(salespeople, users).items():
+            if code not in matches and user_id not in taken:
+                matches[code] = user_id
+                taken.add(user_id)
+        return {"salespeople": salespeople, "users": users, "matches": matches}
+
     def process_step(self, form: Any) -> Any:
         """Keep a secret entered earlier when the field is left blank on a revisit (never re-rendered)."""
         data = form.data.copy()
@@ -124,7 +195,7 @@ class ConnectionSetupWizard(SessionWizardView):
 
     def get_context_data(self, form: Any, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(form=form, **kwargs)
-        context["step_titles"] = [(name, STEP_TITLES[name]) for name, _ in STEPS]
+        context["step_titles"] = [(name, STEP_TITLES[name]) for name in self.get_form_list()]
         context["step_title"] = STEP_TITLES[self.steps.current]
         existing = self._existing()
         context["existing"] = existing
@@ -137,8 +208,13 @@ class ConnectionSetupWizard(SessionWizardView):
     def _summary(self) -> list[tuple[str, str]]:
         """Non-secret values entered so far, for the review step (secrets shown as "entered" / "kept")."""
         rows: list[tuple[str, str]] = []
-        for step, form_class in STEPS[:-1]:
+        for step, form_class in self.get_form_list().items():
+            if step == "review":
+                continue
             data = self.get_cleaned_data_for_step(step) or {}
+            for pair in data.get("salesperson_couplings") or []:
+                rows.append((f"Salesperson {pair['code']} · {pair.get('name', '')}",
+                             f"coupled to {pair.get('user') or pair['systemuserid']}"))
             for name, field in form_class.base_fields.items():
                 if name in ("drop_path", "custom_authority_host", "connection_string"):
                     continue
@@ -153,6 +229,9 @@ class ConnectionSetupWizard(SessionWizardView):
         return rows
 
     def done(self, form_list: Any, **kwargs: Any) -> HttpResponse:
+        """Finish: save what was entered at once (:func:`connections.services.connection_save`, nothing remote;
+        secrets encrypted), then start the remote steps (test, solution import, default configuration, enable) on a
+        worker and redirect to the action's status page. Invalid data shows its errors and saves nothing."""
         data: dict[str, Any] = {}
         for form in form_list:
             data.update(form.cleaned_data)
@@ -160,15 +239,18 @@ class ConnectionSetupWizard(SessionWizardView):
         if existing is not None:
             data["name"] = existing.name
         try:
-            report = services.connection_setup_finish(data=data, user=self.request.user)
+            connection = services.connection_save(connection=existing, data=data, user=self.request.user)
         except ValidationError as error:
             messages.error(self.request, " ".join(error.messages))
             return render(self.request, "connections/connectionsetup_finish.html", {"report": None,
                                                                                      "errors": error.messages})
-        connection = ConnectionSetup.objects.get(name=data.get("name") or "Dynamics 365 Sales")
-        return render(self.request, "connections/connectionsetup_finish.html", {
-            "report": report, "connection": connection, "links": _links(connection),
-        })
+        action = services.connection_action_enqueue(
+            connection=connection, kind=ConnectionAction.Kind.FINISH, user=self.request.user,
+            admin_username=data.get("admin_username") or "", admin_password=data.get("admin_password") or "",
+            options={name: data[name] for name in services.FINISH_OPTIONS if name in data})
+        from connections.views import connectionaction_redirect
+
+        return connectionaction_redirect(self.request, action)
 
 
 def _links(connection: ConnectionSetup) -> dict[str, str | None]:

@@ -876,10 +876,14 @@ class BusinessCentral:
     def _editable(self, header_set: str, header: dict[str, Any]) -> None:
         if header_set == "salesInvoices" and header.get("status") not in ("Draft", None):
             raise BCError(400, "BadRequest_InvalidOperation", "A posted sales invoice cannot be changed.")
+        if header_set == "salesOrders" and header.get("status") == "Released":
+            # BC: Sales Header.TestStatusOpen (reference 8.2: a released order is reopened before it is changed)
+            raise BCError(400, "Application_TestFieldError", "Status must be equal to 'Open'  in Sales Header: "
+                          f"Document Type=Order, No.={header.get('number')}. Current value is 'Released'.")
 
     def update(self, company: str, ent: Entity, rid: str, data: dict[str, Any]) -> dict[str, Any]:
         tbl = self.table(company, ent.name)
-        if ent.name == "salesInvoices":
+        if ent.name in ("salesInvoices", "salesOrders"):
             self._editable(ent.name, tbl[rid])
         if ent.parent:
             header = self.table(company, ent.parent[1]).get(tbl[rid].get(ent.parent[0]) or "")
@@ -904,6 +908,10 @@ class BusinessCentral:
         row = tbl[rid]
         if ent.name == "salesInvoices":
             self._editable(ent.name, row)
+        if ent.parent:
+            header = self.table(company, ent.parent[1]).get(row.get(ent.parent[0]) or "")
+            if header is not None:
+                self._editable(ent.parent[1], header)
         del tbl[rid]
         if ent.name in LINES_OF:
             ltbl = self.table(company, LINES_OF[ent.name])
@@ -1021,8 +1029,32 @@ class BusinessCentral:
                 "currencyCode": row.get("currencyCode"), "dateArchived": dt.date.today().isoformat()})
             self.delete(company, ent, rid)
             return Response(204)
+        if ent.name == "salesOrders" and ent.api == "custom" and action in ("release", "reopen"):
+            return self._release_or_reopen(company, tbl, rid, action)
         raise BCError(400, "BadRequest_MethodNotImplemented", f"The action '{action}' is not available on "
                       f"{ent.name}.")
+
+    def _release_or_reopen(self, company: str, tbl: dict[str, dict[str, Any]], rid: str, action: str) -> Response:
+        """The companion extension's ``Microsoft.NAV.release`` / ``Microsoft.NAV.reopen`` on its salesOrders page
+        (API v2.0 has no release action; protocols.md D11 option 2): codeunit "Release Sales Document" sets the
+        status Released (an order without a line with a quantity has nothing to release), Reopen sets it Open.
+        A released order's header and lines refuse changes until it is reopened (``_editable``)."""
+        row = tbl[rid]
+        if action == "release":
+            if row.get("status") == "Released":
+                return Response(204)
+            lines = [r for r in self.table(company, "salesOrderLines").values()
+                     if r.get("documentId") == rid and r.get("lineType") != "Comment" and (r.get("quantity") or 0)]
+            if not lines:
+                raise BCError(400, "Application_DialogException", "There is nothing to release for the document of "
+                              f"type Order with the number {row.get('number')}.")
+            status = "Released"
+        else:
+            if row.get("status") != "Released":
+                return Response(204)
+            status = "Open"
+        tbl[rid] = {**row, "status": status, "@v": self.next_version(), "lastModifiedDateTime": now_bc()}
+        return Response(204)
 
     def _series(self, company: str, entity: str) -> str:
         n = self.state.counters.get(company + entity, 0) + 1

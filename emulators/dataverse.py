@@ -12,14 +12,16 @@ tracking (B8), ``$batch`` with atomic change sets and ``Content-ID`` references 
 against the current option set (C7; out of range = 400 ``0x8004431a``).
 
 Not supported (answered 501 ``0x80040219`` NotImplemented): ``$apply``, ``fetchXml``, ``sql``,
-lambda operators ``any``/``all``.  Security privileges are not evaluated: any enabled systemuser of
-the organization (an application user whose ``applicationid`` is the token's ``appid``, or a user
-whose ``azureactivedirectoryobjectid`` is the token's ``oid``) may call every operation.
+lambda operators ``any``/``all``.  Callers are enabled systemusers of the organization (an application user whose
+``applicationid`` is the token's ``appid``, or a user whose ``azureactivedirectoryobjectid`` is the token's ``oid``);
+each request needs the privileges of :meth:`Dataverse.required_privileges` from the caller's security roles (403
+``0x80040220`` otherwise); roles grant every privilege unless revoked through ``/_emulator/privileges``.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import re
@@ -239,52 +241,117 @@ class Dataverse:
                        "this user. Also, users are disabled if they don't have a license or if the user account in "
                        "Active Directory has been disabled.")
 
-    def user_role_count(self, uid: str) -> int:
-        """Security roles a systemuser holds directly or through its teams (``systemuserroles_association``,
+    def user_roles(self, uid: str) -> set[str]:
+        """Ids of the security roles a systemuser holds directly or through its teams (``systemuserroles_association``,
         ``teammembership_association`` + ``teamroles_association``)."""
         n2n = self.state.n2n
         direct = {r for u, r in n2n.get("systemuserroles_association", set()) if u == uid}
         teams = {t for u, t in n2n.get("teammembership_association", set()) if u == uid}
         via_teams = {r for t, r in n2n.get("teamroles_association", set()) if t in teams}
-        return len(direct | via_teams)
+        return direct | via_teams
+
+    def user_role_count(self, uid: str) -> int:
+        """How many security roles a systemuser holds (see :meth:`user_roles`)."""
+        return len(self.user_roles(uid))
+
+    def role_privileges(self, rid: str) -> frozenset[str]:
+        """Privilege names a role grants: every privilege of :func:`all_privileges` less those revoked through the
+        control endpoint (kept on the role row as ``@revoked``; a reset restores the seeded roles)."""
+        row = self.state.rows["role"].get(rid) or {}
+        return all_privileges() - frozenset(row.get("@revoked") or ())
+
+    def user_privileges(self, uid: str) -> frozenset[str]:
+        """The union of the privileges of a user's roles (Dataverse: a privilege from any role counts)."""
+        granted: frozenset[str] = frozenset()
+        for rid in self.user_roles(uid):
+            granted |= self.role_privileges(rid)
+        return granted
+
+    def role_privileges_change(self, role: str, *, revoke: list[str], grant: list[str]) -> list[dict[str, Any]]:
+        """Revoke privileges from / grant them back to a security role (control endpoint ``/_emulator/privileges``).
+
+        ``role`` is a role id or name (case-insensitive); a name changes every role of that name, i.e. the root
+        business unit's role and its business-unit copies, as editing a root role does in Dataverse. Returns
+        ``[{"roleid", "name", "revoked": [...]}]``. Raises KeyError for an unknown role and ValueError for a name
+        that is not a privilege of :func:`all_privileges`."""
+        unknown = sorted((set(revoke) | set(grant)) - all_privileges())
+        if unknown:
+            raise ValueError(f"unknown privilege(s) {', '.join(unknown)}; names look like prvReadAccount "
+                             "(prv + Create|Read|Write|Delete|Append|AppendTo|Assign|Share + the table's schema name)")
+        with self.lock:
+            roles = self.state.rows["role"]
+            wanted = role.strip().strip("{}").lower()
+            ids = [rid for rid, row in roles.items()
+                   if rid == wanted or (row.get("name") or "").lower() == wanted]
+            if not ids:
+                raise KeyError(role)
+            changed = []
+            for rid in ids:
+                revoked = (set(roles[rid].get("@revoked") or ()) | set(revoke)) - set(grant)
+                roles[rid]["@revoked"] = sorted(revoked)
+                changed.append({"roleid": rid, "name": roles[rid].get("name"), "revoked": sorted(revoked)})
+            return changed
+
+    def revoked_privileges(self) -> dict[str, list[str]]:
+        """``{role name (id): [revoked privilege, ...]}`` for the roles with revoked privileges."""
+        with self.lock:
+            return {f"{row.get('name')} ({rid})": list(row["@revoked"])
+                    for rid, row in self.state.rows["role"].items() if row.get("@revoked")}
+
+    def required_privileges(self, method: str, segs: list[str]) -> tuple[list[str], str, int]:
+        """The privileges a request needs, with the entity's logical name and object type code (OTC).
+
+        Table requests need ``prv<Verb><Entity>``: GET Read, POST Create, PATCH/PUT Write, DELETE Delete, ``$ref``
+        and POST to a collection-valued navigation AppendTo; bulk messages CreateMultiple (Create), UpdateMultiple
+        (Write), UpsertMultiple (Create and Write), DeleteMultiple (Delete). ``EntityDefinitions`` needs Read on
+        'entity'; ImportSolution needs prvImportCustomization; other actions Read on 'solution'."""
+        head = segs[0]
+        name = head.split("(", 1)[0]
+        table = BY_SET.get(name)
+        if name.startswith("ImportSolution"):
+            return ["prvImportCustomization"], "solution", 7100
+        if table is None and name.startswith("EntityDefinitions"):
+            return [privilege_name("Read", "entity")], "entity", 9800
+        if table is None:
+            return [privilege_name("Read", "solution")], "solution", 7100
+        verbs = [{"GET": "Read", "POST": "Create", "PATCH": "Write", "PUT": "Write",
+                  "DELETE": "Delete"}.get(method, "Read")]
+        if segs[-1] == "$ref" or (method == "POST" and len(segs) > 1 and not segs[1].startswith("Microsoft.Dynamics")):
+            verbs = ["AppendTo"]
+        elif method == "POST" and len(segs) == 2 and segs[1].startswith("Microsoft.Dynamics.CRM."):
+            verbs = {"CreateMultiple": ["Create"], "UpdateMultiple": ["Write"], "UpsertMultiple": ["Create", "Write"],
+                     "DeleteMultiple": ["Delete"]}.get(segs[1].rsplit(".", 1)[-1], ["Read"])
+        return [privilege_name(verb, table.logical) for verb in verbs], table.logical, table.object_type_code
 
     def check_privilege(self, method: str, segs: list[str], ctx: Ctx) -> None:
         """Privilege check (protocols.md B13 ``0x80040220`` PrivilegeDenied, 403).
 
-        Model (documented in README "Fidelity notes"): a caller - and, with impersonation, the impersonated user
-        as well (B12: effective rights are the intersection) - needs at least one security role for any table
-        operation, metadata included; WhoAmI, RetrieveVersion and ``$metadata`` work for every enabled user of
-        the organization.  Which privileges each role grants is not modelled: any role allows everything."""
+        Model (documented in README "Security"): roles grant privileges (every privilege of the emulated tables,
+        less those revoked through ``/_emulator/privileges``); a caller - and, with impersonation, the impersonated
+        user as well (B12: effective rights are the intersection) - needs every privilege of
+        :meth:`required_privileges` from at least one of its roles. WhoAmI, RetrieveVersion and ``$metadata`` work
+        for every enabled user of the organization. The 403 body is Dataverse's: "Principal user (Id=…, type=8,
+        roleCount=…, privilegeCount=…, accessMode=…), is missing prvReadAccount privilege (Id=…) on OTC=1 for entity
+        'account'. context.Caller=…"."""
         if not getattr(self.settings, "enforce_privileges", True) or not segs:
             return
         head = segs[0]
         if head in ("$metadata", "WhoAmI", "WhoAmI()", "RetrieveVersion", "RetrieveVersion()"):
             return
-        users = self.state.rows["systemuser"]
+        needed: tuple[list[str], str, int] | None = None
         for uid in dict.fromkeys(u for u in (ctx.real_caller_id, ctx.caller_id) if u):
-            if self.user_role_count(uid):
+            roles = self.user_roles(uid)
+            needed = needed or self.required_privileges(method, segs)
+            privileges, logical, otc = needed
+            granted = self.user_privileges(uid) if roles else frozenset()
+            missing = next((p for p in privileges if p not in granted), None)
+            if missing is None:
                 continue
-            name = head.split("(", 1)[0]
-            table = BY_SET.get(name)
-            if table is None and name.startswith("EntityDefinitions"):
-                logical, verb, otc = "entity", "Read", 9800
-            elif table is None:  # actions: ImportSolution needs prvImportCustomization
-                logical, verb, otc = "solution", "Read", 7100
-            else:
-                logical, otc = table.logical, table.object_type_code
-                ref = segs[-1] == "$ref"
-                verb = {"GET": "Read", "POST": "Create", "PATCH": "Write", "PUT": "Write",
-                        "DELETE": "Delete"}.get(method, "Read")
-                if ref or (method == "POST" and len(segs) > 1 and not segs[1].startswith("Microsoft.Dynamics")):
-                    verb = "AppendTo"
-            priv = f"prv{verb}{_PRIVILEGE_NAMES.get(logical) or _schema_name(logical)}"
-            if name.startswith("ImportSolution"):
-                priv = "prvImportCustomization"
-            access = users.get(uid, {}).get("accessmode") or 0
-            raise DVError(403, "0x80040220", f"Principal user (Id={uid}, type=8, roleCount=0, privilegeCount=0, "
-                          f"accessMode={access}), is missing {priv} privilege "
-                          f"(Id={S.stable_id('privilege', priv)}) on OTC={otc} for entity '{logical}'. "
-                          "Assign a security role to the user.")
+            access = self.state.rows["systemuser"].get(uid, {}).get("accessmode") or 0
+            raise DVError(403, "0x80040220", f"Principal user (Id={uid}, type=8, roleCount={len(roles)}, "
+                          f"privilegeCount={len(granted)}, accessMode={access}), is missing {missing} privilege "
+                          f"(Id={S.stable_id('privilege', missing)}) on OTC={otc} for entity '{logical}'. "
+                          f"context.Caller={ctx.real_caller_id or ctx.caller_id}")
 
     def impersonate(self, headers: Headers) -> str:
         users = self.state.rows["systemuser"]
@@ -2005,6 +2072,25 @@ class Dataverse:
             body = _csdl([t for t in TABLES.values() if self.visible(t)], self, annotations).encode("utf-8")
             self._metadata_cache[ck] = body
         return Response(200, body, [("Content-Type", "application/xml"), ("OData-Version", "4.0")])
+
+
+def privilege_name(verb: str, logical: str) -> str:
+    """Dataverse's privilege name ``prv<Verb><Entity schema name>`` (e.g. prvReadAccount, prvWriteUser)."""
+    return f"prv{verb}{_PRIVILEGE_NAMES.get(logical) or _schema_name(logical)}"
+
+
+@functools.cache
+def all_privileges() -> frozenset[str]:
+    """Every privilege the emulator knows: Create, Read, Write, Delete, Append, AppendTo on each emulated table
+    (plus Assign and Share on user-owned tables), Read on 'entity' (metadata) and 'solution', and
+    prvImportCustomization."""
+    names = {"prvImportCustomization", privilege_name("Read", "entity"), privilege_name("Read", "solution")}
+    for t in TABLES.values():
+        verbs = ("Create", "Read", "Write", "Delete", "Append", "AppendTo")
+        if t.ownership == "UserOwned":
+            verbs += ("Assign", "Share")
+        names.update(privilege_name(verb, t.logical) for verb in verbs)
+    return frozenset(names)
 
 
 #: Privilege names that differ from the table's schema name (``prvReadUser``, not ``prvReadSystemUser``).

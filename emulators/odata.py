@@ -409,6 +409,12 @@ def compile_filter(text: str, resolve: Resolver, aliases: dict[str, str] | None 
 
 def split_top_level(text: str, sep: str = ",") -> list[str]:
     """Split on ``sep`` outside parentheses and quotes."""
+    if "'" not in text and "(" not in text and ")" not in text:
+        # nothing to protect (a GUID key, a plain $select or $orderby): str.split gives the same parts, much faster
+        simple = [part.strip() for part in text.split(sep)]
+        if simple and not simple[-1]:
+            simple.pop()
+        return simple
     parts: list[str] = []
     depth = 0
     quote = False

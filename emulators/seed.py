@@ -38,6 +38,8 @@ from .dv_store import OrgState, now_iso
 
 DATA = Path(__file__).parent / "data"
 LCY = "USD"
+#: CRONUS salespeople (codes) who get a Dataverse user with their name and e-mail (Couple Salespersons demo).
+SALES_USER_CODES = ("EH", "JO", "LT", "OF")
 
 
 @cache
@@ -164,6 +166,17 @@ def build_dataverse(ident: Any, *, demo: bool) -> OrgState:
         (S.stable_id("systemuser", "INTEGRATION"), {"lastname": "INTEGRATION", "domainname": "", "accessmode": 0,
                                                     "isdisabled": True, "islicensed": False}),
     ]
+    # Sales users named after four of the CRONUS salespeople (bc-cronus/salespeople.json: name, e-mail), so that the
+    # assisted setup's Couple Salespersons step (Person model) finds users whose e-mail matches a salesperson's; the
+    # e-mails are stored in lower case (BC has "JO@contoso.com"): the match is case-insensitive. RB, BC and HR have
+    # no user, so some salespersons stay unmatched.
+    for code in SALES_USER_CODES:
+        person = next(p for p in load("bc-cronus", "salespeople") if p["code"] == code)
+        first, _, last = person["name"].partition(" ")
+        users.append((S.stable_id("systemuser", "salesperson", code),
+                      {"firstname": first, "lastname": last,
+                       "domainname": f"{first.lower()}.{last.lower()}@{ident.tenant_domain}",
+                       "internalemailaddress": person["email"].lower(), "accessmode": 0, "islicensed": True}))
     for uid, values in users:
         values = {"businessunitid": state.root_bu_id, "isdisabled": False, **values}
         add("systemuser", uid, values)
@@ -173,7 +186,9 @@ def build_dataverse(ident: Any, *, demo: bool) -> OrgState:
     # (``integration_user``, also the salesperson the impersonation tests act for) holds "Salesperson".
     state.n2n["systemuserroles_association"] = {(admin, role_ids["System Administrator"]),
                                                 (APP_USER_ID(ident), role_ids["Basic User"]),
-                                                (S.stable_id("systemuser", "integration"), role_ids["Salesperson"])}
+                                                (S.stable_id("systemuser", "integration"), role_ids["Salesperson"]),
+                                                *((S.stable_id("systemuser", "salesperson", code),
+                                                   role_ids["Salesperson"]) for code in SALES_USER_CODES)}
     state.n2n["teammembership_association"] = {(admin, team)}
     for name, rid in (("System", "fd140aae-4df4-11dd-bd17-0019b9312238"), ("Active",
     "fd140aaf-4df4-11dd-bd17-0019b9312238"),

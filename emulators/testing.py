@@ -103,6 +103,23 @@ class RunningEmulators:
         r.raise_for_status()
         return r.json()["settings"]
 
+    def privileges(self, role: str, *, revoke: Sequence[str] = (), grant: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Revoke privileges from (or grant them back to) a Dataverse security role by id or name
+        (``POST /_emulator/privileges``); returns ``[{"roleid", "name", "revoked"}]``. A reset restores the roles.
+        Raises ``requests.HTTPError`` for an unknown role (404) or privilege name (400)."""
+        r = self.session.post(f"{self.control_url}/privileges",
+                              json={"role": role, "revoke": list(revoke), "grant": list(grant)}, timeout=30)
+        r.raise_for_status()
+        return r.json()["roles"]
+
+    def local_currency(self, currency_code: str, company: str | None = None) -> list[dict[str, Any]]:
+        """Set BC's local currency (``companyInformation.currencyCode``, BC's LCY Code) of one company (id or name)
+        or of all (``POST /_emulator/local-currency``); returns the companies changed. A reset restores USD."""
+        r = self.session.post(f"{self.control_url}/local-currency",
+                              json={"currency_code": currency_code, "company": company}, timeout=30)
+        r.raise_for_status()
+        return r.json()["companies"]
+
     def reset(self) -> dict[str, Any]:
         """Restore the freshly seeded data and the start-up settings (``POST /_emulator/reset``)."""
         r = self.session.post(f"{self.control_url}/reset", timeout=60)

@@ -26,16 +26,6 @@ def test_full_synchronization_then_the_job_queue_keeps_both_sides_in_step(emulat
         # The scheduler runs throughout, as in `make demo`: it retries failed runs and then keeps both sides in step.
         installation.start("rqcron", "syncjobs.cron", log_name="rqcron")
 
-        # CRONUS opportunities of prospect companies (contacts linked to no customer) have no account to point to:
-        # the administrator lets them go to Sales without a parent account instead of failing them (Clear Value on
-        # Failed Sync on OPPORTUNITY "Contact Company No."), as an administrator does on the mapping's page.
-        cleared = installation.python(
-            "from mappings.models import IntegrationFieldMapping as F; print(F.objects.filter("
-            "table_mapping__name='OPPORTUNITY', field_name='Contact Company No.')"
-            ".update(clear_value_on_failed_sync=True))"
-        )
-        assert cleared == 1
-
         result = installation.manage("fullsync", "--wait", "--json", "--timeout", "900", check=False)
 
         assert result.returncode == 0, result.stdout + result.stderr + installation.logs()

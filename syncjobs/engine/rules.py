@@ -17,13 +17,12 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from mappings.models import Coupling
-from syncjobs.engine.schema import BCTableInfo
+from mappings.models import Coupling, IntegrationTableMapping
+from syncjobs.engine.schema import BCTableInfo, bc_info
 from syncjobs.engine.transfer import UNIT_TABLES
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mappings.models import IntegrationTableMapping
-    from syncjobs.engine.passes import Item, ToIntegrationPass
+    from syncjobs.engine.passes import FromIntegrationPass, Item, ToIntegrationPass
 
 #: Product type codes of protocols.md C3.
 PRODUCT_TYPE_SALES_INVENTORY = 1
@@ -197,6 +196,10 @@ def new_dataverse_row(pass_: ToIntegrationPass, item: Item, body: dict[str, Any]
             body["uomid"] = unit
     if pass_.dv.logical_name in ("account", "contact") and "ownerid" not in body:
         team_owner(pass_, body)
+    if pass_.dv.logical_name == "salesorder" and "ownerid" not in body:
+        # BC SetOwnerId (reference 10): a new order whose salesperson has no coupled user is owned by the default
+        # team, in both ownership models.
+        team_owner(pass_, body, any_model=True)
     if pass_.dv.logical_name == "product":
         body.setdefault(
             "producttypecode",
@@ -295,13 +298,13 @@ def unit_defaults(pass_: ToIntegrationPass, item: Item, body: dict[str, Any]) ->
         body["baseuom"] = base_unit
 
 
-def team_owner(pass_: ToIntegrationPass, body: dict[str, Any]) -> None:
+def team_owner(pass_: ToIntegrationPass, body: dict[str, Any], *, any_model: bool = False) -> None:
     """Team ownership model: a new account or contact is owned by the default team of the root business unit
     (reference 10: "on insert of Customer/Vendor/Contact accounts/contacts the owner is set to the default owning
     team"); the Person model sets the owner from the salesperson through the OwnerId field mapping instead."""
     from connections.models import ConnectionSetup
 
-    if pass_.connection.ownership_model != ConnectionSetup.OwnershipModel.TEAM:
+    if pass_.connection.ownership_model != ConnectionSetup.OwnershipModel.TEAM and not any_model:
         return
     if "_default_team" not in pass_.__dict__:
         team = next(iter(pass_.dv_client.iter_rows("teams", select=["teamid"], filter="isdefault eq true",
@@ -369,6 +372,10 @@ def after_dataverse_write(pass_: ToIntegrationPass, items: list[Item]) -> None:
     (ids derived from the product, so a repeat never duplicates) and one ``UpdateMultiple`` pointing new products at
     the default price list (``pricelevelid`` cannot be set on create, protocols.md C3).
     """
+    if pass_.dv.logical_name in ("salesorder", "salesorderdetail") and pass_.mapping.table in (
+            SALES_HEADER_TABLE, SALES_LINE_TABLE):
+        sales_orders_after_dataverse_write(pass_, items)
+        return
     if pass_.dv.logical_name != "product" or pass_.mapping.table not in ("Item", "Resource"):
         return
     rows: list[dict[str, Any]] = []
@@ -398,3 +405,327 @@ def after_dataverse_write(pass_: ToIntegrationPass, items: list[Item]) -> None:
         pass_.dv_client.upsert_multiple("productpricelevel", rows)
     if products:
         pass_.dv_client.update_multiple("product", products)
+
+
+# -- sales orders (reference 8.1, 8.2) and new salespersons (reference 10) ------------------------------------------
+#: Dataverse salesorder states (protocols.md C13; reference 8): Active 0 / status New 1, Submitted 1 / In Progress 3.
+ORDER_ACTIVE = {"statecode": 0, "statuscode": 1}
+ORDER_SUBMITTED = {"statecode": 1, "statuscode": 3}
+SALES_HEADER_TABLE = "Sales Header"
+SALES_LINE_TABLE = "Sales Line"
+#: BC Salesperson/Purchaser field lengths (Name Text[50], E-Mail Text[80], Phone No. Text[30]).
+SALESPERSON_LIMITS = {"displayName": 50, "email": 80, "phoneNo": 30}
+
+
+def dataverse_record_selected(pass_: FromIntegrationPass, row: dict[str, Any]) -> bool:
+    """Whether a Dataverse row takes part in a Dataverse -> BC pass (reference 10, 8.2): the connection's own
+    integration user never becomes a salesperson (the SALESPEOPLE filter leaves out integration users; the
+    connection's user is left out even when Dataverse does not flag it); order lines take part only when their order
+    is coupled to a BC sales order (lines ride along with their header)."""
+    if pass_.dv.logical_name == "systemuser" and pass_.integration_user_id is not None:
+        return str(row.get("systemuserid") or "").lower() != str(pass_.integration_user_id).lower()
+    if pass_.dv.logical_name == "salesorderdetail":
+        return str(row.get("_salesorderid_value") or "").lower() in _coupled_orders(pass_)
+    return True
+
+
+def extra_dataverse_columns(pass_: FromIntegrationPass) -> list[str]:
+    """Columns a Dataverse -> BC pass reads besides the mapped ones: an order line's order."""
+    return ["_salesorderid_value"] if pass_.dv.logical_name == "salesorderdetail" else []
+
+
+def reads_every_row(pass_: FromIntegrationPass) -> bool:
+    """Whether a Dataverse -> BC pass reads all rows instead of the rows modified since its watermark: order lines,
+    because a line entered before its order was submitted (and coupled) must still reach BC when the order does
+    (BC rebuilds the lines from the order, reference 8.2). The rows' own modified-on still decides what is written."""
+    return pass_.dv.logical_name == "salesorderdetail"
+
+
+def _coupled_orders(pass_: Any) -> dict[str, UUID]:
+    """Dataverse order id (lower-case text) -> BC sales order SystemId of the connection's coupled, not archived
+    orders; read once per pass."""
+    cached: dict[str, UUID] | None = pass_.__dict__.get("_coupled_orders")
+    if cached is None:
+        cached = {str(dv_id).lower(): bc_id for bc_id, dv_id in Coupling.objects.filter(
+            connection=pass_.connection, bc_table=SALES_HEADER_TABLE, dataverse_table="salesorder", is_pending=False,
+            archived_sales_order=False,
+        ).values_list("bc_id", "dataverse_id")}
+        pass_.__dict__["_coupled_orders"] = cached
+    return cached
+
+
+def to_bc_payload(pass_: FromIntegrationPass, item: Item, payload: dict[str, Any]) -> dict[str, Any]:
+    """Adjust a transferred BC payload (reference 10, 8.2):
+
+    * a new salesperson gets the next code 'SP NO. 00001', 'SP NO. 00002', … (BC: increment of the last code matching
+      'SP NO. 0*'; the same rule as Couple Salespersons' "Create Salesperson", ``mappings.salespeople``), and its
+      name, e-mail and phone cut to the BC field lengths;
+    * an order line goes under the BC sales order coupled to its Dataverse order, as an Item or Resource line after
+      the BC table its product is coupled to.
+
+    Raises RecordFailure naming the record, the field and the fix (order not coupled, write-in product, codes not
+    readable)."""
+    from syncjobs.engine.decision import Action
+    from syncjobs.engine.errors import RecordFailure
+
+    if pass_.mapping.table == "Salesperson/Purchaser" and item.action == Action.INSERT:
+        for prop, limit in SALESPERSON_LIMITS.items():
+            if isinstance(payload.get(prop), str):
+                payload[prop] = payload[prop][:limit]
+        payload["code"] = _next_salesperson_code(pass_, item)
+    if pass_.mapping.table == SALES_LINE_TABLE and pass_.dv.logical_name == "salesorderdetail":
+        order = _coupled_orders(pass_).get(str(item.row.get("_salesorderid_value") or "").lower())
+        if order is None:
+            raise RecordFailure(message=f"{item.label}: its order is not coupled to a Business Central sales order",
+                                field_name="salesorderid",
+                                fix="submit the order in Dataverse and synchronize the SALESORDER-ORDER mapping, "
+                                    "then retry this line")
+        product = item.row.get("_productid_value")
+        if not product:
+            raise RecordFailure(message=f"{item.label}: a write-in product cannot become a Business Central line",
+                                field_name="productid",
+                                fix="choose an existing product coupled to an item or resource, then retry")
+        _, bc_table = pass_.resolver.bc_code(target="product", dataverse_id=UUID(str(product)))
+        payload["lineType"] = bc_table or "Item"
+        # The constant 'Order' -> "Document Type" (reference 4.B) is what the salesOrderLines entity set holds
+        # anyway, and a line's currency is its order's: the API serves both read-only.
+        payload.pop("documentType", None)
+        payload.pop("currencyCode", None)
+        if item.action == Action.INSERT:
+            payload["documentId"] = str(order)
+            if not payload.get("sequence"):
+                payload.pop("sequence", None)  # BC numbers the line (next 10000)
+    return payload
+
+
+def _next_salesperson_code(pass_: FromIntegrationPass, item: Item) -> str:
+    from connections.clients.errors import ClientError
+    from mappings.salespeople import existing_salesperson_codes, next_salesperson_code
+    from syncjobs.engine.writers import failure_from
+
+    codes: list[str] | None = pass_.__dict__.get("_salesperson_codes")
+    if codes is None:
+        try:
+            codes = existing_salesperson_codes(pass_.bc_client)
+        except ClientError as error:
+            raise failure_from(error, item.label, "Reading the salesperson codes for") from error
+        pass_.__dict__["_salesperson_codes"] = codes
+    code = next_salesperson_code(codes)
+    codes.append(code)
+    return code
+
+
+def _bc_order_of(pass_: FromIntegrationPass, item: Item) -> UUID | None:
+    """The BC sales order a Dataverse -> BC write changes (None for a new order: it has no lines yet)."""
+    if item.write is None:
+        return None
+    if pass_.mapping.table == SALES_HEADER_TABLE:
+        if item.write.kind == "insert":
+            return None
+        return item.coupling.bc_id if item.coupling is not None else None
+    if pass_.mapping.table == SALES_LINE_TABLE:
+        document = item.write.body.get("documentId") or (item.destination or {}).get("documentId")
+        return UUID(str(document)) if document else None
+    return None
+
+
+def _bc_order_action(pass_: Any, order_id: UUID, action: str) -> None:
+    """``Microsoft.NAV.release`` / ``Microsoft.NAV.reopen`` of the companion extension's salesOrders page (codeunit
+    "Release Sales Document"; API v2.0 has none, protocols.md D11). Raises the client's ClientError."""
+    from connections.clients.errors import ClientError
+
+    header = bc_info(SALES_HEADER_TABLE)
+    url = f"{header.entity_set}({order_id})/Microsoft.NAV.{action}"
+    result = pass_.bc_client.batch([{"method": "POST", "url": url}], api=header.api, idempotent=True)[0]
+    if isinstance(result.get("error"), ClientError):
+        raise result["error"]
+
+
+def _fail_items(items: list[Item], failure: Any) -> None:
+    from syncjobs.engine.decision import Action
+
+    for item in items:
+        item.failure = failure
+        item.action = Action.FAIL
+        item.write = None
+
+
+def before_bc_write(pass_: FromIntegrationPass, items: list[Item]) -> None:
+    """Reopen the released BC sales orders a Dataverse -> BC batch changes (reference 8.2: "before transfer the BC
+    header Status is forced Open"); a BC order that cannot be reopened fails its records, naming it."""
+    from connections.clients.errors import ClientError
+    from syncjobs.engine.writers import failure_from
+
+    by_order: dict[UUID, list[Item]] = {}
+    for item in items:
+        order = _bc_order_of(pass_, item)
+        if order is not None:
+            by_order.setdefault(order, []).append(item)
+    for order, its in by_order.items():
+        try:
+            _bc_order_action(pass_, order, "reopen")
+        except ClientError as error:
+            _fail_items(its, failure_from(error, its[0].label, "Reopening the Business Central sales order of"))
+
+
+def after_bc_write(pass_: FromIntegrationPass, items: list[Item]) -> None:
+    """Release the BC sales orders a Dataverse -> BC batch changed (reference 8.2: on insert and modify the lines are
+    rebuilt, then the order is released). A new order is released by its lines' pass (it has no lines before).
+    An order that cannot be released fails its records with BC's reason (e.g. nothing to release)."""
+    from connections.clients.errors import ClientError
+    from syncjobs.engine.writers import failure_from
+
+    by_order: dict[UUID, list[Item]] = {}
+    for item in items:
+        order = _bc_order_of(pass_, item)
+        if order is not None and item.failure is None:
+            by_order.setdefault(order, []).append(item)
+    for order, its in by_order.items():
+        try:
+            _bc_order_action(pass_, order, "release")
+        except ClientError as error:
+            failure = failure_from(error, its[0].label, "Releasing the Business Central sales order of")
+            for item in its:
+                item.failure = failure
+                from syncjobs.engine.decision import Action
+
+                item.action = Action.FAIL
+
+
+def _dataverse_order_of(pass_: ToIntegrationPass, item: Item) -> UUID | None:
+    """The Dataverse order a BC -> Dataverse write changes (an existing one: header update or any line write)."""
+    if item.write is None:
+        return None
+    if pass_.dv.logical_name == "salesorder":
+        return item.write.key if item.write.kind == "update" else None
+    if pass_.dv.logical_name == "salesorderdetail":
+        headers: dict[str, UUID] = pass_.__dict__.get("_header_couplings") or {}
+        return headers.get(str(item.row.get("documentId")))
+    return None
+
+
+def before_dataverse_write(pass_: ToIntegrationPass, items: list[Item]) -> None:
+    """Set the submitted Dataverse orders a BC -> Dataverse batch changes back to Active (only Active orders and their
+    lines can be changed, protocols.md C13/C14; BC: "before modifying the CRM order its state is set to Active",
+    reference 8.1) and remember them to submit again after the writes. An order in another state (Canceled,
+    Fulfilled, Invoiced) is not changed: its records fail naming the state."""
+    from connections.clients.errors import ClientError
+    from syncjobs.engine.errors import RecordFailure
+    from syncjobs.engine.writers import failure_from
+
+    by_order: dict[UUID, list[Item]] = {}
+    for item in items:
+        order = _dataverse_order_of(pass_, item)
+        if order is not None:
+            by_order.setdefault(order, []).append(item)
+    if not by_order:
+        return
+    resubmit: set[UUID] = pass_.__dict__.setdefault("_orders_to_submit", set())
+    filter_ = " or ".join(f"salesorderid eq {order}" for order in by_order)
+    try:
+        states = {UUID(str(r["salesorderid"])): r.get("statecode") for r in pass_.dv_client.iter_rows(
+            "salesorders", select=["salesorderid", "statecode"], filter=filter_)}
+    except ClientError as error:
+        for its in by_order.values():
+            _fail_items(its, failure_from(error, its[0].label, "Reading the Dataverse order of"))
+        return
+    for order, its in by_order.items():
+        state = states.get(order)
+        if state in (None, ORDER_ACTIVE["statecode"]):
+            continue
+        if state != ORDER_SUBMITTED["statecode"]:
+            _fail_items(its, RecordFailure(
+                message=f"{its[0].label}: the Dataverse order is no longer Active or Submitted (statecode {state}) "
+                        "and is not changed",
+                field_name="statecode", fix="reactivate the order in Dynamics 365 Sales if it must change, then retry"))
+            continue
+        try:
+            pass_.dv_client.update("salesorders", order, dict(ORDER_ACTIVE))
+        except ClientError as error:
+            _fail_items(its, failure_from(error, its[0].label, "Activating the Dataverse order of"))
+            continue
+        resubmit.add(order)
+
+
+def sales_orders_after_dataverse_write(pass_: ToIntegrationPass, items: list[Item]) -> None:
+    """After a BC -> Dataverse batch of orders or order lines (reference 8.1, 8.2): a legacy integration (no
+    SOLINE-ORDERDETAIL mapping) writes each written order's lines from the BC sales lines; then every new order and
+    every order set Active by :func:`before_dataverse_write` is submitted (statecode Submitted), as BC leaves the
+    orders it writes. A failure fails that order's records naming the order and the fix."""
+    from connections.clients.errors import ClientError
+    from syncjobs.engine.errors import RecordFailure
+    from syncjobs.engine.writers import failure_from
+
+    to_submit: dict[UUID, list[Item]] = {}
+    resubmit: set[UUID] = pass_.__dict__.setdefault("_orders_to_submit", set())
+    for item in items:
+        if item.write is None or item.failure is not None:
+            continue
+        order = item.write.key if pass_.dv.logical_name == "salesorder" else _dataverse_order_of(pass_, item)
+        if order is not None and (order in resubmit or pass_.dv.logical_name == "salesorder"):
+            to_submit.setdefault(order, []).append(item)
+    legacy = pass_.dv.logical_name == "salesorder" and not IntegrationTableMapping.objects.filter(
+        connection=pass_.connection, table=SALES_LINE_TABLE).exists()
+    for order, its in to_submit.items():
+        try:
+            if legacy:
+                legacy_order_lines(pass_, its[0], order)
+            pass_.dv_client.update("salesorders", order, dict(ORDER_SUBMITTED))
+        except RecordFailure as failure:
+            _fail_items(its, failure)
+            continue
+        except ClientError as error:
+            _fail_items(its, failure_from(error, its[0].label, "Writing the lines and submitting the Dataverse "
+                                                               "order of"))
+            continue
+        resubmit.discard(order)
+
+
+def legacy_order_lines(pass_: ToIntegrationPass, item: Item, order: UUID) -> None:
+    """The order products of a legacy-integration order, from the BC sales order's lines (BC: lines ride along with
+    the order, reference 8.1/8.2 "CRM lines rebuilt from sales lines"): one salesorderdetail per BC item/resource
+    line, id derived from the BC line (a repeat upserts, never duplicates), the product's default unit, the BC
+    quantity and unit price (price overridden); Dataverse lines of the order that no BC line yields are deleted.
+    Other BC lines (comments, G/L accounts) become write-in products named by their description.
+
+    Raises RecordFailure naming the line and the fix when an item or resource is not coupled to a product, and the
+    clients' ClientError."""
+    from syncjobs.engine.errors import RecordFailure
+
+    line_info = bc_info(SALES_LINE_TABLE)
+    wanted: dict[str, dict[str, Any]] = {}
+    for line in pass_.bc_client.iter_rows(line_info.entity_set, filter=f"documentId eq {item.source_id}",
+                                          api=line_info.api):
+        line_id = uuid.uuid5(_NAMESPACE, f"salesorderdetail:{line['id']}")
+        row: dict[str, Any] = {"salesorderid@odata.bind": f"/salesorders({order})",
+                               "quantity": line.get("quantity") or 0, "priceperunit": line.get("unitPrice") or 0,
+                               "ispriceoverridden": True}
+        line_type, number = line.get("lineType"), line.get("lineObjectNumber")
+        if line_type in ("Item", "Resource") and number:
+            product, _ = pass_.resolver.dataverse_id(target="product", code=number)
+            if product is None:
+                raise RecordFailure(
+                    message=f"{item.label}: line {line.get('sequence')} {line_type.lower()} {number} is not coupled "
+                            "to a product", field_name="No.",
+                    fix=f"synchronize the {'ITEM' if line_type == 'Item' else 'RESOURCE'}-PRODUCT mapping first, "
+                        "then retry this order")
+            row["productid@odata.bind"] = f"/products({product})"
+            unit = _product_unit(pass_, product)
+            if unit is not None:
+                row["uomid@odata.bind"] = f"/uoms({unit})"
+        else:
+            row["isproductoverridden"] = True
+            row["productdescription"] = line.get("description") or line_type or "Line"
+        row["salesorderdetailid"] = str(line_id)
+        wanted[str(line_id)] = row
+    existing = {str(r["salesorderdetailid"]).lower() for r in pass_.dv_client.iter_rows(
+        "salesorderdetails", select=["salesorderdetailid"], filter=f"_salesorderid_value eq {order}")}
+    new_rows = [row for key, row in wanted.items() if key not in existing]
+    changed_rows = [{k: v for k, v in row.items() if k not in ("isproductoverridden", "salesorderid@odata.bind")}
+                    for key, row in wanted.items() if key in existing]
+    if new_rows:
+        pass_.dv_client.upsert_multiple("salesorderdetail", new_rows)
+    if changed_rows:
+        pass_.dv_client.update_multiple("salesorderdetail", changed_rows)
+    for stale in existing - set(wanted):
+        pass_.dv_client.delete("salesorderdetails", stale)

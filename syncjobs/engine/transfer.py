@@ -266,21 +266,19 @@ class Resolver:
             self._company_customers = links
         return self._company_customers.get(str(contact_number).upper())
 
-    def account_of_company_contact(self, *, contact_number: str, record: str, field_name: str) -> UUID:
+    def account_of_company_contact(self, *, contact_number: str, record: str, field_name: str) -> UUID | None:
         """The Dataverse account of a BC company contact: contact number -> its Contact Business Relation with
-        Link to Table = Customer -> that customer -> the account coupled to it (BC: CRM Int. Table. Subscriber,
-        OPPORTUNITY "Contact Company No." -> ParentAccountId, reference 4.B).
+        Link to Table = Customer -> that customer -> the account coupled to it (BC: CRM Synch. Helper,
+        FindNewValueForSpecialMapping / FindParentCRMAccountForOpportunity, OPPORTUNITY "Contact Company No." ->
+        ParentAccountId, reference 4.B).
 
-        Raises RecordFailure naming ``record``, the contact and the fix when the contact is not linked to a customer,
-        or when the linked customer is not coupled to an account."""
+        Returns None when the company contact is not linked to a customer (a prospect): BC leaves ParentAccountId
+        empty then, and so do we. Raises RecordFailure naming ``record``, the customer and the fix when the linked
+        customer is not coupled to an account (where BC silently leaves the field empty, we say which customer to
+        synchronize first; "Clear Value on Failed Sync" gives BC's behaviour)."""
         customer_id = self.customer_of_company_contact(contact_number)
         if customer_id is None:
-            raise RecordFailure(
-                message=f"{record}: contact {contact_number} (field {field_name}) is not linked to a customer",
-                field_name=field_name,
-                fix=f"link contact {contact_number} to a customer in Business Central (Contact Business Relation) "
-                    f"or clear {field_name}; then retry this record",
-            )
+            return None
         forward, _ = self._coupling_maps("Customer", "account")
         if customer_id in forward:
             return forward[customer_id]
@@ -375,11 +373,11 @@ def bc_to_dataverse(
 
     Returns a logical payload (lookups as UUID or None; polymorphic owner/customer types under "<col>type").
     A company contact number (:data:`COMPANY_CONTACT_FIELDS`) feeding an account lookup resolves through the
-    contact's business relation to a customer (:meth:`Resolver.account_of_company_contact`); a "Contact No." that is
-    the company contact itself leaves the contact lookup empty (company contacts are not Dataverse contacts).
-    Raises RecordFailure naming the record, the field and the fix when a referenced record is not coupled, a company
-    contact is not linked to a customer or an option has no match (unless the field mapping has "Clear Value on
-    Failed Sync").
+    contact's business relation to a customer (:meth:`Resolver.account_of_company_contact`; a prospect company, linked
+    to no customer, leaves it empty as in BC); a "Contact No." that is the company contact itself leaves the contact
+    lookup empty (company contacts are not Dataverse contacts).
+    Raises RecordFailure naming the record, the field and the fix when a referenced record is not coupled or an
+    option has no match (unless the field mapping has "Clear Value on Failed Sync").
     """
     payload: dict[str, Any] = {}
     for rule in rules:

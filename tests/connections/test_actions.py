@@ -1,8 +1,10 @@
 """Actions of the connection setup page that need no remote call: disable (job queue entries On Hold), Use Default
 Synchronization Setup (with confirmation), Synchronize Modified Records, Reset Web Client URL, the
-"active scheduled synchronization jobs: X of Y" figure."""
+"active scheduled synchronization jobs: X of Y" figure; and Enable, which runs on a worker, refusing a connection
+that cannot be reached."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,8 +14,15 @@ from connections import services
 from connections.models import ConnectionSetup
 from mappings.models import IntegrationTableMapping
 from syncjobs.models import JobQueueEntry
+from tests.connections.test_connection_actions import emptied_default_queue, work
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def default_queue(db: Any) -> Iterator[Any]:
+    """The emptied RQ ``default`` queue the connection actions are enqueued on."""
+    yield from emptied_default_queue()
 
 
 @pytest.fixture
@@ -86,11 +95,17 @@ def test_reset_web_client_url_derives_it_from_the_api_url(admin_client: Any, con
     assert connection.bc_web_client_url == "https://businesscentral.dynamics.com/contoso/Production"
 
 
-def test_enable_refuses_without_a_working_connection(admin_client: Any, connection: ConnectionSetup) -> None:
+@pytest.mark.django_db(transaction=True)
+def test_enable_refuses_without_a_working_connection(admin_client: Any, connection: ConnectionSetup,
+                                                     default_queue: Any) -> None:
     ConnectionSetup.objects.filter(pk=connection.pk).update(dataverse_url="https://nonexistent.invalid",
                                                             authority_host="https://nonexistent.invalid")
-    response = admin_client.post(reverse("connections:connection-enable", args=[connection.pk]), follow=True)
-    assert response.status_code == 200
-    assert "the connection stays disabled" in response.content.decode()
+    queued = admin_client.post(reverse("connections:connection-enable", args=[connection.pk]))
+    assert queued.status_code == 302
+    work(default_queue)
+    page = admin_client.get(queued["Location"])
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "the connection stays disabled" in body and 'data-status="Failed"' in body
     connection.refresh_from_db()
     assert not connection.is_enabled

@@ -1,44 +1,74 @@
 """Redeploy Integration Solution, Enable and Disable from the page against the emulators (reference 1.2, 1.3):
-the solution import assigns the integration roles with administrator credentials used once; enabling applies the
-default configuration when none exists and restores held job queue entries otherwise."""
+Enable and Redeploy run on an RQ worker (here rq's SimpleWorker in this process); the solution import assigns the
+integration roles with administrator credentials used once; enabling applies the default configuration when none
+exists and restores held job queue entries otherwise."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.urls import reverse
 
-from connections.models import ConnectionSetup
+from connections.models import ConnectionAction, ConnectionSetup
 from connections.solution import INTEGRATION_ROLES
 from syncjobs.models import JobQueueEntry
 from tests.connections.conftest import admin_dataverse
+from tests.connections.test_connection_actions import emptied_default_queue, work
 
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def default_queue(db: Any) -> Iterator[Any]:
+    """The emptied RQ ``default`` queue the connection actions are enqueued on."""
+    yield from emptied_default_queue()
+
+
+def _post_and_work(client: Any, queue: Any, url: str, data: dict[str, str] | None = None) -> tuple[Any, str]:
+    """POST an action, check it only queued work, run the queue (as a worker would) and return the action and its
+    status page."""
+    response = client.post(url, data or {})
+    assert response.status_code == 302 and "/actions/" in response["Location"]
+    action = ConnectionAction.objects.order_by("-created_at").first()
+    assert action.status == ConnectionAction.Status.QUEUED  # nothing ran in the request
+    work(queue)
+    action.refresh_from_db()
+    return action, client.get(response["Location"]).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_enable_needs_the_solution_then_applies_defaults_and_re_enable_restores(
-        admin_client: Any, emulated_connection: ConnectionSetup, emulator_info: dict[str, Any]) -> None:
+        admin_client: Any, emulated_connection: ConnectionSetup, emulator_info: dict[str, Any],
+        default_queue: Any) -> None:
     pk = emulated_connection.pk
-    refused = admin_client.post(reverse("connections:connection-enable", args=[pk]), follow=True).content.decode()
-    assert "stays disabled" in refused
+    enable_url = reverse("connections:connection-enable", args=[pk])
+    solution_url = reverse("connections:connection-redeploy-solution", args=[pk])
+    refused, page = _post_and_work(admin_client, default_queue, enable_url)
+    assert refused.status == ConnectionAction.Status.FAILED and "stays disabled" in refused.message
+    assert "stays disabled" in page and "Integration solution installed" in page
     emulated_connection.refresh_from_db()
     assert not emulated_connection.is_enabled and not emulated_connection.mappings.exists()
 
-    wrong = admin_client.post(reverse("connections:connection-redeploy-solution", args=[pk]),
-                              {"admin_username": emulator_info["admin_user"], "admin_password": "wrong-password"})
-    body = wrong.content.decode()
-    assert "AADSTS50126" in body and "wrong-password" not in body
-    imported = admin_client.post(reverse("connections:connection-redeploy-solution", args=[pk]),
-                                 {"admin_username": emulator_info["admin_user"],
-                                  "admin_password": emulator_info["admin_password"]}, follow=True)
-    assert "integration roles assigned" in imported.content.decode()
-    assert emulator_info["admin_password"] not in imported.content.decode()
+    wrong, page = _post_and_work(admin_client, default_queue, solution_url,
+                                 {"admin_username": emulator_info["admin_user"], "admin_password": "wrong-password"})
+    assert wrong.status == ConnectionAction.Status.FAILED
+    assert "AADSTS50126" in page and "wrong-password" not in page
+    assert (wrong.admin_username, wrong.admin_password) == ("", "")
+    imported, page = _post_and_work(admin_client, default_queue, solution_url,
+                                    {"admin_username": emulator_info["admin_user"],
+                                     "admin_password": emulator_info["admin_password"]})
+    assert imported.status == ConnectionAction.Status.SUCCEEDED
+    assert "integration roles assigned" in page
+    assert emulator_info["admin_password"] not in page
+    assert (imported.admin_username, imported.admin_password) == ("", "")
     roles = {str(r["roleid"]).lower() for r in admin_dataverse(emulator_info).iter_rows(
         f"systemusers({emulator_info['application_user_id']})/systemuserroles_association", select=["roleid"])}
     assert {str(role_id) for role_id in INTEGRATION_ROLES} <= roles
 
-    enabled = admin_client.post(reverse("connections:connection-enable", args=[pk]), follow=True).content.decode()
-    assert "The connection is enabled." in enabled
+    enabled, page = _post_and_work(admin_client, default_queue, enable_url)
+    assert enabled.status == ConnectionAction.Status.SUCCEEDED and enabled.message == "The connection is enabled."
+    assert 'data-step="Default configuration" data-status="ok"' in page
     emulated_connection.refresh_from_db()
     assert emulated_connection.is_enabled and emulated_connection.mappings.exists()
     entries = JobQueueEntry.objects.filter(connection=emulated_connection, recurring_job=True)
@@ -47,8 +77,13 @@ def test_enable_needs_the_solution_then_applies_defaults_and_re_enable_restores(
     admin_client.post(reverse("connections:connection-disable", args=[pk]), {"reason": "test"})
     assert set(entries.values_list("status", flat=True)) == {JobQueueEntry.Status.ON_HOLD}
     mapping_ids = set(emulated_connection.mappings.values_list("pk", flat=True))
-    admin_client.post(reverse("connections:connection-enable", args=[pk]))
+    again, _ = _post_and_work(admin_client, default_queue, enable_url)
+    assert again.status == ConnectionAction.Status.SUCCEEDED
     emulated_connection.refresh_from_db()
     assert emulated_connection.is_enabled and emulated_connection.disable_reason == ""
     assert set(emulated_connection.mappings.values_list("pk", flat=True)) == mapping_ids  # kept, not rebuilt
     assert not entries.filter(status=JobQueueEntry.Status.ON_HOLD).exists()
+    # The connection page lists the five actions with their outcome.
+    listed = admin_client.get(reverse("connections:connection-detail", args=[pk])).content.decode()
+    section = listed.split('id="recent-actions"')[1].split("</section>")[0]
+    assert section.count("data-action=") == 5 and section.count(">Succeeded<") == 3 and section.count(">Failed<") == 2

@@ -1,5 +1,6 @@
-"""How Test Connection names a failure from the clients' error (layer + fix), for the classes the emulators cannot
-produce today (Dataverse privilege checks) and for the service codes that decide the layer."""
+"""How Test Connection names a failure from the clients' error (layer + fix), for the service codes and message
+shapes that decide the layer. The same classes end to end against the emulators: test_connection_test_emulator.py
+and test_connection_test_privileges.py."""
 from __future__ import annotations
 
 from connections.clients.errors import AccessDeniedError, AuthenticationError, NotFoundError, TransientError
@@ -13,6 +14,18 @@ def test_missing_privilege() -> None:
     assert step.layer == "privilege"
     assert "prvReadRole" in step.message and "0x80040220" in step.message
     assert "assign the integration roles" in step.fix
+
+
+def test_missing_privilege_names_the_privilege_and_table_of_dataverse_message() -> None:
+    error = AccessDeniedError(
+        "Principal user (Id=6d0a5f8e-1b1c-4c55-9d2f-0e2f4a7b9c11, type=8, roleCount=2, privilegeCount=512, "
+        "accessMode=4), is missing prvCreateAccount privilege (Id=2d7f3b34-8f2a-4a7e-b0d4-6a3c1e9f0b22) on OTC=1 "
+        "for entity 'account'. context.Caller=6d0a5f8e-1b1c-4c55-9d2f-0e2f4a7b9c11",
+        service="dataverse", status=403, code="0x80040220")
+    step = check_step_for_error("Organization settings", error)
+    assert step.layer == "privilege"
+    assert step.message.startswith("The integration user lacks the privilege prvCreateAccount on the table 'account'")
+    assert "Give the integration user prvCreateAccount" in step.fix and "Security roles" in step.fix
 
 
 def test_disabled_user_is_an_integration_user_problem() -> None:

@@ -1,23 +1,36 @@
-"""The assisted setup in a real browser (Playwright + Debian Chromium) against the emulators' demo data: the
-connection ends enabled, the solution imported, the integration roles assigned to the integration user (read back
-through the emulator's Dataverse API), and the default mappings and job queue entries in place — the same state
-``setup_connection`` leaves."""
+"""The assisted setup in a real browser (Playwright + Debian Chromium) against the emulators' demo data: Finish opens
+the action's status page at once, which follows the checklist without a reload while the RQ jobs run (rq's
+SimpleWorker in this process, against the live server's database); the connection ends enabled, the solution
+imported, the integration roles assigned to the integration user (read back through the emulator's Dataverse API),
+and the default mappings and job queue entries in place — the same state ``setup_connection`` leaves."""
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import django_rq
 import pytest
+from rq import SimpleWorker
 
-from connections.models import ConnectionSetup
+from connections.models import ConnectionAction, ConnectionSetup
 from connections.solution import INTEGRATION_ROLES
 from tests.conftest import sign_in
+from tests.connections.test_connection_actions import emptied_default_queue
 from tests.connections.test_setup_connection_emulator import setup_state
+
+
+@pytest.fixture
+def default_queue(db: Any) -> Iterator[Any]:
+    """The emptied RQ ``default`` queue the connection actions are enqueued on."""
+    yield from emptied_default_queue()
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_wizard_sets_up_the_connection(browser_page: Any, emulator_info: dict[str, Any], admin_user: Any) -> None:
+def test_wizard_sets_up_the_connection(browser_page: Any, emulator_info: dict[str, Any], admin_user: Any,
+                                       default_queue: Any) -> None:
     page = browser_page
     info = emulator_info
     authority = urlsplit(info["entra_authority"])
@@ -55,13 +68,30 @@ def test_wizard_sets_up_the_connection(browser_page: Any, emulator_info: dict[st
     assert info["client_secret"] not in page.content()
     page.click("#wizard-next")
 
-    page.wait_for_selector("#finish-checklist", timeout=120_000)
+    # Finish saved the entries and queued the remote steps: the status page opens at once, waiting for a worker.
+    page.wait_for_selector("#action-progress")
+    assert "/actions/" in page.url
+    assert page.get_attribute("#action-outcome", "data-status") == "Queued"
+    assert "Waiting for a worker" in page.inner_text("#action-waiting")
+    page.evaluate("window.__sameDocument = true")  # a reload would wipe this out
+    assert ConnectionAction.objects.get().status == ConnectionAction.Status.QUEUED
+
+    queue = django_rq.get_queue("default")
+    deadline = time.monotonic() + 120
+    while page.get_attribute("#action-progress", "data-done") != "true":
+        assert time.monotonic() < deadline, page.inner_text("#action-progress")
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)  # the RQ worker, in this process
+        page.wait_for_timeout(500)
     checklist = page.inner_text("#finish-checklist")
-    assert page.inner_text("#finish-outcome") == "finished", checklist
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.inner_text("#action-outcome") == "Succeeded", checklist
     for step in ("Test connection", "Integration user requirements", "Import the integration solution and assign roles",
                  "Default configuration", "Enable the connection"):
-        assert page.get_attribute(f"li[data-step='{step}']", "data-status") == "ok", checklist
-    assert info["client_secret"] not in page.content()
+        assert page.get_attribute(f"#finish-checklist li[data-step='{step}']", "data-status") == "ok", checklist
+    assert page.is_visible("#action-succeeded") and not page.is_visible("#action-failed")
+    assert page.is_visible("#action-succeeded >> text=Open the full synchronization review")
+    assert page.is_hidden("#action-waiting")
+    assert info["client_secret"] not in page.content() and info["admin_password"] not in page.content()
 
     connection = ConnectionSetup.objects.get()
     page.goto(f"/connections/{connection.pk}/")

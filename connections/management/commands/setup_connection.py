@@ -95,6 +95,9 @@ class Command(BaseCommand):
         parser.add_argument("--auto-process-sales-quotes", action="store_true")
         parser.add_argument("--item-availability", action="store_true")
         parser.add_argument("--no-unit-group-mapping", action="store_true")
+        parser.add_argument("--couple-salespersons-by-email", action="store_true",
+                            help="Person ownership model: couple each BC salesperson to the Dataverse user with the "
+                            "same e-mail (case-insensitive) when finishing, as the wizard pre-selects them")
         parser.add_argument("--timeout", type=float, default=30.0, help="seconds per remote request")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -152,6 +155,7 @@ class Command(BaseCommand):
             "auto_process_sales_quotes": options["auto_process_sales_quotes"],
             "item_availability_enabled": options["item_availability"],
             "unit_group_mapping_enabled": not options["no_unit_group_mapping"],
+            "couple_salespersons_by_email": options["couple_salespersons_by_email"],
         })
         data.setdefault("ownership_model", ConnectionSetup.OwnershipModel.TEAM)
         data.setdefault("web_api_version", "9.2")
@@ -164,6 +168,10 @@ class Command(BaseCommand):
             validate_sales_order_options(legacy=data["legacy_sales_order_integration"],
                                          bidirectional=data["bidirectional_sales_order_integration"],
                                          auto_create=data["auto_create_sales_orders"])
+            person = data["ownership_model"] == ConnectionSetup.OwnershipModel.PERSON
+            if data["couple_salespersons_by_email"] and not person:
+                raise ValidationError("--couple-salespersons-by-email needs --ownership-model Person (salespersons are "
+                                      "coupled to users in the Person model only).")
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         return data
