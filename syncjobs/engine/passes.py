@@ -423,6 +423,8 @@ class Pass(ABC):
         self.decide_all(items)
         self.prepare_writes(items)
         self.write_all(items)
+        # Bi-directional orders: lines deleted on one side are deleted on the other (reference 8.2).
+        sales_rules.reconcile_order_lines(self, items)
         with transaction.atomic():
             self.record_results(items)
             token = None

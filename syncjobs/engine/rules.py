@@ -17,7 +17,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from mappings.models import Coupling, IntegrationTableMapping
+from mappings.models import Coupling, Direction, IntegrationTableMapping
 from syncjobs.engine.schema import BCTableInfo, bc_info
 from syncjobs.engine.transfer import UNIT_TABLES
 
@@ -718,8 +718,7 @@ def legacy_order_lines(pass_: ToIntegrationPass, item: Item, order: UUID) -> Non
             row["productdescription"] = line.get("description") or line_type or "Line"
         row["salesorderdetailid"] = str(line_id)
         wanted[str(line_id)] = row
-    existing = {str(r["salesorderdetailid"]).lower() for r in pass_.dv_client.iter_rows(
-        "salesorderdetails", select=["salesorderdetailid"], filter=f"_salesorderid_value eq {order}")}
+    existing = _dataverse_line_ids(pass_, order)
     new_rows = [row for key, row in wanted.items() if key not in existing]
     changed_rows = [{k: v for k, v in row.items() if k not in ("isproductoverridden", "salesorderid@odata.bind")}
                     for key, row in wanted.items() if key in existing]
@@ -727,5 +726,156 @@ def legacy_order_lines(pass_: ToIntegrationPass, item: Item, order: UUID) -> Non
         pass_.dv_client.upsert_multiple("salesorderdetail", new_rows)
     if changed_rows:
         pass_.dv_client.update_multiple("salesorderdetail", changed_rows)
-    for stale in existing - set(wanted):
-        pass_.dv_client.delete("salesorderdetails", stale)
+    _delete_dataverse_lines(pass_, existing - set(wanted))
+
+
+def _dataverse_line_ids(pass_: Any, order: UUID) -> set[str]:
+    """Ids (lower-case text) of the salesorderdetails of a Dataverse order. Raises the client's ClientError."""
+    return {str(r["salesorderdetailid"]).lower() for r in pass_.dv_client.iter_rows(
+        "salesorderdetails", select=["salesorderdetailid"], filter=f"_salesorderid_value eq {order}")}
+
+
+def _delete_dataverse_lines(pass_: Any, line_ids: set[str]) -> None:
+    """Delete salesorderdetails by id (one already gone counts as deleted). Raises the client's ClientError."""
+    from connections.clients.errors import NotFoundError
+
+    for line_id in sorted(line_ids):
+        try:
+            pass_.dv_client.delete("salesorderdetails", line_id)
+        except NotFoundError:
+            continue
+
+
+def _bc_line_ids(pass_: Any, order: UUID) -> set[str]:
+    """SystemIds (lower-case text) of the lines of a BC sales order. Raises the client's ClientError."""
+    info = bc_info(SALES_LINE_TABLE)
+    return {str(r["id"]).lower() for r in pass_.bc_client.iter_rows(
+        info.entity_set, select=["id"], filter=f"documentId eq {order}", api=info.api)}
+
+
+def _line_couplings(pass_: Any, *, bc_ids: set[str] | None = None, dv_ids: set[str] | None = None) -> list[Coupling]:
+    """The settled SOLINE-ORDERDETAIL couplings of the given BC lines or Dataverse lines (pending ones, of lines just
+    created on the other side and not settled yet, are left out: reference 8.2 never deletes those)."""
+    couplings = Coupling.objects.filter(connection=pass_.connection, bc_table=SALES_LINE_TABLE,
+                                        dataverse_table="salesorderdetail", is_pending=False)
+    if bc_ids is not None:
+        couplings = couplings.filter(bc_id__in=[UUID(i) for i in bc_ids])
+    if dv_ids is not None:
+        couplings = couplings.filter(dataverse_id__in=[UUID(i) for i in dv_ids])
+    return list(couplings)
+
+
+def _orders_to_reconcile(pass_: Any, items: list[Item]) -> list[Item]:
+    """The coupled order headers of a bi-directional header pass whose source changed since the last
+    synchronization (their destination was read) and were written or found unchanged without failing."""
+    from syncjobs.engine.decision import Action
+
+    if pass_.mapping.table != SALES_HEADER_TABLE or pass_.dv.logical_name != "salesorder":
+        return []
+    if "_bidirectional_lines" not in pass_.__dict__:
+        pass_.__dict__["_bidirectional_lines"] = IntegrationTableMapping.objects.filter(
+            connection=pass_.connection, table=SALES_LINE_TABLE, integration_table="salesorderdetail").exists()
+    if not pass_.__dict__["_bidirectional_lines"]:
+        return []  # legacy: the lines are rebuilt by legacy_order_lines
+    return [item for item in items
+            if item.failure is None and item.coupling is not None and not item.coupling.is_pending
+            and item.coupling.pk and item.destination is not None
+            and item.action in (Action.MODIFY, Action.FORCE_MODIFY, Action.UNCHANGED)]
+
+
+def reconcile_order_lines(pass_: Any, items: list[Item]) -> None:
+    """Delete the lines a bi-directional order lost on the source side (reference 8.2: the header sync reconciles
+    the lines; "header sync re-creates lines", so a deleted line must not be recreated from its counterpart).
+
+    For every coupled order of a SALESORDER-ORDER batch whose source changed (written or unchanged):
+
+    * Dataverse -> BC: the BC lines whose coupled salesorderdetail no longer exists are deleted in BC, the order
+      reopened first and released after (BC: "the order is temporarily reopened, lines reconciled from CRM, and
+      released again");
+    * BC -> Dataverse: the salesorderdetails whose coupled BC sales line no longer exists are deleted, a submitted
+      order set Active first and Submitted after (protocols.md C13/C14).
+
+    Only lines with a settled coupling whose counterpart is gone are deleted: a line not coupled yet (just created on
+    the other side) is created by SOLINE-ORDERDETAIL as before. The deleted lines' couplings are removed and counted
+    as the header job's ``deleted`` (also when the order then fails). A failure fails the order's record naming the
+    order, the field and the fix; nothing is raised."""
+    from connections.clients.errors import ClientError
+    from syncjobs.engine.errors import RecordFailure
+    from syncjobs.engine.writers import failure_from
+
+    to_bc = pass_.direction == Direction.FROM_INTEGRATION_TABLE
+    for item in _orders_to_reconcile(pass_, items):
+        assert item.coupling is not None
+        bc_order, dv_order = item.coupling.bc_id, item.coupling.dataverse_id
+        try:
+            if to_bc:
+                _delete_stale_bc_lines(pass_, bc_order, dv_order)
+            else:
+                _delete_stale_dataverse_lines(pass_, item, bc_order, dv_order)
+        except RecordFailure as failure:
+            _fail_items([item], failure)
+        except ClientError as error:
+            failure = failure_from(error, item.label, "Deleting the order lines removed on the other side for")
+            failure.field_name = "Sales Line" if to_bc else "salesorderdetail"
+            _fail_items([item], failure)
+
+
+def _delete_stale_bc_lines(pass_: FromIntegrationPass, bc_order: UUID, dv_order: UUID) -> None:
+    """Delete the BC lines of ``bc_order`` whose coupled Dataverse line is gone (reopen, delete, release) and their
+    couplings, counting them as deleted. Raises the clients' ClientError (the order is released again whenever it was
+    reopened)."""
+    from connections.clients.errors import NotFoundError
+
+    couplings = _line_couplings(pass_, bc_ids=_bc_line_ids(pass_, bc_order))
+    if not couplings:
+        return
+    present = _dataverse_line_ids(pass_, dv_order)
+    stale = [c for c in couplings if str(c.dataverse_id).lower() not in present]
+    if not stale:
+        return
+    info = bc_info(SALES_LINE_TABLE)
+    deleted: list[Coupling] = []
+    _bc_order_action(pass_, bc_order, "reopen")
+    try:
+        for coupling in stale:
+            try:
+                pass_.bc_client.delete(info.entity_set, coupling.bc_id, etag="*", api=info.api)
+            except NotFoundError:
+                pass
+            deleted.append(coupling)
+    finally:
+        Coupling.objects.filter(pk__in=[c.pk for c in deleted]).delete()
+        pass_.counters.deleted += len(deleted)
+        _bc_order_action(pass_, bc_order, "release")
+
+
+def _delete_stale_dataverse_lines(pass_: ToIntegrationPass, item: Item, bc_order: UUID, dv_order: UUID) -> None:
+    """Delete the Dataverse lines of ``dv_order`` whose coupled BC line is gone (a submitted order set Active
+    before and Submitted after) and their couplings, counting them as deleted. Raises RecordFailure when the order is in
+    another state (Canceled, Fulfilled, Invoiced), the clients' ClientError otherwise."""
+    from syncjobs.engine.errors import RecordFailure
+
+    couplings = _line_couplings(pass_, dv_ids=_dataverse_line_ids(pass_, dv_order))
+    if not couplings:
+        return
+    present = _bc_line_ids(pass_, bc_order)
+    stale = [c for c in couplings if str(c.bc_id).lower() not in present]
+    if not stale:
+        return
+    state = pass_.dv_client.retrieve("salesorders", dv_order, select=["statecode"]).get("statecode")
+    if state not in (ORDER_ACTIVE["statecode"], ORDER_SUBMITTED["statecode"]):
+        raise RecordFailure(
+            message=f"{item.label}: {len(stale)} line(s) deleted in Business Central cannot be deleted from the "
+                    f"Dataverse order, which is no longer Active or Submitted (statecode {state})",
+            field_name="statecode", fix="reactivate the order in Dynamics 365 Sales if it must change, then retry")
+    submitted = state == ORDER_SUBMITTED["statecode"]
+    if submitted:
+        pass_.dv_client.update("salesorders", dv_order, dict(ORDER_ACTIVE))
+    try:
+        for coupling in stale:  # each coupling goes with its line: a failure half-way leaves none orphaned
+            _delete_dataverse_lines(pass_, {str(coupling.dataverse_id)})
+            coupling.delete()
+            pass_.counters.deleted += 1
+    finally:
+        if submitted:
+            pass_.dv_client.update("salesorders", dv_order, dict(ORDER_SUBMITTED))
