@@ -29,6 +29,18 @@ def optional_url(name: str, *args: Any) -> str | None:
         return None
 
 
+def connection_links(connection: ConnectionSetup) -> dict[str, str | None]:
+    """URLs of other apps' pages for ``connection`` (mappings, full synchronization review, skipped records, job
+    queue entries, Couple Salespersons), None where an app does not provide the page."""
+    return {
+        "mappings": optional_url("mappings:index"),
+        "full_sync_review": optional_url("syncjobs:fullsyncreview-detail", connection.pk),
+        "skipped_records": optional_url("syncjobs:skippedrecord-list"),
+        "job_queue_entries": optional_url("syncjobs:jobqueueentry-list"),
+        "couple_salespersons": optional_url("mappings:salesperson-list", connection.pk),
+    }
+
+
 def administrator_required(view: View) -> View:
     """Refuse (403) users outside the Integration Administrator group; they see the setup read-only."""
 
@@ -52,8 +64,6 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, connection: ConnectionSetup, **extra: Any) -> dict[str, Any]:
-    from connections.wizard import _links
-
     can_administer = services.user_can_administer(request.user)
     settings_form = extra.pop("settings_form", None) or forms.SalesSettingsForm(
         connection=connection, initial={name: getattr(connection, name) for name in services.SALES_SETTINGS})
@@ -73,7 +83,7 @@ def _detail_context(request: HttpRequest, connection: ConnectionSetup, **extra: 
         "active_jobs": active_jobs,
         "changes": connection.changes.select_related("user")[:100],
         "actions": connection.actions.select_related("requested_by")[:10],
-        "links": _links(connection),
+        "links": connection_links(connection),
         "secrets": [(name, connection.has_secret(name)) for name in connection.SECRET_FIELDS],
         **extra,
     }
@@ -196,12 +206,10 @@ def connection_redeploy_solution(request: HttpRequest, pk: uuid.UUID) -> HttpRes
 
 
 def _action_context(action: ConnectionAction) -> dict[str, Any]:
-    from connections.wizard import _links
-
     status = services.connection_action_status(action=action)
     return {
         "action": action, "connection": action.connection, "status": status,
-        "report": services.CheckReport.from_dict(action.report or {}), "links": _links(action.connection),
+        "report": services.CheckReport.from_dict(action.report or {}), "links": connection_links(action.connection),
     }
 
 

@@ -242,8 +242,7 @@ class ConnectionSetupWizard(SessionWizardView):
             connection = services.connection_save(connection=existing, data=data, user=self.request.user)
         except ValidationError as error:
             messages.error(self.request, " ".join(error.messages))
-            return render(self.request, "connections/connectionsetup_finish.html", {"report": None,
-                                                                                     "errors": error.messages})
+            return render(self.request, "connections/connectionsetup_finish.html", {"errors": error.messages})
         action = services.connection_action_enqueue(
             connection=connection, kind=ConnectionAction.Kind.FINISH, user=self.request.user,
             admin_username=data.get("admin_username") or "", admin_password=data.get("admin_password") or "",
@@ -251,16 +250,3 @@ class ConnectionSetupWizard(SessionWizardView):
         from connections.views import connectionaction_redirect
 
         return connectionaction_redirect(self.request, action)
-
-
-def _links(connection: ConnectionSetup) -> dict[str, str | None]:
-    """URLs of other apps' pages, when those apps provide them (None otherwise)."""
-    from connections.views import optional_url
-
-    return {
-        "mappings": optional_url("mappings:index"),
-        "full_sync_review": optional_url("syncjobs:fullsyncreview-detail", connection.pk),
-        "skipped_records": optional_url("syncjobs:skippedrecord-list"),
-        "job_queue_entries": optional_url("syncjobs:jobqueueentry-list"),
-        "couple_salespersons": optional_url("mappings:salesperson-list", connection.pk),
-    }
