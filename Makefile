@@ -26,6 +26,7 @@ demo: install
 # Browser tests need Debian's Chromium at /usr/bin/chromium (.ci/run installs it); without it they are
 # deselected and the run says so. pytest's exit code 5 (no tests collected) is a failure of the setup.
 test: install
+	$(BIN)/lint-imports --no-cache
 	@set -o pipefail; \
 	if [ -x /usr/bin/chromium ]; then marks=""; else marks="-m not browser"; \
 	  echo "NOTE: /usr/bin/chromium not found: browser tests deselected (apt-get install chromium to run them)"; fi; \
@@ -34,6 +35,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 lock:
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^bc-sales-portal' > $(LOCK)

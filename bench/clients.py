@@ -23,6 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import django  # noqa: E402  (the checkout goes on sys.path first when run as a script)
+from django.conf import settings  # noqa: E402
+
+from emulators.testing import start_emulators  # noqa: E402
+from portal import embedded_redis  # noqa: E402
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -31,21 +37,15 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=300)
     args = parser.parse_args()
 
-    from portal import embedded_redis
-
     redis_url = f"redis://127.0.0.1:{embedded_redis.free_port()}/0"
     redis_process = embedded_redis.start(redis_url)
     os.environ["REDIS_URL"] = redis_url
     os.environ.setdefault("DEBUG", "1")
     os.environ.setdefault("OUTBOUND_ALLOWED_HOSTS", "127.0.0.1,localhost")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    import django
-
     django.setup()
-    from django.conf import settings
-
+    # Django app loading: the clients read settings (REDIS_URL above) that exist only after django.setup().
     from connections.clients import DataverseClient, TokenProvider
-    from emulators.testing import start_emulators
 
     try:
         with tempfile.TemporaryDirectory() as tmp, \

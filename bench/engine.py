@@ -1,4 +1,4 @@
-"""Speed and memory of the synchronization engine against the emulators (issue 6, "Speed and memory").
+"""Speed and memory of the synchronization engine against the emulators (bulk writes, memory, incremental runs).
 
     python bench/engine.py [--scale 100000] [--memory-scales 10000,100000] [--batch-size 1000]
                            [--batch1-records 500]
@@ -35,14 +35,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import django  # noqa: E402  (the checkout goes on sys.path first when run as a script)
+from cryptography.fernet import Fernet  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from emulators.testing import start_emulators  # noqa: E402
+from portal import embedded_redis  # noqa: E402
+
 
 def setup_django(workdir: Path) -> Any:
     """Configure a throwaway database and Redis for this process and return the embedded Redis process."""
     # Production-like: DEBUG off (Django would otherwise keep every query in memory), throwaway keys.
-    from cryptography.fernet import Fernet
-
-    from portal import embedded_redis
-
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("SECRET_KEY", "bench-" + os.urandom(24).hex())
     os.environ.setdefault("PORTAL_ENCRYPTION_KEY", Fernet.generate_key().decode())
@@ -55,96 +58,30 @@ def setup_django(workdir: Path) -> Any:
         redis_process = embedded_redis.start(url, data_dir=workdir)
         os.environ["REDIS_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    import django
-
     django.setup()
-    from django.core.management import call_command
-
     call_command("migrate", verbosity=0)
     return redis_process
 
 
-def connect(info: dict[str, Any]) -> Any:
-    """A connection setup on the emulators with the default configuration (unit-of-measure mode)."""
-    from django.conf import settings
+def load_steps() -> Any:
+    """The measured steps (:mod:`bench.engine_steps`), importable once :func:`setup_django` has run."""
+    # Django app loading: the steps import models, which exist only after django.setup() in setup_django().
+    from bench import engine_steps
 
-    from connections.models import ConnectionSetup
-    from mappings.defaults import default_configuration_reset
-    from mappings.models import IntegrationFieldMapping
-
-    settings.OUTBOUND_CA_BUNDLE = info["ca_bundle"]
-    company = info["bc_companies"][0]
-    connection = ConnectionSetup.objects.create(
-        name="Bench", dataverse_url=info["dataverse_url"], tenant_id=info["tenant_id"],
-        authority_host=info["dataverse_url"], client_id=info["client_id"], client_secret=info["client_secret"],
-        bc_api_url=info["bc_api_url"], bc_company_id=company["id"], bc_company_name=company["name"],
-        unit_group_mapping_enabled=False, integration_user_id=info["application_user_id"], is_enabled=True,
-    )
-    default_configuration_reset(connection=connection)
-    # the emulated product has no vendorid column
-    IntegrationFieldMapping.objects.filter(table_mapping__connection=connection, integration_field_name="vendorid"
-                                           ).update(status=IntegrationFieldMapping.Status.DISABLED)
-    from syncjobs.engine import clients_for
-
-    _, dv = clients_for(connection)
-    organization = next(dv.iter_rows("organizations", select=["_basecurrencyid_value"]))
-    connection.base_currency_id = organization["_basecurrencyid_value"]
-    connection.save(update_fields=["base_currency_id"])
-    return connection
-
-
-def mapping(connection: Any, name: str) -> Any:
-    from mappings.models import IntegrationTableMapping
-
-    return IntegrationTableMapping.objects.get(connection=connection, name=name)
-
-
-def prerequisites(connection: Any) -> None:
-    from syncjobs.engine import synchronize_mapping
-
-    for name in ("CURRENCY", "UNIT OF MEASURE"):
-        synchronize_mapping(mapping=mapping(connection, name), full=True)
-
-
-def full_item_pass(connection: Any, *, batch_size: int) -> dict[str, Any]:
-    """One full BC -> Dataverse pass of ITEM-PRODUCT with fresh clients; returns records, seconds, requests."""
-    from syncjobs.engine import clients_for
-    from syncjobs.engine.passes import ToIntegrationPass
-
-    bc, dv = clients_for(connection)
-    started = time.perf_counter()
-    job = ToIntegrationPass(mapping=mapping(connection, "ITEM-PRODUCT"), bc_client=bc, dv_client=dv, full=True,
-                            batch_size=batch_size, integration_user_id=connection.integration_user_id).run()
-    seconds = time.perf_counter() - started
-    return {"records": job.inserted + job.modified, "failed": job.failed, "seconds": seconds,
-            "dv_requests": dv.requests_sent, "bc_requests": bc.requests_sent}
-
-
-def forget_items(connection: Any) -> None:
-    """Drop the item couplings and jobs (after the emulators were reset) for the next measurement."""
-    from mappings.models import Coupling
-    from syncjobs.models import SynchronizationJob
-
-    Coupling.objects.filter(connection=connection).delete()
-    SynchronizationJob.objects.all().delete()
-    from mappings.models import IntegrationTableMapping
-
-    IntegrationTableMapping.objects.filter(connection=connection).update(synch_modified_on_filter=None,
-                                                                        synch_int_tbl_mod_on_fltr=None)
+    return engine_steps
 
 
 def child_memory(scale: int, batch_size: int) -> None:
     """Child process: emulators at ``scale``, full item synchronization, print peak RSS (MB) as JSON."""
-    from emulators.testing import start_emulators
-
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-mem-{scale}-"))
     redis_process = setup_django(workdir)
     emulators = start_emulators(workdir / "emulators", seed="demo", scale=scale, timeout=1800)
+    steps = load_steps()
     try:
-        connection = connect(emulators.info)
-        prerequisites(connection)
+        connection = steps.connect(emulators.info)
+        steps.prerequisites(connection)
         before = peak_rss_mb()
-        result = full_item_pass(connection, batch_size=batch_size)
+        result = steps.full_item_pass(connection, batch_size=batch_size)
         peak = peak_rss_mb()
         print(json.dumps({"scale": scale, "records": result["records"], "peak_rss_mb": round(peak, 1),
                           "rss_before_mb": round(before, 1), "seconds": round(result["seconds"], 1)}))
@@ -179,16 +116,15 @@ def main() -> None:
         child_memory(args.child_memory, args.batch_size)
         return
 
-    from emulators.testing import start_emulators
-
     workdir = Path(tempfile.mkdtemp(prefix="bench-engine-"))
     redis_process = setup_django(workdir)
     print(f"Starting the emulators with --seed demo --scale {args.scale} …", flush=True)
     emulators = start_emulators(workdir / "emulators", seed="demo", scale=args.scale, timeout=1800)
+    steps = load_steps()
     try:
-        connection = connect(emulators.info)
-        prerequisites(connection)
-        bulk = full_item_pass(connection, batch_size=args.batch_size)
+        connection = steps.connect(emulators.info)
+        steps.prerequisites(connection)
+        bulk = steps.full_item_pass(connection, batch_size=args.batch_size)
         bulk_rps = bulk["records"] / bulk["seconds"]
         print(f"Full synchronization ITEM-PRODUCT, bulk writes (batch {args.batch_size}): {bulk['records']} records "
               f"in {bulk['seconds']:.1f} s = {bulk_rps:.0f} records/s ({bulk['failed']} failed)")
@@ -196,16 +132,14 @@ def main() -> None:
               f"{bulk['dv_requests'] / max(bulk['records'], 1):.4f}")
 
         # incremental run after 10 changes, then an immediate re-run
-        from syncjobs.engine import clients_for, synchronize_mapping
-
-        bc, _ = clients_for(connection)
+        bc, _ = steps.clients_for(connection)
         for row in list(islice(bc.iter_rows("items", filter="blocked eq false", page_size=10), 10)):
             bc.update("items", row["id"], {"unitPrice": float(row.get("unitPrice") or 0) + 1}, etag=row["@odata.etag"])
-        item_mapping = mapping(connection, "ITEM-PRODUCT")
+        item_mapping = steps.mapping(connection, "ITEM-PRODUCT")
         for label in ("Incremental run after 10 items changed", "Immediate re-run"):
-            bc_client, dv_client = clients_for(connection)
+            bc_client, dv_client = steps.clients_for(connection)
             started = time.perf_counter()
-            jobs = synchronize_mapping(mapping=item_mapping, clients=(bc_client, dv_client))
+            jobs = steps.synchronize_mapping(mapping=item_mapping, clients=(bc_client, dv_client))
             seconds = time.perf_counter() - started
             written = sum(j.inserted + j.modified for j in jobs)
             print(f"{label}: {bc_client.requests_sent + dv_client.requests_sent} requests "
@@ -215,13 +149,13 @@ def main() -> None:
 
         # batch size 1 over the first N items
         emulators.reset()
-        forget_items(connection)
-        prerequisites(connection)
+        steps.forget_items(connection)
+        steps.prerequisites(connection)
         numbers = sorted(r["number"] for r in bc.iter_rows("items", select=["number"], filter="blocked eq false"))
         limit = numbers[min(args.batch1_records, len(numbers)) - 1]
         item_mapping.table_filter = f"blocked eq false and number le '{limit}'"
         item_mapping.save(update_fields=["table_filter"])
-        single = full_item_pass(connection, batch_size=1)
+        single = steps.full_item_pass(connection, batch_size=1)
         single_rps = single["records"] / single["seconds"]
         print(f"Full synchronization ITEM-PRODUCT, batch size 1: {single['records']} records in "
               f"{single['seconds']:.1f} s = {single_rps:.1f} records/s")

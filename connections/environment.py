@@ -1,4 +1,5 @@
-"""Environment URLs and the legacy connection string of the connection setup (reference 1.4).
+"""Environment URLs and the legacy connection string of the connection setup (BC: table 5330 CRM Connection Setup,
+fields 2 Server Address and 138 Server Connection String).
 
 Pure functions, no remote calls: the forms, the wizard and ``setup_connection`` share them.
 """
@@ -10,12 +11,14 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
-#: Placeholders kept in the stored connection string instead of secrets (reference 1.4).
+#: Placeholders kept in the stored connection string instead of secrets (BC: table 5330 CRM Connection Setup, field
+#: 138 Server Connection String).
 PASSWORD_PLACEHOLDER = "{PASSWORD}"
 CLIENT_SECRET_PLACEHOLDER = "{CLIENTSECRET}"
 CERTIFICATE_PLACEHOLDER = "{CERTIFICATE}"
 
-#: Sovereign and public clouds: authority hosts an administrator may pick (protocols.md A3).
+#: Sovereign and public clouds: authority hosts an administrator may pick (msal's well-known authority hosts,
+#: ``msal/authority.py``).
 AUTHORITY_HOSTS = [
     ("https://login.microsoftonline.com", "Public cloud (login.microsoftonline.com)"),
     ("https://login.microsoftonline.us", "US Government (login.microsoftonline.us)"),
@@ -32,12 +35,13 @@ class NormalisedURL:
 
 
 def normalise_environment_url(raw: str, *, allow_drop_path: bool = False) -> NormalisedURL:
-    """Normalise a Dataverse environment URL as BC's ``CheckModifyCRMConnectionURL`` does (reference 1.4).
+    """Normalise a Dataverse environment URL as BC's ``CheckModifyCRMConnectionURL`` does (BC: codeunit 5330 CRM
+    Integration Management).
 
     Trims, adds ``https://`` when no scheme was typed, requires https and a host, keeps scheme + host (+ port), and
     drops a path, query or fragment only when ``allow_drop_path`` is true (the administrator's agreement); otherwise
     raises ``ValidationError`` with code ``"path"`` naming the URL that would be used. Improvement on BC: http is
-    refused outright (Dataverse only serves https; msal refuses http authorities, protocols.md A2).
+    refused outright (Dataverse only serves https; msal refuses http authorities, ``msal/authority.py``).
     Raises ``ValidationError`` (codes ``"invalid"``, ``"scheme"``, ``"credentials"``, ``"path"``).
     """
     text = (raw or "").strip()
@@ -105,7 +109,8 @@ def connection_string_build(
     certificate_thumbprint: str = "",
     web_api_version: str = "9.2",
 ) -> str:
-    """Build the stored connection string for an authentication type, with placeholders for secrets (reference 1.4).
+    """Build the stored connection string for an authentication type, with placeholders for secrets (BC: table 5330
+    CRM Connection Setup, field 138 Server Connection String).
 
     ``OAuth`` gives the legacy form ``AuthType=OAuth;Username=<u>;Password={PASSWORD};Url=<url>;AppId=<client id>;
     RedirectUri=app://<client id>;TokenCacheStorePath=;LoginPrompt=Auto``; ``ClientSecret`` and ``Certificate`` the
@@ -135,7 +140,8 @@ _PAIR = re.compile(r"\s*([A-Za-z]+)\s*=\s*([^;]*)")
 
 
 def connection_string_parse(text: str) -> ConnectionStringParts:
-    """Parse a connection string (``Key=Value;...``, keys case-insensitive) into its parts (reference 1.4).
+    """Parse a connection string (``Key=Value;...``, keys case-insensitive) into its parts (BC: table 5330 CRM
+    Connection Setup, field 138 Server Connection String).
 
     A real secret found in ``Password=`` or ``ClientSecret=`` is returned in ``password`` / ``client_secret`` (the
     caller encrypts it and stores the string rebuilt with placeholders); placeholders come back empty.

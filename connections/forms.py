@@ -10,11 +10,27 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from connections import fields as connection_fields
 from connections.environment import AUTHORITY_HOSTS, connection_string_parse, normalise_environment_url
 from connections.models import ConnectionSetup
+from connections.validation import check_outbound_url_field, clean_web_api_version, validate_sales_order_options
 
 AuthType = ConnectionSetup.AuthenticationType
 BCAuthType = ConnectionSetup.BCAuthenticationType
+
+
+def with_registry_labels(form_class: type[forms.Form]) -> type[forms.Form]:
+    """Class decorator: give every field of ``form_class`` that is a connection field the label and help of the
+    registry (:mod:`connections.fields`), so the setup page, the wizard and the command say the same."""
+    for name, form_field in form_class.base_fields.items():
+        spec = connection_fields.BY_NAME.get(name)
+        if spec is None:
+            continue
+        form_field.label = spec.label
+        if spec.help_text:
+            form_field.help_text = spec.help_text
+    return form_class
+
 
 
 class SecretField(forms.CharField):
@@ -38,61 +54,12 @@ class _EmptyTextarea(forms.Textarea):
         return ""
 
 
-def check_outbound_url_field(url: str) -> None:
-    """Refuse an outbound URL the clients would refuse (http(s) only, no credentials, no private address unless
-    allowed) with the clients' own message. Raises ValidationError."""
-    from connections.clients.errors import OutboundURLRejected
-    from connections.clients.outbound import check_outbound_url
-
-    try:
-        check_outbound_url(url)
-    except OutboundURLRejected as error:
-        raise ValidationError(error.message or str(error)) from None
-
-
-def validate_sales_order_options(*, legacy: bool, bidirectional: bool, auto_create: bool) -> None:
-    """Refuse legacy and bi-directional sales order integration together, and automatic sales order creation without
-    legacy sales order integration (reference 1.2 and 1.3: BC enforces both in its page and wizard only; the portal
-    refuses them everywhere). Raises ValidationError naming the fix."""
-    errors = []
-    if legacy and bidirectional:
-        errors.append(
-            ValidationError(
-                "Legacy sales order integration and bi-directional sales order synchronization exclude each other: "
-                "legacy creates BC orders from orders submitted in Sales (one-way), bi-directional synchronizes orders "
-                "and lines both ways. Turn one of them off.",
-                "sales_order_exclusive",
-            )
-        )
-    if auto_create and not legacy:
-        errors.append(
-            ValidationError(
-                "Automatically create sales orders works with legacy sales order integration only; turn that on too, "
-                "or turn automatic creation off.",
-                "auto_create_requires_legacy",
-            )
-        )
-    if errors:
-        raise ValidationError(errors)
-
-
-def clean_web_api_version(value: str) -> str:
-    """``9.2`` or ``v9.2`` → ``9.2`` (the Web API path segment ``v9.2``, protocols.md B1; BC's "SDK version").
-    Raises ValidationError for anything else."""
-    value = (value or "").strip().lstrip("vV")
-    major, _, minor = value.partition(".")
-    if not (major.isdigit() and minor.isdigit()):
-        raise ValidationError("Use a Web API version such as 9.2.")
-    return value
-
-
+@with_registry_labels
 class EnvironmentURLMixin(forms.Form):
-    """Dataverse environment URL with the "drop the path" agreement (reference 1.4)."""
+    """Dataverse environment URL with the "drop the path" agreement (BC: codeunit 5330 CRM Integration Management,
+    CheckModifyCRMConnectionURL)."""
 
-    dataverse_url = forms.CharField(
-        label="Dynamics 365 Sales environment URL", max_length=250,
-        help_text="For example https://contoso.crm4.dynamics.com",
-    )
+    dataverse_url = forms.CharField(max_length=250)
     drop_path = forms.BooleanField(
         label="Use scheme and host only (drop the path I typed)", required=False,
         help_text="Tick this when the URL you pasted includes a path such as /main.aspx.",
@@ -115,24 +82,25 @@ class EnvironmentURLMixin(forms.Form):
         return data
 
 
+@with_registry_labels
 class SignInForm(forms.Form):
-    """How the portal signs in to Dataverse (protocols.md A): client secret, certificate, or user name and password
-    through the legacy OAuth connection string."""
+    """How the portal signs in to Dataverse (Microsoft Learn: "Microsoft identity platform and the OAuth 2.0 client
+    credentials flow"): client secret, certificate, or user name and password through the legacy OAuth connection
+    string."""
 
     authentication_type = forms.ChoiceField(choices=AuthType.choices, initial=AuthType.CLIENT_SECRET)
-    tenant_id = forms.CharField(label="Tenant ID", max_length=100, help_text="Directory (tenant) ID or domain")
+    tenant_id = forms.CharField(max_length=100)
     authority_host = forms.ChoiceField(choices=AUTHORITY_HOSTS, required=False, initial=AUTHORITY_HOSTS[0][0])
     custom_authority_host = forms.URLField(
         label="Other authority host", required=False, max_length=250, assume_scheme="https",
         help_text="Only for a private authority (for example the emulators); overrides the choice above.",
     )
-    client_id = forms.CharField(label="Client ID", max_length=100, help_text="Application (client) ID")
-    client_secret = SecretField(label="Client secret")
-    certificate = SecretField(label="Certificate private key (PEM)", multiline=True)
+    client_id = forms.CharField(max_length=100)
+    client_secret = SecretField()
+    certificate = SecretField(multiline=True)
     certificate_thumbprint = forms.CharField(max_length=100, required=False)
-    username = forms.CharField(label="User name", max_length=250, required=False,
-                               help_text="OAuth only: the integration user's e-mail.")
-    password = SecretField(label="Password")
+    username = forms.CharField(max_length=250, required=False)
+    password = SecretField()
     connection_string = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}),
         help_text="OAuth only, optional: AuthType=OAuth;Username=…;Password=…;Url=…;AppId=…;RedirectUri=app://…; "
@@ -166,27 +134,21 @@ class SignInForm(forms.Form):
         return data
 
 
+@with_registry_labels
 class BusinessCentralForm(forms.Form):
-    """Business Central API base URL, company and sign-in (protocols.md D1, D2)."""
+    """Business Central API base URL, company and sign-in (Microsoft Learn: "Business Central API (v2.0)", "Using
+    Service-to-Service (S2S) Authentication")."""
 
-    bc_api_url = forms.URLField(
-        label="Business Central API URL", max_length=250, assume_scheme="https",
-        help_text="For example https://api.businesscentral.dynamics.com/v2.0/<tenant>/<environment>/api/v2.0",
-    )
-    bc_tenant = forms.CharField(label="BC tenant", max_length=100, required=False)
-    bc_environment = forms.CharField(label="BC environment", max_length=100, required=False)
-    bc_company = forms.CharField(
-        label="BC company", max_length=100, required=False,
-        help_text="Company ID or name; blank picks the only company (Test Connection lists them).",
-    )
+    bc_api_url = forms.URLField(max_length=250, assume_scheme="https")
+    bc_tenant = forms.CharField(max_length=100, required=False)
+    bc_environment = forms.CharField(max_length=100, required=False)
+    bc_company = forms.CharField(max_length=100, required=False)
     bc_authentication_type = forms.ChoiceField(choices=BCAuthType.choices, initial=BCAuthType.OAUTH)
-    bc_client_id = forms.CharField(label="BC client ID", max_length=100, required=False,
-                                   help_text="Blank uses the Dataverse client ID.")
-    bc_client_secret = SecretField(label="BC client secret", help_text="Blank keeps the stored value or uses the "
-                                   "Dataverse client secret.")
-    bc_username = forms.CharField(label="BC user name", max_length=100, required=False)
-    bc_access_key = SecretField(label="BC web service access key")
-    bc_web_client_url = forms.URLField(label="Business Central web client URL", max_length=250, required=False,
+    bc_client_id = forms.CharField(max_length=100, required=False)
+    bc_client_secret = SecretField()
+    bc_username = forms.CharField(max_length=100, required=False)
+    bc_access_key = SecretField()
+    bc_web_client_url = forms.URLField(max_length=250, required=False,
                                        assume_scheme="https")
 
     def clean(self) -> dict[str, Any]:
@@ -202,18 +164,18 @@ class BusinessCentralForm(forms.Form):
         return data
 
 
+@with_registry_labels
 class SalesOptionsMixin(forms.Form):
-    """The Sales settings of reference 1.1 to 1.3."""
+    """The Sales settings (BC: table 5330 CRM Connection Setup, fields 66 Is S.Order Integration Enabled, 80 Auto
+    Create Sales Orders, 81 Auto Process Sales Quotes, 141 Bidirectional Sales Order Int., 140 Item Availability
+    Enabled, 151 Unit Group Mapping Enabled)."""
 
-    legacy_sales_order_integration = forms.BooleanField(required=False, label="Legacy sales order integration")
-    auto_create_sales_orders = forms.BooleanField(required=False, label="Automatically create sales orders")
-    auto_process_sales_quotes = forms.BooleanField(required=False, label="Automatically process sales quotes")
-    bidirectional_sales_order_integration = forms.BooleanField(
-        required=False, label="Bi-directional sales order synchronization"
-    )
-    item_availability_enabled = forms.BooleanField(required=False,
-                                                   label="Automatically synchronize item availability")
-    unit_group_mapping_enabled = forms.BooleanField(required=False, initial=True, label="Unit group mapping")
+    legacy_sales_order_integration = forms.BooleanField(required=False)
+    auto_create_sales_orders = forms.BooleanField(required=False)
+    auto_process_sales_quotes = forms.BooleanField(required=False)
+    bidirectional_sales_order_integration = forms.BooleanField(required=False)
+    item_availability_enabled = forms.BooleanField(required=False)
+    unit_group_mapping_enabled = forms.BooleanField(required=False, initial=True)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -232,13 +194,12 @@ class SalesOptionsMixin(forms.Form):
         return data
 
 
+@with_registry_labels
 class SalesSettingsForm(SalesOptionsMixin):
-    """The settings section of the connection setup page; toggles rebuild mappings and jobs (reference 4.B)."""
+    """The settings section of the connection setup page; toggles rebuild mappings and jobs (BC: codeunit 5334 CRM
+    Setup Defaults)."""
 
-    user_mapping_required = forms.BooleanField(
-        required=False, label="User mapping required",
-        help_text="Reads and writes on behalf of a portal user run as the Dataverse user with the same e-mail.",
-    )
+    user_mapping_required = forms.BooleanField(required=False)
 
     def __init__(self, *args: Any, connection: ConnectionSetup, **kwargs: Any) -> None:
         self.connection = connection
@@ -248,11 +209,12 @@ class SalesSettingsForm(SalesOptionsMixin):
             self.fields["unit_group_mapping_enabled"].help_text = "Editable only while the connection is disabled."
 
 
+@with_registry_labels
 class ConnectionSetupForm(EnvironmentURLMixin, SignInForm, BusinessCentralForm):
     """The connection setup page's edit form (field by field). Secrets blank = keep."""
 
     name = forms.CharField(max_length=100)
-    web_api_version = forms.CharField(label="Web API version", max_length=10, initial="9.2")
+    web_api_version = forms.CharField(max_length=10, initial="9.2")
     ownership_model = forms.ChoiceField(choices=ConnectionSetup.OwnershipModel.choices)
 
     field_order = ["name", "dataverse_url", "drop_path", "authentication_type", "tenant_id", "authority_host",
@@ -289,12 +251,12 @@ class WizardEnvironmentForm(EnvironmentURLMixin):
     """Step 1: the environment URL (BC wizard step Start)."""
 
 
+@with_registry_labels
 class WizardSignInForm(SignInForm):
     """Step 2: sign-in, plus administrator credentials for the solution import (used once, never stored)."""
 
-    admin_username = forms.CharField(label="Administrator user name", max_length=250, required=False,
-                                     help_text="Used once to import the integration solution; never stored.")
-    admin_password = SecretField(label="Administrator password", help_text="Used once; never stored.")
+    admin_username = forms.CharField(max_length=250, required=False)
+    admin_password = SecretField()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -310,19 +272,22 @@ class WizardBusinessCentralForm(BusinessCentralForm):
     """Step 3: Business Central company and sign-in."""
 
 
+@with_registry_labels
 class WizardOptionsForm(SalesOptionsMixin):
-    """Step 4: options (reference 2, step Credentials' advanced settings)."""
+    """Step 4: options (BC: page 1817 CRM Connection Setup Wizard, step Credentials, Advanced Connection Settings)."""
 
     import_solution = forms.BooleanField(required=False, initial=True, label="Import the integration solution")
-    web_api_version = forms.CharField(label="Web API version", max_length=10, initial="9.2")
+    web_api_version = forms.CharField(max_length=10, initial="9.2")
     enable = forms.BooleanField(required=False, initial=True, label="Enable the connection")
 
     def clean_web_api_version(self) -> str:
         return clean_web_api_version(self.cleaned_data["web_api_version"])
 
 
+@with_registry_labels
 class WizardOwnershipForm(forms.Form):
-    """Step 5: ownership model (reference 2.1, 10). Person: salespersons are coupled to Dataverse users."""
+    """Step 5: ownership model (BC: CDS Connection Setup Wizard, step OwnershipModel). Person: salespersons are
+    coupled to Dataverse users."""
 
     ownership_model = forms.ChoiceField(
         choices=ConnectionSetup.OwnershipModel.choices, initial=ConnectionSetup.OwnershipModel.TEAM,
@@ -337,14 +302,14 @@ COUPLE_AT_LEAST_ONE = ("Couple at least one salesperson to a Dataverse user, or 
 
 
 class WizardSalespersonsForm(forms.Form):
-    """Step 6, Person model only (BC: CDS Connection Setup Wizard step CoupleSalespersons, reference 2.1; "must couple
-    before Next"): one choice of Dataverse user per BC salesperson, pre-selected where the e-mails match.
+    """Step 6, Person model only (BC: CDS Connection Setup Wizard step CoupleSalespersons; "must couple before
+    Next"): one choice of Dataverse user per BC salesperson, pre-selected where the e-mails match.
 
     ``salespeople`` and ``users`` are ``mappings.salespeople.SalespersonRow`` / ``UserRow``-like objects (``id``,
     ``code``/``name``, ``email``); ``matches`` maps a salesperson code to the pre-selected user id; ``load_error``
     (the lists could not be read: layer and fix) makes the form invalid with that message. ``cleaned_data`` gains
     ``salesperson_couplings``: ``[{"code", "salesperson_id", "systemuserid", "name", "user"}]`` (strings). A user
-    can be chosen for one salesperson only (a coupling is one-to-one, reference 6.7)."""
+    can be chosen for one salesperson only (a coupling is one-to-one, BC: table 5331 CRM Integration Record)."""
 
     def __init__(self, *args: Any, salespeople: Any = (), users: Any = (), matches: dict[str, Any] | None = None,
                  load_error: str = "", **kwargs: Any) -> None:

@@ -1,5 +1,5 @@
-"""The connection setup: one Dataverse environment + one Business Central company (BC: "Dynamics 365 Sales
-Integration Setup", table 5330; reference §1)."""
+"""The connection setup: one Dataverse environment + one Business Central company (BC: table 5330 CRM Connection
+Setup, page 5330 "Dynamics 365 Sales Integration Setup")."""
 from __future__ import annotations
 
 import uuid
@@ -8,7 +8,8 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
-from portal.fields import EncryptedTextField
+from base.fields import EncryptedTextField
+from connections import fields as connection_fields
 
 
 class ConnectionSetup(models.Model):
@@ -34,7 +35,7 @@ class ConnectionSetup(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True, default="Dynamics 365 Sales")
 
-    # Dataverse side (reference 1.1, 1.4)
+    # Dataverse side (BC: table 5330 CRM Connection Setup, connection fields and field 138 Server Connection String)
     dataverse_url = models.URLField("Dynamics 365 Sales URL", max_length=250, blank=True)
     authentication_type = models.CharField(
         max_length=20, choices=AuthenticationType.choices, default=AuthenticationType.CLIENT_SECRET
@@ -77,7 +78,7 @@ class ConnectionSetup(models.Model):
     bc_access_key = EncryptedTextField()
     bc_web_client_url = models.URLField("Business Central web client URL", max_length=250, blank=True)
 
-    # Sales settings (reference 1.1 to 1.3)
+    # Sales settings (BC: table 5330 CRM Connection Setup)
     legacy_sales_order_integration = models.BooleanField(default=False)
     auto_create_sales_orders = models.BooleanField(default=False)
     auto_process_sales_quotes = models.BooleanField(default=False)
@@ -94,8 +95,9 @@ class ConnectionSetup(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
 
-    #: Fields whose values are secrets: encrypted at rest, masked in the change log, never rendered.
-    SECRET_FIELDS = ("client_secret", "certificate", "password", "bc_client_secret", "bc_access_key")
+    #: Fields whose values are secrets: encrypted at rest, masked in the change log, never rendered (from the
+    #: registry of connection fields, :mod:`connections.fields`).
+    SECRET_FIELDS = connection_fields.SECRET_FIELDS
 
     class Meta:
         ordering = ["name"]
@@ -106,7 +108,8 @@ class ConnectionSetup(models.Model):
 
     @property
     def web_api_url(self) -> str:
-        """The Dataverse Web API root, e.g. ``https://org.crm.dynamics.com/api/data/v9.2/`` (protocols.md B1)."""
+        """The Dataverse Web API root, e.g. ``https://org.crm.dynamics.com/api/data/v9.2/`` (Microsoft Learn:
+        "Compose HTTP requests and handle errors")."""
         return f"{self.dataverse_url.rstrip('/')}/api/data/v{self.web_api_version}/"
 
     def has_secret(self, field_name: str) -> bool:
@@ -117,7 +120,7 @@ class ConnectionSetup(models.Model):
 class ConnectionSetupChange(models.Model):
     """One recorded change of a connection setup: who, when, which field, old and new value (secrets masked).
 
-    Written by :mod:`connections.services` for every field change and every action (test, enable, disable,
+    Written by :mod:`connections.setup` for every field change and every action (test, enable, disable,
     solution import, default configuration), so the setup page can show its history.
     """
 
@@ -155,14 +158,14 @@ class ConnectionAction(models.Model):
     the assisted setup's Finish, Enable, or Redeploy Integration Solution.
 
     The row is written before the job is enqueued (DESIGN principle 1) and holds the checklist (``report``, the
-    :class:`connections.services.CheckReport` dict: ``{"ok", "checked_at", "steps": [{"name", "ok", "message",
+    :class:`connections.diagnostics.CheckReport` dict: ``{"ok", "checked_at", "steps": [{"name", "ok", "message",
     "fix", "layer", "details"}]}``), updated after each step while the worker runs it, so the status page shows the
     progress. At most one action per connection is Queued or Running (partial unique constraint).
 
     ``admin_username`` / ``admin_password`` (Finish and Redeploy only) carry the Dataverse administrator's
     credentials from the request to the worker, the password encrypted at rest; the task blanks both as soon as it
-    has read them, before any remote call (reference 2.1: "administrator credentials for the solution import are
-    used once and never stored"). RQ only carries the action's id.
+    has read them, before any remote call (BC: page 1817 CRM Connection Setup Wizard, FinalizeSetup, asks for the
+    administrator's credentials only to import the solution). RQ only carries the action's id.
     """
 
     class Kind(models.TextChoices):
@@ -198,7 +201,7 @@ class ConnectionAction(models.Model):
 
     objects = ConnectionActionQuerySet.as_manager()
 
-    #: Set by :func:`connections.services.connection_action_enqueue`: False when it returned an action that was
+    #: Set by :func:`connections.actions.queue.connection_action_enqueue`: False when it returned an action that was
     #: already queued or running instead of starting a new one. Not a database field.
     created: bool = False
 

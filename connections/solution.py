@@ -1,5 +1,6 @@
-"""The integration solution the portal imports into Dataverse (reference 1.5: unique name
-``MicrosoftDynamicsNavIntegration``, security roles "Integration administrator" and "Integration user").
+"""The integration solution the portal imports into Dataverse (BC: codeunit 5330 CRM Integration Management,
+ImportCRMSolution: unique name ``MicrosoftDynamicsNavIntegration``, security roles "Integration administrator" and
+"Integration user").
 
 The package is a standard solution zip (``[Content_Types].xml``, ``solution.xml``, ``customizations.xml``) built in
 memory, so no binary lives in the repository.
@@ -12,14 +13,15 @@ import zipfile
 
 SOLUTION_UNIQUE_NAME = "MicrosoftDynamicsNavIntegration"
 SOLUTION_VERSION = "2.0.0.0"
-#: Root business unit role ids shipped by the solution (reference 1.5).
+#: Root business unit role ids shipped by the solution (BC: ImportCRMSolution and TestIntegrationUserRequirements).
 INTEGRATION_ADMINISTRATOR_ROLE_ID = uuid.UUID("8c8d4f51-a72b-e511-80d9-3863bb349780")
 INTEGRATION_USER_ROLE_ID = uuid.UUID("6f960e32-a72b-e511-80d9-3863bb349780")
 INTEGRATION_ROLES = {
     INTEGRATION_ADMINISTRATOR_ROLE_ID: "Integration administrator",
     INTEGRATION_USER_ROLE_ID: "Integration user",
 }
-#: Role template of System Administrator; the integration user must not hold a role based on it (reference 1.5).
+#: Role template of System Administrator; the integration user must not hold a role based on it (BC:
+#: TestIntegrationUserRequirements).
 SYSTEM_ADMINISTRATOR_ROLE_TEMPLATE_ID = uuid.UUID("627090ff-40a3-4053-8790-584edc5be201")
 
 _CONTENT_TYPES = """<?xml version="1.0" encoding="utf-8"?>
@@ -52,7 +54,8 @@ _CUSTOMIZATIONS = """<?xml version="1.0" encoding="utf-8"?>
 
 
 def solution_package() -> bytes:
-    """Return the integration solution zip (bytes) for the ``ImportSolution`` action (protocols.md B11)."""
+    """Return the integration solution zip (bytes) for the ``ImportSolution`` action (Microsoft Learn: "ImportSolution
+    Action")."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", _CONTENT_TYPES)

@@ -1,150 +1,27 @@
-"""RQ tasks of the connection setup: the remote actions Finish, Enable and Redeploy Integration Solution, run on a
-worker instead of inside a web request (DESIGN "thin views": only Test Connection calls out from a view).
+"""RQ tasks of the connection setup (queue "default"): thin entry points that take ids and call
+:mod:`connections.actions.runner` and :mod:`connections.actions.queue`.
 
-Tasks take the :class:`connections.models.ConnectionAction`'s id only (DESIGN "Tasks take ids"); the administrator's
-credentials travel in the action's row (password encrypted) and are blanked there as soon as the task has read them,
-so Redis never holds a secret.
+Tasks take the :class:`connections.models.ConnectionAction`'s id only; the administrator's credentials travel in the
+action's row (password encrypted) and are blanked there as soon as the runner has read them, so Redis never holds a
+secret.
 """
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from typing import Any
-
 from django.db import close_old_connections
-from django.utils import timezone
 
-from connections import services
-from connections.models import ConnectionAction
-
-logger = logging.getLogger(__name__)
-
-Kind = ConnectionAction.Kind
-Status = ConnectionAction.Status
-
-#: Per-request client timeout of the actions (seconds). A worker can wait longer than a page (15 s): a real
-#: ImportSolution takes tens of seconds.
-ACTION_TIMEOUT = 120.0
-
-
-def connection_action_claim(*, action_id: str) -> ConnectionAction | None:
-    """Claim the Queued action ``action_id`` for this worker: one conditional ``UPDATE ... WHERE status='Queued'``
-    (DESIGN principle 1), so two workers given the same job never both run it. Returns the claimed action, or None
-    when it was already claimed, finished or deleted."""
-    claimed = ConnectionAction.objects.filter(pk=action_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, started_at=timezone.now())
-    if not claimed:
-        return None
-    return ConnectionAction.objects.select_related("connection", "requested_by").get(pk=action_id)
-
-
-def _take_credentials(action: ConnectionAction) -> tuple[str, str]:
-    """Read the administrator's credentials and blank them in the row at once, before any remote call (reference
-    2.1: used once, never stored). Returns (user name, password)."""
-    credentials = (action.admin_username, action.admin_password)
-    if any(credentials):
-        ConnectionAction.objects.filter(pk=action.pk).update(admin_username="", admin_password="")
-        action.admin_username = action.admin_password = ""
-    return credentials
-
-
-def _progress_writer(action: ConnectionAction) -> Callable[[services.CheckReport], None]:
-    """A ``progress`` callback writing the report so far into the action's row (the status page polls it)."""
-
-    def write(report: services.CheckReport) -> None:
-        ConnectionAction.objects.filter(pk=action.pk, status=Status.RUNNING).update(report=report.as_dict())
-
-    return write
-
-
-def _finish(action: ConnectionAction, *, report: dict[str, Any], ok: bool, message: str) -> ConnectionAction:
-    """Set the final status, report and message (only while Running: a recovered action stays as recovered)."""
-    ConnectionAction.objects.filter(pk=action.pk, status=Status.RUNNING).update(
-        status=Status.SUCCEEDED if ok else Status.FAILED, report=report, message=message[:500],
-        finished_at=timezone.now(), admin_username="", admin_password="")
-    action.refresh_from_db()
-    return action
-
-
-def _run_finish(action: ConnectionAction, username: str, password: str,
-                progress: Callable[[services.CheckReport], None]) -> tuple[services.CheckReport, str]:
-    # The connection setup itself was saved by the wizard: only its name, Finish's options and the credentials.
-    data = {**action.options, "name": action.connection.name, "admin_username": username, "admin_password": password}
-    report = services.connection_setup_finish(data=data, user=action.requested_by, timeout=ACTION_TIMEOUT,
-                                              progress=progress)
-    if report.ok:
-        return report, "The assisted setup finished."
-    step = report.failed_step
-    return report, f"The assisted setup stopped at \u201c{step.name}\u201d." if step else "The assisted setup failed."
-
-
-def _run_enable(action: ConnectionAction, progress: Callable[[services.CheckReport], None]
-                ) -> tuple[services.CheckReport, str]:
-    try:
-        report = services.connection_enable(connection=action.connection, user=action.requested_by,
-                                            timeout=ACTION_TIMEOUT, progress=progress)
-    except services.ConnectionActionFailed as failure:
-        return failure.report, str(failure)
-    return report, "The connection is enabled."
-
-
-def _run_redeploy(action: ConnectionAction, username: str, password: str,
-                  progress: Callable[[services.CheckReport], None]) -> tuple[services.CheckReport, str]:
-    report = services.integration_solution_import(
-        connection=action.connection, admin_username=username, admin_password=password, user=action.requested_by,
-        timeout=ACTION_TIMEOUT, progress=progress)
-    if report.ok:
-        return report, "The integration solution was imported and the integration roles assigned."
-    return report, "The integration solution import failed."
+from connections.actions.queue import connection_actions_recover_lost
+from connections.actions.runner import connection_action_run
 
 
 def run_connection_action(action_id: str) -> str:
-    """RQ task (queue "default"): run the connection action ``action_id`` and record its outcome.
-
-    Claims the action (Queued → Running), blanks the administrator's credentials in its row, runs the service of its
-    kind (:func:`connections.services.connection_setup_finish`, :func:`~connections.services.connection_enable`,
-    :func:`~connections.services.integration_solution_import`) with a progress callback that writes the checklist
-    into the row after each step, and ends Succeeded or Failed with the report and a one-sentence message. Any
-    exception ends the action Failed with a step naming the error (never a stuck Running); it is logged, not
-    re-raised, so RQ does not record the failure a second time. Returns the final status (or "not claimed").
-    """
+    """RQ task: run the connection action ``action_id`` (:func:`connections.actions.runner.connection_action_run`).
+    Returns the final status, or "not claimed"."""
     close_old_connections()
-    action = connection_action_claim(action_id=action_id)
-    if action is None:
-        logger.warning("connection action %s is not Queued; not running it", action_id)
-        return "not claimed"
-    progress = _progress_writer(action)
-    partial = services.CheckReport(checked_at=timezone.now().isoformat())
-
-    def remember(report: services.CheckReport) -> None:
-        partial.steps = list(report.steps)
-        progress(report)
-
-    try:
-        username, password = _take_credentials(action)
-        if action.kind == Kind.FINISH:
-            report, message = _run_finish(action, username, password, remember)
-        elif action.kind == Kind.ENABLE:
-            report, message = _run_enable(action, remember)
-        elif action.kind == Kind.REDEPLOY:
-            report, message = _run_redeploy(action, username, password, remember)
-        else:
-            raise ValueError(f"Unknown connection action kind {action.kind!r}.")
-    except Exception as error:  # any failure must end the action Failed, never leave it Running
-        logger.exception("connection action %s (%s) failed", action.pk, action.kind)
-        partial.add("Unexpected error", False, f"{type(error).__name__}: {error}", layer="unexpected",
-                    fix="Check the connection setup and run the action again; if it fails the same way, report "
-                        "this message (the worker's log has the details).")
-        action = _finish(action, report=partial.as_dict(), ok=False,
-                         message=f"The action stopped with an unexpected error: {type(error).__name__}.")
-    else:
-        action = _finish(action, report=report.as_dict(), ok=report.ok, message=message)
-    logger.info("connection action %s (%s) of %s: %s", action.pk, action.kind, action.connection.name, action.status)
-    return str(action.status)
+    return connection_action_run(action_id=action_id)
 
 
 def recover_lost_connection_actions() -> int:
-    """RQ cron task (every minute, ``syncjobs.cron``): :func:`connections.services.connection_actions_recover_lost`.
-    Returns how many lost actions were marked Failed."""
+    """RQ cron task (every minute, ``syncjobs.cron``): mark Queued or Running actions whose RQ job is lost as Failed
+    (:func:`connections.actions.queue.connection_actions_recover_lost`). Returns how many were marked."""
     close_old_connections()
-    return services.connection_actions_recover_lost()
+    return connection_actions_recover_lost()

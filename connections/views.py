@@ -1,5 +1,6 @@
-"""Views of the connection setup page (reference 1.2) and its actions. Thin: permission check, form, one service
-call, redirect with a message. Every mutating action is a POST and needs the Integration Administrator group."""
+"""Views of the connection setup page (BC: page 5330 CRM Connection Setup) and its actions. Thin: permission
+check, form, one service call, redirect with a message. Every mutating action is a POST and needs the Integration
+Administrator group."""
 from __future__ import annotations
 
 import uuid
@@ -15,8 +16,21 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from connections import forms, services
+from base.permissions import is_integration_administrator
+from connections import diagnostics, forms
+from connections.actions import configuration
+from connections.actions.configuration import (
+    active_scheduled_jobs_text,
+    connection_sales_settings_update,
+    connection_save,
+    connection_synchronize_modified_records,
+    default_configuration_apply,
+)
+from connections.actions.queue import connection_action_enqueue, connection_action_status
+from connections.diagnostics import CheckReport
+from connections.fields import EDITABLE_FIELDS, SALES_SETTINGS
 from connections.models import ConnectionAction, ConnectionSetup
+from connections.setup import connection_web_client_url_reset
 
 View = Callable[..., HttpResponse]
 
@@ -46,7 +60,7 @@ def administrator_required(view: View) -> View:
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not services.user_can_administer(request.user):
+        if not is_integration_administrator(request.user):
             raise PermissionDenied("Only members of the Integration Administrator group may change the connection "
                                    "setup.")
         return view(request, *args, **kwargs)
@@ -60,19 +74,19 @@ def index(request: HttpRequest) -> HttpResponse:
     if len(connections) == 1 and "list" not in request.GET:
         return redirect("connections:connection-detail", pk=connections[0].pk)
     return render(request, "connections/connectionsetup_list.html", {
-        "connections": connections, "can_administer": services.user_can_administer(request.user)})
+        "connections": connections, "can_administer": is_integration_administrator(request.user)})
 
 
 def _detail_context(request: HttpRequest, connection: ConnectionSetup, **extra: Any) -> dict[str, Any]:
-    can_administer = services.user_can_administer(request.user)
+    can_administer = is_integration_administrator(request.user)
     settings_form = extra.pop("settings_form", None) or forms.SalesSettingsForm(
-        connection=connection, initial={name: getattr(connection, name) for name in services.SALES_SETTINGS})
+        connection=connection, initial={name: getattr(connection, name) for name in SALES_SETTINGS})
     if not can_administer:
         for field in settings_form.fields.values():
             field.disabled = True
-    test_report = services.CheckReport.from_dict(connection.last_test_report) if connection.last_test_report else None
+    test_report = CheckReport.from_dict(connection.last_test_report) if connection.last_test_report else None
     try:
-        active_jobs = services.active_scheduled_jobs_text(connection=connection)
+        active_jobs = active_scheduled_jobs_text(connection=connection)
     except ImportError:
         active_jobs = "unavailable"
     return {
@@ -101,7 +115,7 @@ def connection_edit(request: HttpRequest, pk: uuid.UUID | None = None) -> HttpRe
     connection = get_object_or_404(ConnectionSetup, pk=pk) if pk else None
     initial: dict[str, Any] = {}
     if connection is not None:
-        initial = {name: getattr(connection, name) for name in services.EDITABLE_FIELDS}
+        initial = {name: getattr(connection, name) for name in EDITABLE_FIELDS}
         initial["bc_company"] = str(connection.bc_company_id or connection.bc_company_name or "")
         if connection.authority_host not in dict(forms.AUTHORITY_HOSTS):
             initial["custom_authority_host"] = connection.authority_host
@@ -109,7 +123,7 @@ def connection_edit(request: HttpRequest, pk: uuid.UUID | None = None) -> HttpRe
     form = forms.ConnectionSetupForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = services.connection_save(connection=connection, data=form.cleaned_data, user=request.user)
+            saved = connection_save(connection=connection, data=form.cleaned_data, user=request.user)
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -124,11 +138,11 @@ def connection_settings(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Save the Sales settings; the page then shows which mappings and job queue entries were rebuilt."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
     form = forms.SalesSettingsForm(request.POST, connection=connection,
-                                   initial={name: getattr(connection, name) for name in services.SALES_SETTINGS})
+                                   initial={name: getattr(connection, name) for name in SALES_SETTINGS})
     if form.is_valid():
-        data = {name: form.cleaned_data[name] for name in services.SALES_SETTINGS if name in form.cleaned_data}
+        data = {name: form.cleaned_data[name] for name in SALES_SETTINGS if name in form.cleaned_data}
         try:
-            report = services.connection_sales_settings_update(connection=connection, user=request.user, data=data)
+            report = connection_sales_settings_update(connection=connection, user=request.user, data=data)
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -147,7 +161,7 @@ def connection_settings(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 def connection_test(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Test Connection; the page shows each step and, for a failure, the layer and the fix."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
-    report = services.connection_test(connection=connection, user=request.user)
+    report = diagnostics.connection_test(connection=connection, user=request.user)
     if report.ok:
         messages.success(request, "The connection test succeeded.")
     else:
@@ -169,9 +183,10 @@ def connectionaction_redirect(request: HttpRequest, action: ConnectionAction) ->
 @require_POST
 @administrator_required
 def connection_enable(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    """Enable: test, then default configuration or restore job queue entries (reference 1.3), on a worker."""
+    """Enable: test, then default configuration or restore job queue entries (BC: table 5330 CRM Connection Setup,
+    Is Enabled := true), on a worker."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
-    action = services.connection_action_enqueue(connection=connection, kind=ConnectionAction.Kind.ENABLE,
+    action = connection_action_enqueue(connection=connection, kind=ConnectionAction.Kind.ENABLE,
                                                 user=request.user)
     return connectionaction_redirect(request, action)
 
@@ -179,11 +194,11 @@ def connection_enable(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 @require_POST
 @administrator_required
 def connection_disable(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    """Disable: job queue entries go On Hold (reference 1.3)."""
+    """Disable: job queue entries go On Hold (BC: table 5330 CRM Connection Setup, Is Enabled := false)."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
     form = forms.DisableForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    count = services.connection_disable(connection=connection, user=request.user, reason=reason)
+    count = configuration.connection_disable(connection=connection, user=request.user, reason=reason)
     messages.success(request, f"The connection is disabled; {count} job queue entries are On Hold.")
     return redirect("connections:connection-detail", pk=pk)
 
@@ -195,7 +210,7 @@ def connection_redeploy_solution(request: HttpRequest, pk: uuid.UUID) -> HttpRes
     form = forms.RedeploySolutionForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            action = services.connection_action_enqueue(
+            action = connection_action_enqueue(
                 connection=connection, kind=ConnectionAction.Kind.REDEPLOY, user=request.user,
                 admin_username=form.cleaned_data["admin_username"], admin_password=form.cleaned_data["admin_password"])
         except ValidationError as error:
@@ -206,10 +221,10 @@ def connection_redeploy_solution(request: HttpRequest, pk: uuid.UUID) -> HttpRes
 
 
 def _action_context(action: ConnectionAction) -> dict[str, Any]:
-    status = services.connection_action_status(action=action)
+    status = connection_action_status(action=action)
     return {
         "action": action, "connection": action.connection, "status": status,
-        "report": services.CheckReport.from_dict(action.report or {}), "links": connection_links(action.connection),
+        "report": CheckReport.from_dict(action.report or {}), "links": connection_links(action.connection),
     }
 
 
@@ -229,9 +244,9 @@ def connectionaction_detail(request: HttpRequest, pk: uuid.UUID, action_pk: uuid
 @never_cache
 @require_GET
 def connectionaction_status(request: HttpRequest, pk: uuid.UUID, action_pk: uuid.UUID) -> JsonResponse:
-    """JSON of the action's status (:func:`connections.services.connection_action_status`), polled by its page."""
+    """JSON of the action's status (:func:`connections.actions.queue.connection_action_status`), polled by its page."""
     action = _action_or_404(pk, action_pk)
-    return JsonResponse(services.connection_action_status(action=action))
+    return JsonResponse(connection_action_status(action=action))
 
 
 @administrator_required
@@ -241,7 +256,7 @@ def connection_default_setup(request: HttpRequest, pk: uuid.UUID) -> HttpRespons
     form = forms.ConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            lines = services.default_configuration_apply(connection=connection, user=request.user)
+            lines = default_configuration_apply(connection=connection, user=request.user)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
@@ -257,7 +272,7 @@ def connection_synchronize_modified(request: HttpRequest, pk: uuid.UUID) -> Http
     """Synchronize Modified Records: one-off run per mapping in BC's priority order."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
     try:
-        count = services.connection_synchronize_modified_records(connection=connection, user=request.user)
+        count = connection_synchronize_modified_records(connection=connection, user=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -270,6 +285,6 @@ def connection_synchronize_modified(request: HttpRequest, pk: uuid.UUID) -> Http
 def connection_reset_web_client_url(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Reset the BC web client URL to the one derived from the API URL."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
-    url = services.connection_web_client_url_reset(connection=connection, user=request.user)
+    url = connection_web_client_url_reset(connection=connection, user=request.user)
     messages.success(request, f"The Business Central web client URL is now {url or '(empty)'}.")
     return redirect("connections:connection-detail", pk=pk)

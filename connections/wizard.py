@@ -1,4 +1,5 @@
-"""The assisted setup wizard (reference 2, 2.1) on django-formtools.
+"""The assisted setup wizard (BC: page 1817 CRM Connection Setup Wizard and the CDS Connection Setup Wizard) on
+django-formtools.
 
 formtools keeps every step's POST data in the session until Finish; :class:`EncryptedSessionStorage` encrypts the
 secret inputs (client secret, certificate, passwords, access keys, the OAuth connection string) with
@@ -18,15 +19,22 @@ from django.shortcuts import render
 from formtools.wizard.storage.session import SessionStorage
 from formtools.wizard.views import SessionWizardView
 
-from connections import forms, services
+from base import crypto
+from base.permissions import is_integration_administrator
+from connections import forms
+from connections.actions.configuration import connection_save
+from connections.actions.finish import SalespersonListsUnavailable, salesperson_lists_read
+from connections.actions.queue import FINISH_OPTIONS, connection_action_enqueue
+from connections.fields import SECRET_INPUTS
 from connections.models import ConnectionAction, ConnectionSetup
-from portal import crypto
+from connections.setup import connection_from_data
+from connections.views import connectionaction_redirect
+from mappings.models import Coupling
+from mappings.salespeople import SALESPERSON_TABLE, USER_TABLE, SalespersonRow, UserRow, salespeople_match_by_email
 
-#: Wizard inputs whose values are secrets (field names without the step prefix).
-WIZARD_SECRET_FIELDS = frozenset(
-    {"client_secret", "certificate", "password", "admin_password", "connection_string", "bc_client_secret",
-     "bc_access_key"}
-)
+#: Wizard inputs whose values are secrets (field names without the step prefix), from the registry of connection
+#: fields.
+WIZARD_SECRET_FIELDS = SECRET_INPUTS
 _MARK = "enc:"
 
 
@@ -35,7 +43,7 @@ def _is_secret(key: str) -> bool:
 
 
 class EncryptedSessionStorage(SessionStorage):
-    """Session storage of the wizard that stores secret inputs Fernet-encrypted (``portal.crypto``).
+    """Session storage of the wizard that stores secret inputs Fernet-encrypted (``base.crypto``).
 
     ``set_step_data`` encrypts the values of secret keys (see :data:`WIZARD_SECRET_FIELDS`); ``get_step_data``
     decrypts them, so forms revalidated at Finish see the plaintext while the session row holds only ciphertext.
@@ -85,7 +93,7 @@ _LIST_SOURCE_FIELDS = ("dataverse_url", "authentication_type", "tenant_id", "aut
 
 def person_model_chosen(wizard: SessionWizardView) -> bool:
     """formtools condition of the salespersons step: shown only when the Person ownership model is chosen
-    (reference 2.1: CoupleSalespersons is a Person-model step)."""
+    (BC: CDS Connection Setup Wizard, where CoupleSalespersons is a Person-model step)."""
     data = wizard.get_cleaned_data_for_step("ownership") or {}
     return data.get("ownership_model") == ConnectionSetup.OwnershipModel.PERSON
 
@@ -94,7 +102,7 @@ class ConnectionSetupWizard(SessionWizardView):
     """Assisted setup: environment URL → sign-in → BC company → options → ownership model → (Person model only)
     couple salespersons → review → Finish.
 
-    Finish saves what was entered and starts :func:`connections.services.connection_setup_finish` on a worker (see
+    Finish saves what was entered and starts :func:`connections.actions.finish.connection_setup_finish` on a worker (see
     :meth:`done`); the action's status page shows its checklist. Only Integration
     Administrators may run it. A secret left blank when stepping back keeps the value entered before (and, for an
     existing connection, the stored one).
@@ -106,7 +114,7 @@ class ConnectionSetupWizard(SessionWizardView):
     template_name = "connections/connectionsetup_wizard.html"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not services.user_can_administer(request.user):
+        if not is_integration_administrator(request.user):
             raise PermissionDenied("Only members of the Integration Administrator group may run the assisted setup.")
         return super().dispatch(request, *args, **kwargs)
 
@@ -133,7 +141,7 @@ class ConnectionSetupWizard(SessionWizardView):
 
     def get_form_kwargs(self, step: str | None = None) -> dict[str, Any]:
         """The salespersons step gets BC's salespeople, the Dataverse users and the e-mail matches, read with the
-        credentials entered so far (:func:`connections.services.salesperson_lists_read`, short timeout); a read
+        credentials entered so far (:func:`connections.actions.finish.salesperson_lists_read`, short timeout); a read
         failure becomes ``load_error`` (a form error naming the layer and the fix)."""
         kwargs = super().get_form_kwargs(step)
         if step == "salespersons":
@@ -143,8 +151,6 @@ class ConnectionSetupWizard(SessionWizardView):
     def _salesperson_lists(self) -> dict[str, Any]:
         """Read the two lists once per set of credentials (kept in the wizard's storage: names, e-mails and ids, no
         secret), so re-validating the step at Finish does not read them again."""
-        from mappings.salespeople import SalespersonRow, UserRow, salespeople_match_by_email
-
         data: dict[str, Any] = {}
         for step in ("environment", "signin", "businesscentral", "options"):
             data.update(self.get_cleaned_data_for_step(step) or {})
@@ -152,10 +158,10 @@ class ConnectionSetupWizard(SessionWizardView):
                              ).hexdigest()
         cached = self.storage.extra_data.get("salesperson_lists")
         if not (cached and cached.get("key") == key):
-            probe = services.connection_from_data(data=data, existing=self._existing())
+            probe = connection_from_data(data=data, existing=self._existing())
             try:
-                salespeople, users = services.salesperson_lists_read(connection=probe)
-            except services.SalespersonListsUnavailable as failed:
+                salespeople, users = salesperson_lists_read(connection=probe)
+            except SalespersonListsUnavailable as failed:
                 return {"load_error": failed.text}
             cached = {"key": key,
                       "salespeople": [[str(p.id), p.code, p.name, p.email] for p in salespeople],
@@ -169,8 +175,6 @@ class ConnectionSetupWizard(SessionWizardView):
         matches: dict[str, uuid.UUID] = {}
         existing = self._existing()
         if existing is not None:  # what is coupled already wins over an e-mail match
-            from mappings.models import Coupling
-            from mappings.salespeople import SALESPERSON_TABLE, USER_TABLE
 
             coupled = dict(Coupling.objects.filter(connection=existing, bc_table=SALESPERSON_TABLE,
                                                    dataverse_table=USER_TABLE).values_list("bc_id", "dataverse_id"))
@@ -229,9 +233,10 @@ class ConnectionSetupWizard(SessionWizardView):
         return rows
 
     def done(self, form_list: Any, **kwargs: Any) -> HttpResponse:
-        """Finish: save what was entered at once (:func:`connections.services.connection_save`, nothing remote;
-        secrets encrypted), then start the remote steps (test, solution import, default configuration, enable) on a
-        worker and redirect to the action's status page. Invalid data shows its errors and saves nothing."""
+        """Finish: save what was entered at once (:func:`connections.actions.configuration.connection_save`, nothing
+        remote; secrets encrypted), then start the remote steps (test, solution import, default configuration,
+        enable) on a worker and redirect to the action's status page. Invalid data shows its errors and saves
+        nothing."""
         data: dict[str, Any] = {}
         for form in form_list:
             data.update(form.cleaned_data)
@@ -239,14 +244,13 @@ class ConnectionSetupWizard(SessionWizardView):
         if existing is not None:
             data["name"] = existing.name
         try:
-            connection = services.connection_save(connection=existing, data=data, user=self.request.user)
+            connection = connection_save(connection=existing, data=data, user=self.request.user)
         except ValidationError as error:
             messages.error(self.request, " ".join(error.messages))
             return render(self.request, "connections/connectionsetup_finish.html", {"errors": error.messages})
-        action = services.connection_action_enqueue(
+        action = connection_action_enqueue(
             connection=connection, kind=ConnectionAction.Kind.FINISH, user=self.request.user,
             admin_username=data.get("admin_username") or "", admin_password=data.get("admin_password") or "",
-            options={name: data[name] for name in services.FINISH_OPTIONS if name in data})
-        from connections.views import connectionaction_redirect
+            options={name: data[name] for name in FINISH_OPTIONS if name in data})
 
         return connectionaction_redirect(self.request, action)

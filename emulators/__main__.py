@@ -111,8 +111,8 @@ def _realm_listener(args: argparse.Namespace, app: EmulatorApp, tls: object) -> 
     Answer that one endpoint on ``<host>:443`` when the port can be bound; other paths get 404."""
 
     def realm_only(req: Request) -> Response:
-        segs = req.segments
-        if len(segs) == 3 and segs[:2] == ["common", "userrealm"]:
+        route = app.entra.endpoint(req)
+        if route is not None and route[0] == "user_realm":
             resp = app.entra.handle(req)
             if resp is not None:
                 return resp

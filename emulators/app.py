@@ -12,6 +12,8 @@ URL layout (one host:port, e.g. ``https://127.0.0.1:8443``):
   ``POST /_emulator/certificates``, ``POST /_emulator/persist``, ``GET|POST /_emulator/privileges`` (Dataverse
   security roles), ``POST /_emulator/local-currency`` (BC's LCY) (loopback only, no token).
 
+The split between the services is a werkzeug URL map (:func:`_routes`); each service routes its own paths.
+
 State is kept in memory and written to ``<data-dir>/state.pickle`` at most every 2 seconds after a
 write and at shutdown (SIGTERM/SIGINT); the freshly seeded state is kept in ``seed.pickle`` and in
 memory for ``/_emulator/reset``.
@@ -26,6 +28,7 @@ import pickle
 import secrets
 import threading
 import time
+import urllib.parse
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,19 +36,22 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from werkzeug.routing import Rule
 
 from . import seed as seeding
 from .bc import BCState, BusinessCentral, now_bc
 from .certs import TlsFiles, certificate_thumbprints
-from .dataverse import API_PREFIX, Dataverse
-from .dv_store import OrgState
+from .dataverse import API_PREFIX, Dataverse, OrgState
 from .entra import BC_RESOURCE, AuthError, Entra, EntraApp, EntraUser, Principal
 from .httpcore import Request, Response, json_response
 from .limits import Limiter, Settings, Throttled
+from .urls import Router, one_of
 
-STATE_FORMAT = 7  # 4: shipping agents, vendors, company information, extension fields, seeded roles;
+STATE_FORMAT = 8  # 4: shipping agents, vendors, company information, extension fields, seeded roles;
 #                  5: option-set changes (InsertOptionValue), accounts matching CRONUS customers;
-#                  6: contactsInformation (Contact Business Relation) rows; 7: sales users for CRONUS salespeople
+#                  6: contactsInformation (Contact Business Relation) rows; 7: sales users for CRONUS salespeople;
+#                  8: the state classes live in emulators.dataverse.store and emulators.bc.state (older pickles
+#                     name modules that no longer exist: they are re-seeded)
 
 
 @dataclass
@@ -129,6 +135,7 @@ class EmulatorApp:
         self.bc = BusinessCentral(bc_state, settings)
         self.bc.tenant_id = self.ident.tenant_id
         self.bc.tenant_domain = self.ident.tenant_domain
+        self.routes = _routes(self.ident)
 
     # ------------------------------------------------------------------ state
     def _meta(self) -> dict[str, Any]:
@@ -143,7 +150,7 @@ class EmulatorApp:
                 smeta, blob = pickle.loads(seed_path.read_bytes())
                 if meta == self._meta() and smeta == self._meta():
                     return dv_state, bc_state, blob
-            except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+            except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError):
                 pass
         dv_state, bc_state = seeding.build(self.ident, seed=self.seed_name, scale=self.scale)
         blob = pickle.dumps((dv_state, bc_state), protocol=pickle.HIGHEST_PROTOCOL)
@@ -199,7 +206,7 @@ class EmulatorApp:
         self.dv_audiences = {a.lower() for a, s in self.entra.resources.items() if s == "dataverse"}
 
     def info(self) -> dict[str, Any]:
-        """The JSON line printed by ``serve`` (keys fixed by the project's contract)."""
+        """The JSON line printed by ``serve`` (its keys are relied upon by the portal, the tests and the benchmarks)."""
         i = self.ident
         companies = [{"id": cid, "name": c["row"]["name"]} for cid, c in self.bc.state.companies.items()]
         return {
@@ -226,15 +233,16 @@ class EmulatorApp:
 
     # ------------------------------------------------------------------ request pipeline
     def __call__(self, req: Request) -> Response:
-        segs = req.segments
-        if segs and segs[0] == "_emulator":
-            return self.control(req, segs[1:])
-        if req.path.startswith("/api/data/"):
+        route = self.routes.match(req.segments)
+        endpoint, values = route if route is not None else ("entra", {})
+        if endpoint == "control":
+            return self.control(req, values["action"])
+        if endpoint == "dataverse":
             self._count("dataverse")
-            return self._service(req, "dataverse")
-        if segs and segs[0] == "v2.0":
+            return self._service(req, "dataverse", {})
+        if endpoint == "bc":
             self._count("businesscentral")
-            return self._service(req, "bc")
+            return self._service(req, "bc", values)
         self._count("entra")
         if "entra" in self.settings.fault_services:
             self._added_latency("entra")
@@ -255,7 +263,8 @@ class EmulatorApp:
         """Sleep ``latency_ms`` (the "slow service" fault) when it applies to ``service``.
 
         For the two APIs this runs INSIDE the concurrency gate (after :meth:`Limiter.enter`): a slowed
-        request keeps its concurrency slot, as a slow request does on the real services (protocols.md B14)."""
+        request keeps its concurrency slot, as a slow request does on the real services (Microsoft Learn "Service
+        protection API limits": concurrent requests count until they finish)."""
         s = self.settings
         if s.latency_ms and service in s.fault_services:
             time.sleep(s.latency_ms / 1000.0)
@@ -335,7 +344,7 @@ class EmulatorApp:
                                              "message": f"{message}  CorrelationId:  {uuid.uuid4()}."}},
                              [("WWW-Authenticate", www)])
 
-    def _service(self, req: Request, service: str) -> Response:
+    def _service(self, req: Request, service: str, values: dict[str, Any]) -> Response:
         fault = self._fault_response(service)
         if fault is not None:
             return fault
@@ -350,17 +359,13 @@ class EmulatorApp:
             return principal
         bc_segs: list[str] = []
         if service == "bc":
-            segs = req.segments
-            rest = segs[1:]
-            tenant_ok = {self.ident.tenant_id.lower(), self.ident.tenant_domain.lower()}
-            if rest and rest[0].lower() in tenant_ok:
-                rest = rest[1:]
-            if not rest or rest[0].lower() != self.environment.lower():
+            environment = values.get("environment", "")
+            if environment.lower() != self.environment.lower():
                 return json_response(404, {"error": {"code": "BadRequest_ResourceNotFound", "message":
-                                                     f"Environment '{rest[0] if rest else ''}' was not found for "
+                                                     f"Environment '{environment}' was not found for "
                                                      f"tenant {self.ident.tenant_id}.  CorrelationId:  "
                                                      f"{uuid.uuid4()}."}})
-            bc_segs = rest[1:]
+            bc_segs = [urllib.parse.unquote(s) for s in values.get("rest", "").split("/") if s]
         try:
             self.limiter.enter(service, principal.key)
         except Throttled as t:
@@ -419,63 +424,93 @@ class EmulatorApp:
         self._dirty += 1
         return json_response(200, {"companies": changed})
 
-    def control(self, req: Request, segs: list[str]) -> Response:
-        """``/_emulator/...``: state, faults and limits, reset, certificates, persist."""
-        action = segs[0] if segs else "state"
+    def control(self, req: Request, action: str) -> Response:
+        """``/_emulator/<action>``: state, faults and limits, reset, certificates, persist, privileges, local currency
+        (:data:`_CONTROL_GET`, :data:`_CONTROL_POST`)."""
         try:
             body = req.json() if req.body else {}
         except ValueError:
             return json_response(400, {"error": "invalid JSON body"})
-        if action == "state" and req.method == "GET":
-            with self.dv.lock, self.bc.lock:
-                dv_counts = {t: len(r) for t, r in self.dv.state.rows.items()}
-                bc_counts = {c["row"]["name"]: {n: len(t) for n, t in c["tables"].items()}
-                             for c in self.bc.state.companies.values()}
-            return json_response(200, {"settings": self.settings.as_dict(), "info": self.info(),
-                                       "dataverse_rows": dv_counts, "bc_rows": bc_counts,
-                                       "solutions": sorted(self.dv.state.solutions),
-                                       "requests": dict(self.request_counts)})
-        if action == "privileges" and req.method == "GET":
-            return json_response(200, {"revoked": self.dv.revoked_privileges()})
-        if req.method != "POST":
-            return json_response(405, {"error": "use POST"})
-        if action == "privileges":
-            return self._privileges(body)
-        if action == "local-currency":
-            return self._local_currency(body)
-        if action == "faults":
-            if not isinstance(body, dict):
-                return json_response(400, {"error": "expected a JSON object of settings"})
-            try:
-                self.settings.update(body)
-            except KeyError as e:
-                return json_response(400, {"error": f"unknown setting {e.args[0]!r}"})
-            except (TypeError, ValueError) as e:
-                return json_response(400, {"error": str(e)})
-            if "fault_seed" in body:
-                self.limiter.reset()
-            return json_response(200, {"settings": self.settings.as_dict()})
-        if action == "reset":
-            started = time.perf_counter()
-            self.reset()
-            return json_response(200, {"reset": True, "seconds": round(time.perf_counter() - started, 4),
-                                       "settings": self.settings.as_dict()})
-        if action == "certificates":
-            pem = body.get("certificate_pem") if isinstance(body, dict) else None
-            if not isinstance(pem, str) or "BEGIN CERTIFICATE" not in pem:
-                return json_response(400, {"error": "certificate_pem (PEM text) is required"})
-            app = self.entra.apps.get(str(body.get("client_id") or self.ident.client_id).lower())
-            if app is None:
-                return json_response(404, {"error": "unknown client_id"})
-            sha1, sha256 = certificate_thumbprints(pem.encode())
-            app.certificates[sha1] = pem
-            app.certificates[sha256] = pem
-            return json_response(200, {"client_id": app.client_id, "thumbprint": sha1, "thumbprint_sha256": sha256})
-        if action == "persist":
-            self.persist(force=True)
-            return json_response(200, {"persisted": True})
-        return json_response(404, {"error": f"unknown control action {action!r}"})
+        handlers = _CONTROL_GET if req.method == "GET" else _CONTROL_POST if req.method == "POST" else {}
+        handler = handlers.get(action)
+        if handler is None:
+            if req.method != "POST":
+                return json_response(405, {"error": "use POST"})
+            return json_response(404, {"error": f"unknown control action {action!r}"})
+        return getattr(self, handler)(body)
 
+    def _state(self, body: Any) -> Response:
+        with self.dv.lock, self.bc.lock:
+            dv_counts = {t: len(r) for t, r in self.dv.state.rows.items()}
+            bc_counts = {c["row"]["name"]: {n: len(t) for n, t in c["tables"].items()}
+                         for c in self.bc.state.companies.values()}
+        return json_response(200, {"settings": self.settings.as_dict(), "info": self.info(),
+                                   "dataverse_rows": dv_counts, "bc_rows": bc_counts,
+                                   "solutions": sorted(self.dv.state.solutions),
+                                   "requests": dict(self.request_counts)})
+
+    def _revoked_privileges(self, body: Any) -> Response:
+        return json_response(200, {"revoked": self.dv.revoked_privileges()})
+
+    def _faults(self, body: Any) -> Response:
+        if not isinstance(body, dict):
+            return json_response(400, {"error": "expected a JSON object of settings"})
+        try:
+            self.settings.update(body)
+        except KeyError as e:
+            return json_response(400, {"error": f"unknown setting {e.args[0]!r}"})
+        except (TypeError, ValueError) as e:
+            return json_response(400, {"error": str(e)})
+        if "fault_seed" in body:
+            self.limiter.reset()
+        return json_response(200, {"settings": self.settings.as_dict()})
+
+    def _reset(self, body: Any) -> Response:
+        started = time.perf_counter()
+        self.reset()
+        return json_response(200, {"reset": True, "seconds": round(time.perf_counter() - started, 4),
+                                   "settings": self.settings.as_dict()})
+
+    def _certificates(self, body: Any) -> Response:
+        pem = body.get("certificate_pem") if isinstance(body, dict) else None
+        if not isinstance(pem, str) or "BEGIN CERTIFICATE" not in pem:
+            return json_response(400, {"error": "certificate_pem (PEM text) is required"})
+        app = self.entra.apps.get(str(body.get("client_id") or self.ident.client_id).lower())
+        if app is None:
+            return json_response(404, {"error": "unknown client_id"})
+        sha1, sha256 = certificate_thumbprints(pem.encode())
+        app.certificates[sha1] = pem
+        app.certificates[sha256] = pem
+        return json_response(200, {"client_id": app.client_id, "thumbprint": sha1, "thumbprint_sha256": sha256})
+
+    def _persist(self, body: Any) -> Response:
+        self.persist(force=True)
+        return json_response(200, {"persisted": True})
+
+
+#: Control actions: ``GET /_emulator/<action>`` and ``POST /_emulator/<action>`` -> handler method.
+_CONTROL_GET = {"state": "_state", "privileges": "_revoked_privileges"}
+_CONTROL_POST = {"privileges": "_privileges", "local-currency": "_local_currency", "faults": "_faults",
+                 "reset": "_reset", "certificates": "_certificates", "persist": "_persist"}
+
+
+def _routes(ident: Identity) -> Router:
+    """The services on the one origin (werkzeug URL map): the control endpoint, the Dataverse Web API and Business
+    Central (``/v2.0/[{tenant id or domain}/]{environment}/...``); every other path is Entra's (or 404)."""
+    tenant = one_of(ident.tenant_id, ident.tenant_domain)
+    return Router([
+        Rule("/_emulator", endpoint="control", defaults={"action": "state"}),
+        Rule("/_emulator/<segment:action>", endpoint="control"),
+        Rule("/_emulator/<segment:action>/<path:rest>", endpoint="control"),
+        Rule("/api/data", endpoint="dataverse"),
+        Rule("/api/data/<path:rest>", endpoint="dataverse"),
+        Rule("/v2.0", endpoint="bc"),
+        Rule("/v2.0/<tenant:tenant>", endpoint="bc"),
+        Rule("/v2.0/<tenant:tenant>/<segment:environment>", endpoint="bc"),
+        Rule("/v2.0/<tenant:tenant>/<segment:environment>/<path:rest>", endpoint="bc"),
+        Rule("/v2.0/<segment:environment>", endpoint="bc"),
+        Rule("/v2.0/<segment:environment>/<path:rest>", endpoint="bc"),
+    ], {"tenant": tenant})
 
 def _names(value: Any) -> list[str] | None:
     """A JSON list of strings (None when it is anything else)."""

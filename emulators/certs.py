@@ -7,7 +7,8 @@ instances of the user (:func:`default_ca_dir`):
 * ``ca.pem`` - copy of the test CA (the ``ca_bundle`` a client passes as ``verify=``);
 * ``server.pem`` / ``server-key.pem`` - leaf for ``localhost``, ``127.0.0.1`` and ``::1``;
 * ``client-cert.pem`` / ``client-key.pem`` - self-signed certificate registered on the demo
-  Entra application for the certificate-assertion client credential (protocols.md A5).
+  Entra application for the certificate-assertion client credential (Microsoft Learn "Microsoft identity platform
+  application authentication certificate credentials").
 """
 
 from __future__ import annotations

@@ -1,26 +1,29 @@
 """Microsoft Entra ID emulator: OIDC discovery, JWKS, user realm and the v2.0 token endpoint.
 
-What msal calls (protocols.md A3-A6) and what is answered:
+What msal calls and what is answered (Microsoft Learn "OpenID Connect on the Microsoft identity platform",
+"Microsoft identity platform and OAuth 2.0 client credentials flow", "Microsoft identity platform and OAuth 2.0
+Resource Owner Password Credentials", "Microsoft identity platform application authentication certificate
+credentials"):
 
 * ``GET /{tenant}/v2.0/.well-known/openid-configuration`` - OIDC document whose
-  ``token_endpoint`` is ``{origin}/{tenant}/oauth2/v2.0/token`` (A2: msal takes the tenant from its
+  ``token_endpoint`` is ``{origin}/{tenant}/oauth2/v2.0/token`` (msal takes the tenant from the authority's
   first path segment).  Unknown tenant -> 400 ``invalid_request`` AADSTS90002 (msal raises
   ``ValueError`` at construction, as against the real service).
-* ``GET /common/userrealm/{username}?api-version=1.0`` - ``{"account_type": "Managed", ...}`` (A6: the
+* ``GET /common/userrealm/{username}?api-version=1.0`` - ``{"account_type": "Managed", ...}`` (the
   emulator never answers ``Federated``).
 * ``GET /common/discovery/instance`` - answered for clients that forget ``instance_discovery=False``.
 * ``POST /{tenant}/oauth2/v2.0/token`` - grants ``client_credentials`` (secret in the body or HTTP
   Basic, or a certificate ``client_assertion`` signed RS256/PS256 with ``x5t``/``x5t#S256``),
   ``password`` (ROPC, legacy OAuth connection string) and ``refresh_token``.
 
-Access tokens are RS256 JWTs (A13.5) with ``aud`` (resource), ``iss``, ``tid``, ``oid``,
-``appid``/``azp``, ``roles`` or ``scp``, ``iat``/``nbf``/``exp`` (seconds since the epoch, UTC).
-Errors use Entra's JSON shape (A7): ``error``, ``error_description`` (``AADSTSnnnn: ...``),
+The URLs are the werkzeug URL map :data:`ROUTES`. Access tokens are RS256 JWTs ("Microsoft identity platform access
+tokens") with ``aud`` (resource), ``iss``, ``tid``, ``oid``, ``appid``/``azp``, ``roles`` or ``scp``,
+``iat``/``nbf``/``exp`` (seconds since the epoch, UTC). Errors use Entra's JSON shape ("Microsoft Entra
+authentication and authorization error codes"): ``error``, ``error_description`` (``AADSTSnnnn: ...``),
 ``error_codes``, ``timestamp``, ``trace_id``, ``correlation_id``, ``error_uri``.
 
-Deliberate choice: ``invalid_client`` (bad secret / bad assertion) is answered with HTTP 401 as the
-real service does; protocols.md A13.3 says "400" for all token errors - msal treats both alike
-(A7: 4xx bodies are returned to the caller, not raised).
+``invalid_client`` (bad secret / bad assertion) is answered with HTTP 401 as the real service does (RFC 6749
+section 5.2 allows 401 for a failed client authentication); msal returns 4xx bodies to the caller alike.
 """
 
 from __future__ import annotations
@@ -41,10 +44,22 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from werkzeug.routing import Rule
 
 from .httpcore import Request, Response, json_response
+from .urls import Router
 
 BC_RESOURCE = "https://api.businesscentral.dynamics.com"
+
+#: The Entra URLs the emulator answers (werkzeug URL map; see the module docstring).
+ROUTES = Router([
+    Rule("/common/userrealm/<segment:username>", endpoint="user_realm"),
+    Rule("/common/discovery/instance", endpoint="instance_discovery"),
+    Rule("/<segment:tenant>/v2.0/.well-known/openid-configuration", endpoint="openid_configuration"),
+    Rule("/<segment:tenant>/discovery/v2.0/keys", endpoint="keys"),
+    Rule("/<segment:tenant>/oauth2/v2.0/token", endpoint="token"),
+    Rule("/<segment:tenant>/oauth2/v2.0/authorize", endpoint="authorize"),
+])
 
 
 @dataclass
@@ -81,7 +96,8 @@ class Principal:
 
     @property
     def key(self) -> str:
-        """Identity used for per-user service protection limits (protocols.md B14, D8)."""
+        """Identity used for per-user service protection limits (Microsoft Learn "Service protection API limits",
+        "Working with API limits in Dynamics 365 Business Central")."""
         return self.object_id
 
 
@@ -209,38 +225,44 @@ class Entra:
         return principal
 
     # ------------------------------------------------------------------ routing
+    def endpoint(self, req: Request) -> tuple[str, dict[str, Any]] | None:
+        """The Entra endpoint of ``req`` (see :data:`ROUTES`) and its path values, ``None`` for other paths."""
+        return ROUTES.match(req.segments)
+
     def handle(self, req: Request) -> Response | None:
         """Answer an Entra request, or return ``None`` when the path is not an Entra path."""
-        segs = req.segments
-        if len(segs) >= 2 and segs[0] == "common" and segs[1] == "userrealm" and len(segs) == 3:
+        route = self.endpoint(req)
+        if route is None:
+            return None
+        endpoint, values = route
+        if endpoint == "user_realm":
             return json_response(200, {"ver": "1.0", "account_type": "Managed",
                                        "domain_name": self.tenant_domain, "cloud_instance_name": "microsoftonline.com",
                                        "cloud_audience_urn": "urn:federation:MicrosoftOnline"},
                                  content_type="application/json; charset=utf-8")
-        if segs[:3] == ["common", "discovery", "instance"]:
+        if endpoint == "instance_discovery":
             host = urllib.parse.urlsplit(self.origin).netloc
             return json_response(200, {
                 "tenant_discovery_endpoint": f"{self.origin}/{self.tenant_id}/v2.0/.well-known/openid-configuration",
                 "api-version": "1.1",
                 "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}]})
-        if len(segs) == 4 and segs[1:] == ["v2.0", ".well-known", "openid-configuration"]:
-            if not self._tenant_ok(segs[0]):
-                return self._tenant_not_found(segs[0])
-            return self._discovery(segs[0])
-        if len(segs) == 4 and segs[1:] == ["discovery", "v2.0", "keys"]:
+        if endpoint == "keys":
             return self._jwks()
-        if len(segs) == 4 and segs[1:3] == ["oauth2", "v2.0"] and segs[3] == "token":
+        tenant = values["tenant"]
+        if endpoint == "openid_configuration":
+            if not self._tenant_ok(tenant):
+                return self._tenant_not_found(tenant)
+            return self._discovery(tenant)
+        if endpoint == "token":
             if req.method != "POST":
                 return self._error(400, "invalid_request", 900561,
                                    "The endpoint only accepts POST requests. Received a GET request.")
-            if not self._tenant_ok(segs[0]):
-                return self._tenant_not_found(segs[0])
-            return self._token(req, segs[0])
-        if len(segs) == 4 and segs[1:3] == ["oauth2", "v2.0"] and segs[3] == "authorize":
-            return self._error(400, "invalid_request", 900144,
-                               "Interactive sign-in is not available in the emulator; use client credentials "
-                               "or the username/password grant.")
-        return None
+            if not self._tenant_ok(tenant):
+                return self._tenant_not_found(tenant)
+            return self._token(req, tenant)
+        return self._error(400, "invalid_request", 900144,
+                           "Interactive sign-in is not available in the emulator; use client credentials "
+                           "or the username/password grant.")
 
     def _discovery(self, tenant: str) -> Response:
         base = f"{self.origin}/{self.tenant_id}"
@@ -345,7 +367,7 @@ class Entra:
             token, life = self.issue_token(audience=resource, app=app, user=None)
             return json_response(200, {"token_type": "Bearer", "expires_in": life, "ext_expires_in": life,
                                        "access_token": token}, content_type="application/json; charset=utf-8")
-        # password grant (ROPC, protocols.md A6)
+        # password grant (ROPC)
         if tenant.lower() == "common":
             return self._error(400, "invalid_request", 90001, "The grant is not supported on /common.")
         user = self.users.get((form.get("username") or "").lower())

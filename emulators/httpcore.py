@@ -1,9 +1,9 @@
 """Minimal threaded HTTPS server core shared by the three emulators.
 
-The emulators answer on ONE loopback host:port over TLS (protocols.md A2: msal accepts only
-``https`` authorities).  The stdlib :class:`http.server.ThreadingHTTPServer` is used with
-HTTP/1.1 keep-alive so that ``requests.Session`` clients reuse connections; each connection is
-served by its own thread and the TLS handshake runs in that thread, not in the accept loop.
+The emulators answer on ONE loopback host:port over TLS (msal accepts only ``https`` authorities: Microsoft Learn
+"Application configuration options", section "Authority").  The stdlib :class:`http.server.ThreadingHTTPServer` is
+used with HTTP/1.1 keep-alive so that ``requests.Session`` clients reuse connections; each connection is served by
+its own thread and the TLS handshake runs in that thread, not in the accept loop.
 
 Shapes:
 
@@ -19,6 +19,7 @@ import json
 import socket
 import ssl
 import threading
+import traceback
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -148,8 +149,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
         try:
             resp = server.app(req)
         except Exception as exc:  # pragma: no cover - last-resort guard
-            import traceback
-
             traceback.print_exc()
             resp = json_response(500, {"error": {"code": "0x80040216", "message": f"Unexpected error: {exc}"}})
         if resp.drop:

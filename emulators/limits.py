@@ -1,14 +1,15 @@
 """Service protection limits and switchable faults.
 
-Limits (defaults from protocols.md B14 and D8, all configurable - protocols.md F8):
+Limits (defaults from Microsoft Learn "Service protection API limits" for Dataverse and "Operational limits in
+Business Central Online" for BC; all configurable):
 
 * Dataverse: 6,000 requests per 300-second sliding window per user (application users included),
   52 concurrent requests per user; exceeding either -> 429 with ``Retry-After`` (seconds) and the
   error codes ``0x80072322`` / ``0x80072326``.
 * Business Central: 6,000 requests per 300-second window per user -> 429; 5 requests processed
   at once per user, further ones wait in a queue of at most 95 (full -> 429) for at most 480 s
-  (-> 503).  BC does not document ``Retry-After`` on 429 (D8); the emulator sends one anyway
-  (clients that ignore it are unaffected) and sends it on 503 as D7 documents.
+  (-> 503).  BC does not document ``Retry-After`` on 429; the emulator sends one anyway (clients that
+  ignore it are unaffected) and sends it on 503 as BC documents for a full request queue.
 
 Faults (off by default; set with ``serve`` options or ``POST /_emulator/faults``):
 ``latency_ms`` added to every API request, ``rate_429`` / ``rate_5xx`` / ``drop_rate`` shares

@@ -1,48 +1,64 @@
 """OData v4 URL conventions shared by the Dataverse and Business Central emulators.
 
-* :func:`parse_segment` - ``name(key)`` / ``name(k1='a',k2=1)`` path segments.
-* :func:`compile_filter` - ``$filter`` to a Python predicate: comparison operators
-  ``eq ne gt ge lt le``, ``and``/``or``/``not``, parentheses, ``in (...)``, ``contains``,
-  ``startswith``, ``endswith``, ``tolower``/``toupper``, ``null``, GUID / date-time / number / string
-  literals, parameter aliases (``@p`` resolved from the query string, protocols.md B10 example),
-  and Dataverse's ``Microsoft.Dynamics.CRM.In`` / ``NotIn`` query functions (protocols.md B7).
-* :func:`parse_orderby`, :func:`parse_select`, :func:`parse_expand`.
+* :func:`compile_filter` - ``$filter`` text to a predicate over a row (a ``dict``). The text is parsed by the
+  ``odata-query`` package (``odata_query.grammar.ODataLexer``/``ODataParser``, which implement the ``$filter``
+  rules of "OData Version 4.01. Part 2: URL Conventions" and produce an ``odata_query.ast`` tree); a small visitor
+  (:class:`_Compiler`) turns that tree into Python closures. Evaluated: comparisons ``eq ne gt ge lt le``, ``in``,
+  ``and``/``or``/``not``, parentheses, ``contains``/``startswith``/``endswith``, ``tolower``/``toupper``/``trim``/
+  ``length``, ``null``, string / number / Boolean / GUID / date / date-time literals, property paths through
+  single-valued navigation properties (``parentcustomerid_account/name``), the lambda operators ``any``/``all`` on
+  collection-valued navigation properties where the caller resolves collections (Dataverse: Microsoft Learn "Filter
+  rows using OData", section "Lambda operators"), parameter aliases (``@p`` whose value is a
+  query option ``@p=...``, Part 2 "Parameter Aliases"), and Dataverse's query functions
+  ``Microsoft.Dynamics.CRM.In``/``NotIn``/``Null``/``NotNull``/``Equal``/``NotEqual``/``GreaterThan``/
+  ``GreaterEqual``/``LessThan``/``LessEqual``/``Between`` ("Query data using the Web API", "Dataverse query
+  functions").
+* :func:`parse_orderby`, :func:`parse_select`, :func:`parse_expand`, :func:`parse_segment` (``name(key)`` path
+  segments, Part 2 "Canonical URL" / "Key-as-Segment" keys with one or several named values).
+
+What the emulator adds on top of odata-query 0.10, and why (all on the token stream, before its parser runs;
+:class:`_Lexer` and :func:`_tokens`):
+
+* parameter aliases: odata-query's identifier token does not accept the leading ``@``;
+* Dataverse query functions pass lists in square brackets (``PropertyValues=['a','b']``), which odata-query's lexer
+  has no token for: the brackets are read as parentheses;
+* a one-value list (``name in ('a')``, ``PropertyValues=['a']``) is valid OData but odata-query asks for a trailing
+  comma (Python's one-element tuple): the comma is added;
+* odata-query's lexer reads a name that begins with a keyword as the keyword and the rest (``allowLineDisc`` ->
+  ``all`` + ``owLineDisc``, ``nullable``, ``trueValue``), and needs a space after ``not``: the keywords only match as
+  whole words, ``not(`` is accepted;
+* function names are matched without regard to case, as the emulator always did (``Contains(name,'x')``).
+
+One reading differs from odata-query's tree on purpose: ``not a eq 1`` means ``not (a eq 1)`` (as the emulator has
+always read it) rather than ``(not a) eq 1``, which compares a Boolean with a number.
 
 Errors raise :class:`ODataError` whose message the caller wraps in its service's error envelope.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from odata_query import ast
+from odata_query import exceptions as odata_exceptions
+from odata_query.grammar import ODATA_FUNCTIONS, ODataLexer, ODataParser
+
 Getter = Callable[[dict[str, Any]], Any]
+Predicate = Callable[[dict[str, Any]], bool]
 Resolver = Callable[[str], tuple[Getter, str]]
+#: ``collection(path) -> (rows_of(row) -> iterable of related rows, resolver of the related table)``.
+CollectionResolver = Callable[[str], tuple[Callable[[dict[str, Any]], Iterable[dict[str, Any]]], Resolver]]
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class ODataError(Exception):
     """A malformed or unsupported query option; ``message`` is shown to the client."""
-
-
-_TOKEN_RE = re.compile(r"""
-    (?P<ws>\s+)
-  | (?P<str>'(?:[^']|'')*')
-  | (?P<dtm>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)
-  | (?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})
-  | (?P<date>\d{4}-\d{2}-\d{2})
-  | (?P<num>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[mMdDfFlL]?)
-  | (?P<lp>\()
-  | (?P<rp>\))
-  | (?P<lb>\[)
-  | (?P<rb>\])
-  | (?P<comma>,)
-  | (?P<eqs>=)
-  | (?P<name>[@A-Za-z_$][A-Za-z0-9_./$]*)
-""", re.VERBOSE)
 
 
 def parse_datetime(text: str) -> dt.datetime:
@@ -58,202 +74,253 @@ def parse_datetime(text: str) -> dt.datetime:
     return v.astimezone(dt.UTC)
 
 
-def _tokenize(text: str) -> list[tuple[str, str]]:
-    pos = 0
-    out: list[tuple[str, str]] = []
-    while pos < len(text):
-        m = _TOKEN_RE.match(text, pos)
-        if not m:
-            raise ODataError(f"Syntax error at position {pos} in '{text}'.")
-        pos = m.end()
-        kind = m.lastgroup or ""
-        if kind != "ws":
-            out.append((kind, m.group()))
-    return out
+# ---------------------------------------------------------------------------------------------------- parsing
+class _Lexer(ODataLexer):
+    """odata-query's lexer with whole-word keywords, ``@alias`` names and ``[``/``]`` (see the module docstring)."""
+
+    tokens = ODataLexer.tokens
+    literals = ODataLexer.literals | {"[", "]"}
+
+    @_(r"(?:true|false)(?![\w.])")  # noqa: F821
+    def BOOLEAN(self, t: Any) -> Any:  # noqa: N802
+        return ODataLexer.BOOLEAN(self, t)
+
+    @_(r"null(?![\w.])")  # noqa: F821
+    def NULL(self, t: Any) -> Any:  # noqa: N802
+        return ODataLexer.NULL(self, t)
+
+    @_(r"not(?:\s+|(?=\())")  # noqa: F821
+    def NOT(self, t: Any) -> Any:  # noqa: N802
+        return ODataLexer.NOT(self, t)
+
+    @_(r"any(?![\w.])")  # noqa: F821
+    def ANY(self, t: Any) -> Any:  # noqa: N802
+        return ODataLexer.ANY(self, t)
+
+    @_(r"all(?![\w.])")  # noqa: F821
+    def ALL(self, t: Any) -> Any:  # noqa: N802
+        return ODataLexer.ALL(self, t)
+
+    @_(r"@?[_a-z](?:\.?\w){0,127}")  # noqa: F821
+    def ODATA_IDENTIFIER(self, t: Any) -> Any:  # noqa: N802
+        return ODataLexer.ODATA_IDENTIFIER(self, t)
 
 
-class _Lit:
-    __slots__ = ("value", "kind")
-
-    def __init__(self, value: Any, kind: str) -> None:
-        self.value = value
-        self.kind = kind
+#: Standard function names by their lower-case spelling (``Contains`` -> ``contains``).
+_FUNCTIONS = {name.lower(): name for name in ODATA_FUNCTIONS}
 
 
-class _Mem:
-    __slots__ = ("getter", "kind", "name")
+def _tokens(text: str) -> list[Any]:
+    """The token stream odata-query's parser reads, with the additions of the module docstring."""
+    toks = list(_Lexer().tokenize(text))
+    lists: list[int] = []  # indexes of "(" that open a value list
+    for i, tok in enumerate(toks):
+        if tok.type in ("[", "]"):
+            tok.type = tok.value = "(" if tok.type == "[" else ")"
+            if tok.type == "(":
+                lists.append(i)
+        elif tok.type == "(" and i and toks[i - 1].type == "IN":
+            lists.append(i)
+        elif (tok.type == "ODATA_IDENTIFIER" and not tok.value.namespace and i + 1 < len(toks)
+              and toks[i + 1].type == "(" and tok.value.name.lower() in _FUNCTIONS):
+            tok.value = ast.Identifier(_FUNCTIONS[tok.value.name.lower()])
+    for start in reversed(lists):
+        depth, commas, close = 0, 0, None
+        for j in range(start, len(toks)):
+            kind = toks[j].type
+            if kind == "(":
+                depth += 1
+            elif kind == ")":
+                depth -= 1
+                if depth == 0:
+                    close = j
+                    break
+            elif kind == "," and depth == 1:
+                commas += 1
+        inner = [t for t in toks[start + 1:close] if t.type != "WS"] if close is not None else []
+        if close is not None and not commas and inner:
+            comma = copy.copy(toks[close])
+            comma.type = comma.value = ","
+            toks.insert(close, comma)
+    return toks
 
-    def __init__(self, getter: Getter, kind: str, name: str) -> None:
-        self.getter = getter
-        self.kind = kind
-        self.name = name
+
+@functools.lru_cache(maxsize=512)
+def parse_filter(text: str) -> Any:
+    """``$filter`` text -> odata-query AST (cached: trees are immutable). Raises :class:`ODataError`."""
+    try:
+        return ODataParser().parse(iter(_tokens(text)))
+    except odata_exceptions.TokenizingException as e:
+        raise ODataError(f"Syntax error at position {e.token.index} in '{text}'.") from None
+    except odata_exceptions.ParsingException as e:
+        if e.eof or e.token is None:
+            raise ODataError(f"Syntax error in '{text}': the expression ends too early.") from None
+        raise ODataError(f"Syntax error in '{text}' near '{text[e.token.index:e.token.index + 20]}'.") from None
+    except odata_exceptions.UnknownFunctionException as e:
+        raise ODataError(f"An unknown function with name '{e.function_name}' was found.") from None
+    except odata_exceptions.ODataException as e:
+        raise ODataError(f"Syntax error in '{text}': {e}") from None
+    except (AttributeError, IndexError, TypeError):  # odata-query 0.10 fails so on 3+ named function parameters
+        raise ODataError(f"Syntax error in '{text}'.") from None
 
 
-class _Fn:
-    __slots__ = ("fn", "kind")
+# ---------------------------------------------------------------------------------------------------- evaluation
+class _Expr:
+    """A compiled operand: ``fn(row)`` and its kind (str, num, bool, datetime, guid, null, any); ``const`` holds a
+    literal's value (``is_const``), ``member`` marks a property (true only when it is ``True``, as a Boolean)."""
 
-    def __init__(self, fn: Getter, kind: str) -> None:
+    __slots__ = ("fn", "kind", "const", "is_const", "member")
+
+    def __init__(self, fn: Getter, kind: str, *, const: Any = None, is_const: bool = False,
+                 member: bool = False) -> None:
         self.fn = fn
         self.kind = kind
+        self.const = const
+        self.is_const = is_const
+        self.member = member
 
 
-_CMP = {"eq", "ne", "gt", "ge", "lt", "le"}
+def _constant(value: Any, kind: str) -> _Expr:
+    return _Expr(lambda r: value, kind, const=value, is_const=True)
 
 
-def _literal_value(kind: str, text: str) -> _Lit:
-    if kind == "str":
-        return _Lit(text[1:-1].replace("''", "'"), "str")
-    if kind == "dtm":
-        return _Lit(parse_datetime(text), "datetime")
-    if kind == "date":
-        return _Lit(parse_datetime(text), "datetime")
-    if kind == "guid":
-        return _Lit(text.lower(), "guid")
-    if kind == "num":
-        t = text.rstrip("mMdDfFlL")
-        return _Lit(float(t) if any(c in t for c in ".eE") else int(t), "num")
-    raise ODataError(f"Unexpected literal '{text}'.")
+_COMPARATORS: dict[type, str] = {ast.Eq: "eq", ast.NotEq: "ne", ast.Gt: "gt", ast.GtE: "ge", ast.Lt: "lt",
+                                 ast.LtE: "le"}
+_CRM_COMPARATORS = {"equal": "eq", "notequal": "ne", "greaterthan": "gt", "lessthan": "lt", "greaterequal": "ge",
+                    "lessequal": "le"}
 
 
-class _Parser:
-    def __init__(self, text: str, resolve: Resolver, aliases: dict[str, str], ci: bool) -> None:
-        self.toks = _tokenize(text)
-        self.i = 0
+class _Compiler:
+    """Visitor over odata-query's AST producing closures over a row."""
+
+    def __init__(self, resolve: Resolver, aliases: dict[str, str], ci: bool, text: str,
+                 collections: CollectionResolver | None) -> None:
         self.resolve = resolve
         self.aliases = aliases
         self.ci = ci
         self.text = text
+        self.collections = collections
+        self.lambda_var: str | None = None
 
-    def peek(self) -> tuple[str, str] | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
+    # -- entry points
+    def predicate(self, node: Any) -> Predicate:
+        return self.as_bool(self.expr(node))
 
-    def take(self, kind: str | None = None) -> tuple[str, str]:
-        t = self.peek()
-        if t is None or (kind is not None and t[0] != kind):
-            raise ODataError(f"Syntax error in '{self.text}': expected {kind or 'a token'}.")
-        self.i += 1
-        return t
+    def as_bool(self, e: _Expr) -> Predicate:
+        fn = e.fn
+        if e.is_const:
+            value = bool(e.const)
+            return lambda r: value
+        if e.member:
+            return lambda r: fn(r) is True
+        return lambda r: bool(fn(r))
 
-    def word(self, w: str) -> bool:
-        t = self.peek()
-        if t is not None and t[0] == "name" and t[1] == w:
-            self.i += 1
-            return True
-        return False
+    # -- nodes
+    def expr(self, node: Any) -> _Expr:  # noqa: C901 - one branch per node type
+        if isinstance(node, ast.BoolOp):
+            return self.bool_op(node)
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.Not):
+                inner = self.predicate(node.operand)
+                return _Expr(lambda r: not inner(r), "bool")
+            operand = self.expr(node.operand)
+            if operand.is_const and isinstance(operand.const, (int, float)) and not isinstance(operand.const, bool):
+                return _constant(-operand.const, "num")
+            raise ODataError("Arithmetic operators are not supported by the emulator.")
+        if isinstance(node, ast.Compare):
+            if isinstance(node.left, ast.UnaryOp) and isinstance(node.left.op, ast.Not):
+                # "not a eq 1" reads as "not (a eq 1)" (see the module docstring)
+                return self.expr(ast.UnaryOp(ast.Not(), ast.Compare(node.comparator, node.left.operand, node.right)))
+            if isinstance(node.comparator, ast.In):
+                return _Expr(self.membership(self.expr(node.left), node.right), "bool")
+            op = _COMPARATORS[type(node.comparator)]
+            return _Expr(self.compare(op, self.expr(node.left), self.expr(node.right)), "bool")
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.CollectionLambda):
+            return self.collection_lambda(node)
+        if isinstance(node, (ast.Identifier, ast.Attribute)):
+            return self.member(node)
+        if isinstance(node, ast._Literal):
+            return self.literal(node)
+        if isinstance(node, ast.BinOp):
+            raise ODataError("Arithmetic operators are not supported by the emulator.")
+        raise ODataError(f"Syntax error in '{self.text}'.")
 
-    def parse(self) -> Callable[[dict[str, Any]], bool]:
-        node = self.or_expr()
-        if self.peek() is not None:
-            raise ODataError(f"Syntax error in '{self.text}' near '{self.peek()[1]}'.")  # type: ignore[index]
-        return self.as_bool(node)
+    def bool_op(self, node: ast.BoolOp) -> _Expr:
+        # a chain "a or b or c" is one any() (no recursion depth per term: filters of hundreds of ids)
+        kind = type(node.op)
+        terms: list[Any] = []
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, ast.BoolOp) and type(n.op) is kind:
+                stack.extend((n.right, n.left))
+            else:
+                terms.append(n)
+        preds = [self.predicate(t) for t in terms]
+        if kind is ast.Or:
+            return _Expr(lambda r: any(p(r) for p in preds), "bool")
+        return _Expr(lambda r: all(p(r) for p in preds), "bool")
 
-    def as_bool(self, node: Any) -> Callable[[dict[str, Any]], bool]:
-        if isinstance(node, _Fn):
-            f = node.fn
-            return lambda r: bool(f(r))
-        if isinstance(node, _Mem):
-            g = node.getter
-            return lambda r: g(r) is True
-        if isinstance(node, _Lit):
-            v = bool(node.value)
-            return lambda r: v
-        return node
+    def literal(self, node: Any) -> _Expr:
+        if isinstance(node, ast.Null):
+            return _constant(None, "null")
+        if isinstance(node, ast.Boolean):
+            return _constant(node.py_val, "bool")
+        if isinstance(node, (ast.Integer, ast.Float)):
+            return _constant(node.py_val, "num")
+        if isinstance(node, ast.String):
+            return _constant(node.val, "str")
+        if isinstance(node, (ast.Date, ast.DateTime)):
+            try:
+                return _constant(parse_datetime(node.val), "datetime")
+            except ValueError:
+                raise ODataError(f"Bad date-time literal '{node.val}'.") from None
+        if isinstance(node, ast.GUID):
+            return _constant(node.val.lower(), "guid")
+        if isinstance(node, ast.List):
+            raise ODataError("A value list is only allowed after 'in'.")
+        raise ODataError(f"Unsupported literal in '{self.text}'.")
 
-    def or_expr(self) -> Any:
-        left = self.and_expr()
-        while self.word("or"):
-            a, b = self.as_bool(left), self.as_bool(self.and_expr())
-            left = _Fn(lambda r, a=a, b=b: a(r) or b(r), "bool")
-        return left
+    def member(self, node: Any) -> _Expr:
+        path = _path(node)
+        if path.startswith("@"):
+            raw = self.aliases.get(path)
+            if raw is None:
+                raise ODataError(f"The parameter alias '{path}' is not defined.")
+            return self.expr(parse_filter(raw))
+        if self.lambda_var is not None:
+            head, _, rest = path.partition("/")
+            if head != self.lambda_var or not rest:
+                raise ODataError(f"Inside a lambda expression, properties are written '{self.lambda_var}/<name>'.")
+            path = rest
+        getter, kind = self.resolve(path)
+        return _Expr(getter, kind, member=True)
 
-    def and_expr(self) -> Any:
-        left = self.not_expr()
-        while self.word("and"):
-            a, b = self.as_bool(left), self.as_bool(self.not_expr())
-            left = _Fn(lambda r, a=a, b=b: a(r) and b(r), "bool")
-        return left
+    def collection_lambda(self, node: ast.CollectionLambda) -> _Expr:
+        path = _path(node.owner)
+        if self.collections is None or self.lambda_var is not None:
+            raise ODataError(f"The lambda operator on '{path}' is not supported here.")
+        rows_of, resolver = self.collections(path)
+        if node.lambda_ is None:
+            return _Expr(lambda r: any(True for _ in rows_of(r)), "bool")
+        inner = _Compiler(resolver, self.aliases, self.ci, self.text, None)
+        inner.lambda_var = node.lambda_.identifier.name
+        pred = inner.predicate(node.lambda_.expression)
+        if isinstance(node.operator, ast.All):
+            return _Expr(lambda r: all(pred(x) for x in rows_of(r)), "bool")
+        return _Expr(lambda r: any(pred(x) for x in rows_of(r)), "bool")
 
-    def not_expr(self) -> Any:
-        if self.word("not"):
-            inner = self.as_bool(self.not_expr())
-            return _Fn(lambda r: not inner(r), "bool")
-        return self.cmp_expr()
-
-    def cmp_expr(self) -> Any:
-        left = self.primary()
-        t = self.peek()
-        if t is not None and t[0] == "name" and t[1] in _CMP:
-            self.i += 1
-            right = self.primary()
-            return _Fn(self.compare(t[1], left, right), "bool")
-        if t is not None and t[0] == "name" and t[1] == "in":
-            self.i += 1
-            values = self.value_list("lp", "rp")
-            return _Fn(self.membership(left, values), "bool")
-        return left
-
-    def value_list(self, open_kind: str, close_kind: str) -> list[_Lit]:
-        self.take(open_kind)
-        values: list[_Lit] = []
-        while True:
-            t = self.peek()
-            if t is not None and t[0] == close_kind:
-                self.i += 1
-                break
-            node = self.primary()
-            if not isinstance(node, _Lit):
-                raise ODataError("Only literal values are allowed in a value list.")
-            values.append(node)
-            t = self.peek()
-            if t is not None and t[0] == "comma":
-                self.i += 1
-        return values
-
-    def primary(self) -> Any:
-        t = self.take()
-        kind, text = t
-        if kind == "lp":
-            node = self.or_expr()
-            self.take("rp")
-            return node
-        if kind in ("str", "dtm", "date", "guid", "num"):
-            return _literal_value(kind, text)
-        if kind == "name":
-            if text == "null":
-                return _Lit(None, "null")
-            if text in ("true", "false"):
-                return _Lit(text == "true", "bool")
-            if text.startswith("@"):
-                raw = self.aliases.get(text)
-                if raw is None:
-                    raise ODataError(f"The parameter alias '{text}' is not defined.")
-                sub = _Parser(raw, self.resolve, {}, self.ci)
-                node = sub.primary()
-                return node
-            nxt = self.peek()
-            if nxt is not None and nxt[0] == "lp":
-                return self.function(text)
-            getter, mkind = self.resolve(text)
-            return _Mem(getter, mkind, text)
-        raise ODataError(f"Syntax error in '{self.text}' near '{text}'.")
-
-    def function(self, name: str) -> Any:
+    # -- functions
+    def call(self, node: ast.Call) -> _Expr:
+        name = node.func.full_name()
+        if name.lower().startswith("microsoft.dynamics.crm."):
+            return self.crm_function(node.func.name, node.args)
         lname = name.lower()
-        if lname.startswith("microsoft.dynamics.crm."):
-            return self.crm_function(name.split(".")[-1])
-        self.take("lp")
-        args: list[Any] = []
-        while True:
-            t = self.peek()
-            if t is not None and t[0] == "rp":
-                self.i += 1
-                break
-            args.append(self.or_expr())
-            t = self.peek()
-            if t is not None and t[0] == "comma":
-                self.i += 1
+        args = [self.expr(a) for a in node.args]
         if lname in ("contains", "startswith", "endswith") and len(args) == 2:
-            a, b = self.as_value(args[0]), self.as_value(args[1])
+            a, b = args[0].fn, args[1].fn
             ci = self.ci
 
             def norm(v: Any) -> str | None:
@@ -263,77 +330,58 @@ class _Parser:
                 return s.lower() if ci else s
 
             if lname == "contains":
-                return _Fn(lambda r: (x := norm(a(r))) is not None and (y := norm(b(r))) is not None and y in x, "bool")
+                return _Expr(lambda r: (x := norm(a(r))) is not None and (y := norm(b(r))) is not None and y in x,
+                             "bool")
             if lname == "startswith":
-                return _Fn(lambda r: (x := norm(a(r))) is not None and (y := norm(b(r))) is not None
-                           and x.startswith(y), "bool")
-            return _Fn(lambda r: (x := norm(a(r))) is not None and (y := norm(b(r))) is not None
-                       and x.endswith(y), "bool")
+                return _Expr(lambda r: (x := norm(a(r))) is not None and (y := norm(b(r))) is not None
+                             and x.startswith(y), "bool")
+            return _Expr(lambda r: (x := norm(a(r))) is not None and (y := norm(b(r))) is not None
+                         and x.endswith(y), "bool")
         if lname in ("tolower", "toupper", "trim") and len(args) == 1:
-            a = self.as_value(args[0])
+            a = args[0].fn
             op = {"tolower": str.lower, "toupper": str.upper, "trim": str.strip}[lname]
-            return _Fn(lambda r: None if (x := a(r)) is None else op(str(x)), "str")
+            return _Expr(lambda r: None if (x := a(r)) is None else op(str(x)), "str")
         if lname == "length" and len(args) == 1:
-            a = self.as_value(args[0])
-            return _Fn(lambda r: None if (x := a(r)) is None else len(str(x)), "num")
+            a = args[0].fn
+            return _Expr(lambda r: None if (x := a(r)) is None else len(str(x)), "num")
         raise ODataError(f"An unknown function with name '{name}' was found.")
 
-    def crm_function(self, fname: str) -> Any:
-        self.take("lp")
+    def crm_function(self, fname: str, args: list[Any]) -> _Expr:
         params: dict[str, Any] = {}
-        while True:
-            t = self.peek()
-            if t is not None and t[0] == "rp":
-                self.i += 1
-                break
-            key = self.take("name")[1]
-            self.take("eqs")
-            nxt = self.peek()
-            if nxt is not None and nxt[0] == "lb":
-                params[key] = self.value_list("lb", "rb")
-            else:
-                params[key] = self.primary()
-            t = self.peek()
-            if t is not None and t[0] == "comma":
-                self.i += 1
+        for arg in args:
+            if not isinstance(arg, ast.NamedParam):
+                raise ODataError(f"Query function '{fname}' takes named parameters (PropertyName=...).")
+            params[arg.name.name] = arg.param
         prop = params.get("PropertyName")
-        if not isinstance(prop, _Lit) or not isinstance(prop.value, str):
+        prop_value = self.expr(prop) if prop is not None and not isinstance(prop, ast.List) else None
+        if prop_value is None or not prop_value.is_const or not isinstance(prop_value.const, str):
             raise ODataError(f"Query function '{fname}' requires PropertyName.")
-        getter, mkind = self.resolve(prop.value)
-        member = _Mem(getter, mkind, prop.value)
+        getter, kind = self.resolve(prop_value.const)
+        member = _Expr(getter, kind, member=True)
         lf = fname.lower()
         if lf in ("in", "notin"):
             values = params.get("PropertyValues")
-            if not isinstance(values, list):
+            if not isinstance(values, ast.List):
                 raise ODataError(f"Query function '{fname}' requires PropertyValues.")
             fn = self.membership(member, values)
-            return _Fn(fn if lf == "in" else (lambda r: not fn(r)), "bool")
+            return _Expr(fn if lf == "in" else (lambda r: not fn(r)), "bool")
         if lf in ("null", "notnull"):
-            return _Fn((lambda r: getter(r) is None) if lf == "null" else (lambda r: getter(r) is not None), "bool")
-        if lf in ("equal", "notequal", "greaterthan", "lessthan", "greaterequal", "lessequal"):
-            op = {"equal": "eq", "notequal": "ne", "greaterthan": "gt", "lessthan": "lt",
-                  "greaterequal": "ge", "lessequal": "le"}[lf]
-            return _Fn(self.compare(op, member, params.get("PropertyValue")), "bool")
+            return _Expr((lambda r: getter(r) is None) if lf == "null" else (lambda r: getter(r) is not None), "bool")
+        if lf in _CRM_COMPARATORS:
+            value = params.get("PropertyValue")
+            right = self.expr(value) if value is not None else _constant(None, "null")
+            return _Expr(self.compare(_CRM_COMPARATORS[lf], member, right), "bool")
         if lf == "between":
             values = params.get("PropertyValues")
-            if not isinstance(values, list) or len(values) != 2:
+            if not isinstance(values, ast.List) or len(values.val) != 2:
                 raise ODataError("Between requires two PropertyValues.")
-            lo, hi = self.compare("ge", member, values[0]), self.compare("le", member, values[1])
-            return _Fn(lambda r: lo(r) and hi(r), "bool")
+            lo = self.compare("ge", member, self.expr(values.val[0]))
+            hi = self.compare("le", member, self.expr(values.val[1]))
+            return _Expr(lambda r: lo(r) and hi(r), "bool")
         raise ODataError(f"Query function Microsoft.Dynamics.CRM.{fname} is not supported by the emulator.")
 
-    def as_value(self, node: Any) -> Getter:
-        if isinstance(node, _Lit):
-            v = node.value
-            return lambda r: v
-        if isinstance(node, _Mem):
-            return node.getter
-        if isinstance(node, _Fn):
-            return node.fn
-        return node
-
-    def _normalizer(self, kind: str) -> Callable[[Any], Any]:
-        ci = self.ci
+    # -- comparisons
+    def normalizer(self, kind: str) -> Callable[[Any], Any]:
         if kind == "datetime":
             def nd(v: Any) -> Any:
                 if v is None or isinstance(v, dt.datetime):
@@ -345,68 +393,82 @@ class _Parser:
             return nd
         if kind == "guid":
             return lambda v: v.lower() if isinstance(v, str) else v
-        if kind == "str" and ci:
+        if kind == "str" and self.ci:
             return lambda v: v.lower() if isinstance(v, str) else v
         return lambda v: v
 
-    def compare(self, op: str, left: Any, right: Any) -> Callable[[dict[str, Any]], bool]:
-        kinds = {getattr(left, "kind", "any"), getattr(right, "kind", "any")}
-        kind = "any"
-        for k in ("datetime", "guid", "str", "num", "bool"):
-            if k in kinds:
-                kind = k
-                break
-        if "datetime" in kinds:
-            kind = "datetime"
-        norm = self._normalizer(kind)
-        lv, rv = self.as_value(left), self.as_value(right)
-        if isinstance(right, _Lit):
-            const = norm(right.value)
-
-            def rv(r: dict[str, Any], c: Any = const) -> Any:  # noqa: F811 - constant folding
-                return c
-            rnorm: Callable[[Any], Any] = lambda v: v  # noqa: E731
-        else:
-            rnorm = norm
+    def compare(self, op: str, left: _Expr, right: _Expr) -> Predicate:
+        kinds = {left.kind, right.kind}
+        kind = next((k for k in ("datetime", "guid", "str", "num", "bool") if k in kinds), "any")
+        norm = self.normalizer(kind)
+        lv = left.fn
+        if right.is_const:
+            const = norm(right.const)
+            if op == "eq":
+                return lambda r: norm(lv(r)) == const
+            if op == "ne":
+                return lambda r: norm(lv(r)) != const
+            return _ordered(op, lambda r: norm(lv(r)), lambda r: const)
+        rv = right.fn
         if op == "eq":
-            return lambda r: norm(lv(r)) == rnorm(rv(r))
+            return lambda r: norm(lv(r)) == norm(rv(r))
         if op == "ne":
-            return lambda r: norm(lv(r)) != rnorm(rv(r))
+            return lambda r: norm(lv(r)) != norm(rv(r))
+        return _ordered(op, lambda r: norm(lv(r)), lambda r: norm(rv(r)))
 
-        def ordered(r: dict[str, Any]) -> bool:
-            a, b = norm(lv(r)), rnorm(rv(r))
-            if a is None or b is None:
-                return False
-            try:
-                if op == "gt":
-                    return a > b
-                if op == "ge":
-                    return a >= b
-                if op == "lt":
-                    return a < b
-                return a <= b
-            except TypeError:
-                return False
-        return ordered
-
-    def membership(self, left: Any, values: list[_Lit]) -> Callable[[dict[str, Any]], bool]:
-        kind = getattr(left, "kind", "any")
-        norm = self._normalizer(kind)
-        allowed = {norm(v.value) for v in values}
-        g = self.as_value(left)
+    def membership(self, left: _Expr, values: Any) -> Predicate:
+        if not isinstance(values, ast.List):
+            raise ODataError("'in' needs a list of values: name in ('a','b').")
+        items = [self.expr(v) for v in values.val]
+        if not all(v.is_const for v in items):
+            raise ODataError("Only literal values are allowed in a value list.")
+        norm = self.normalizer(left.kind)
+        allowed = {norm(v.const) for v in items}
+        g = left.fn
         return lambda r: norm(g(r)) in allowed
 
 
+def _ordered(op: str, a_of: Getter, b_of: Getter) -> Predicate:
+    def ordered(r: dict[str, Any]) -> bool:
+        a, b = a_of(r), b_of(r)
+        if a is None or b is None:
+            return False
+        try:
+            if op == "gt":
+                return a > b
+            if op == "ge":
+                return a >= b
+            if op == "lt":
+                return a < b
+            return a <= b
+        except TypeError:
+            return False
+    return ordered
+
+
+def _path(node: Any) -> str:
+    """``Identifier``/``Attribute`` chain -> ``a/b/c`` (a namespace-qualified name keeps its dots)."""
+    if isinstance(node, ast.Identifier):
+        return node.full_name()
+    if isinstance(node, ast.Attribute):
+        return _path(node.owner) + "/" + node.attr
+    raise ODataError("Expected a property path.")
+
+
 def compile_filter(text: str, resolve: Resolver, aliases: dict[str, str] | None = None,
-                   *, case_insensitive: bool = False) -> Callable[[dict[str, Any]], bool]:
+                   *, case_insensitive: bool = False, collections: CollectionResolver | None = None) -> Predicate:
     """Compile ``$filter`` text into ``predicate(row) -> bool``.
 
-    ``resolve(name)`` returns ``(getter, kind)`` for a property path or raises :class:`ODataError`.
-    ``case_insensitive`` makes string comparisons ignore case (Dataverse's SQL collation).
+    ``resolve(path)`` returns ``(getter, kind)`` for a property path (``name`` or ``nav/name``) or raises
+    :class:`ODataError`; kinds are ``str``, ``num``, ``bool``, ``datetime``, ``guid`` or ``any``.
+    ``aliases`` maps ``@name`` to the alias's text. ``case_insensitive`` makes string comparisons ignore case
+    (Dataverse's SQL collation). ``collections(path)`` resolves a collection-valued navigation property for
+    ``any``/``all`` (without it lambdas are refused).
     """
-    return _Parser(text, resolve, aliases or {}, case_insensitive).parse()
+    return _Compiler(resolve, aliases or {}, case_insensitive, text, collections).predicate(parse_filter(text))
 
 
+# ---------------------------------------------------------------------------------------------------- other options
 def split_top_level(text: str, sep: str = ",") -> list[str]:
     """Split on ``sep`` outside parentheses and quotes."""
     if "'" not in text and "(" not in text and ")" not in text:
@@ -496,22 +558,27 @@ def parse_literal(text: str) -> Any:
         raise ODataError(f"Bad key literal '{text}'.") from None
 
 
+def parse_key(inner: str, seg: str = "") -> Any:
+    """The text between a segment's parentheses -> a single key value, ``{name: value}`` for named key values, or
+    ``()`` when empty. Raises :class:`ODataError` on malformed keys (``seg`` names the segment in the message)."""
+    if inner.strip() == "":
+        return ()
+    parts = split_top_level(inner)
+    if len(parts) == 1 and "=" not in parts[0].split("'")[0]:
+        return parse_literal(parts[0])
+    keys: dict[str, Any] = {}
+    for p in parts:
+        k, eq, v = p.partition("=")
+        if not eq:
+            raise ODataError(f"Bad key segment '{seg or inner}'.")
+        keys[k.strip()] = parse_literal(v)
+    return keys
+
+
 def parse_segment(seg: str) -> tuple[str, Any]:
     """``accounts(<guid>)`` -> ("accounts", "<guid>"); ``x(a='1',b=2)`` -> ("x", {"a": "1", "b": 2});
     ``accounts`` -> ("accounts", None).  Raises :class:`ODataError` on malformed keys."""
     m = _SEG_RE.match(seg)
     if not m:
         return seg, None
-    name, inner = m.group(1), m.group(2)
-    if inner.strip() == "":
-        return name, ()
-    parts = split_top_level(inner)
-    if len(parts) == 1 and "=" not in parts[0].split("'")[0]:
-        return name, parse_literal(parts[0])
-    keys: dict[str, Any] = {}
-    for p in parts:
-        k, eq, v = p.partition("=")
-        if not eq:
-            raise ODataError(f"Bad key segment '{seg}'.")
-        keys[k.strip()] = parse_literal(v)
-    return name, keys
+    return m.group(1), parse_key(m.group(2), seg)

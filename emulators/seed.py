@@ -1,7 +1,7 @@
 """Seed data: a fresh Dataverse organization and the CRONUS / Contoso Coffee BC companies.
 
-Sources (copied under ``emulators/data/``, see ``data/SOURCES.md``): Microsoft's published demo data
-extracted into ``shared/datasets`` - BC ``bc-cronus`` (classic CRONUS International Ltd. demo tool) and
+Sources (copied under ``emulators/data/``, see ``data/SOURCES.md``): Microsoft's published demo data -
+BC ``bc-cronus`` (classic CRONUS International Ltd. demo tool) and
 ``bc-contoso-coffee`` (Contoso Coffee demo dataset with its US localization), Dataverse
 ``dataverse-sample`` and ``dataverse-webapi-query-sample`` accounts and contacts, plus 5 Dataverse accounts
 (and 2 contacts) derived from CRONUS customers so that match-based coupling has work to do.
@@ -9,7 +9,7 @@ extracted into ``shared/datasets`` - BC ``bc-cronus`` (classic CRONUS Internatio
 Choices (documented in emulators/README.md):
 
 * LCY of both companies and the Dataverse base currency is USD: the classic W1 build's LCY is not
-  published (datasets README "Gaps"); Contoso Coffee is seeded with its US localization overrides and
+  published (the W1 demo data sets none); Contoso Coffee is seeded with its US localization overrides and
   the Dataverse sample opportunities are in "US Dollar".  Customers whose currency equals the LCY get a
   blank currency code, as the demo tool does.
 * Dates written as 1902/1903 templates are shifted with the tool's AdjustDate rule (1902 -> last
@@ -31,10 +31,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import dv_schema as S
 from .bc import BCState, BusinessCentral, now_bc
 from .bc import stable_id as bc_id
-from .dv_store import OrgState, now_iso
+from .dataverse import schema as S
+from .dataverse.store import OrgState, now_iso
 
 DATA = Path(__file__).parent / "data"
 LCY = "USD"
@@ -54,7 +54,7 @@ def APP_USER_ID(ident: Any) -> str:  # noqa: N802 - constant-like accessor used 
 
 
 def adjust_date(template: str | None, today: dt.date | None = None) -> str | None:
-    """Demo-tool date template -> ISO date (datasets README "Dates are templates")."""
+    """Demo-tool date template -> ISO date (``1902-..`` = last year, ``1903-..`` = this year, ``abs:`` = as is)."""
     if not template:
         return None
     today = today or dt.date.today()
@@ -475,11 +475,12 @@ def _seed_company(bc: BusinessCentral, cid: str, folder: str, us: bool) -> None:
 
 def _seed_contacts_information(bc: BusinessCentral, cid: str, contacts: list[dict[str, Any]],
                                 customers: dict[str, Any], ident: Callable[[str, str], str]) -> None:
-    """Contact Business Relations linked to a table, as API v2.0 ``contactsInformation`` serves them (protocols.md
-    D10): one row per company contact the dataset links to a customer (``linked_customer_no``), relatedType
-    "Customer" and relatedId = the customer's SystemId (BC creates this relation with the customer's company
-    contact, Marketing Setup "Bus. Rel. Code for Customers"). Relations without a linked table (PROS, JOB, PRESS in
-    ``contact_business_relations.json``) are not served by the API page."""
+    """Contact Business Relations linked to a table, as API v2.0 ``contactsInformation`` serves them (Microsoft
+    Learn "Business Central API (v2.0)", contactInformation resource): one row per company contact the dataset links
+    to a customer (``linked_customer_no``), relatedType "Customer" and relatedId = the customer's SystemId (BC
+    creates this relation with the customer's company contact, Marketing Setup "Bus. Rel. Code for Customers").
+    Relations without a linked table (PROS, JOB, PRESS in ``contact_business_relations.json``) are not served by the
+    API page."""
     by_number = {r["number"]: r for r in bc.table(cid, "contacts").values()}
     for n, c in enumerate(contacts, start=1):
         customer = customers.get(c.get("linked_customer_no") or "")

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import msal
 import requests
 
 
@@ -31,7 +32,7 @@ class EmulatorSession(requests.Session):
 
     * ``trust_env = False``: with it, ``REQUESTS_CA_BUNDLE`` would silently override ``verify`` (requests quirk).
     * msal's username/password grant first calls ``https://<host>/common/userrealm/<upn>`` with the
-      authority's host name but NOT its port (protocols.md A6; msal ``Authority.user_realm_discovery``).
+      authority's host name but NOT its port (msal ``Authority.user_realm_discovery``).
       This session sends such calls to ``https://<host>:<port>/common/userrealm/...`` of ``authority``,
       the same fix as the portal's ``connections.clients.transport.TimeoutSession``; pass it as msal's
       ``http_client``.  The emulators' own port-443 listener is therefore off unless ``--realm-443``.
@@ -60,14 +61,13 @@ class EmulatorSession(requests.Session):
 
 
 def client_token(info: dict[str, Any], scope: str | None = None, *, session: requests.Session | None = None) -> str:
-    """An access token for the emulators' client (client credentials through msal, protocols.md A5).
+    """An access token for the emulators' client (msal's client credentials flow: Microsoft Learn "Microsoft
+    identity platform and OAuth 2.0 client credentials flow").
 
     ``scope`` defaults to the Dataverse environment (``{dataverse_url}/.default``); ``session`` is the msal
     ``http_client`` (an :class:`EmulatorSession` for ``info`` when omitted). Raises RuntimeError with msal's error
     when no token is issued.
     """
-    import msal
-
     app = msal.ConfidentialClientApplication(
         info["client_id"], client_credential=info["client_secret"], authority=info["entra_authority"],
         instance_discovery=False, http_client=session or EmulatorSession.for_info(info),

@@ -1,18 +1,21 @@
 """One description of each side's tables and fields: the BC tables as the BC API serves them and the Dataverse
-tables and columns (contract B; protocols.md C and D10/D11).
+tables and columns (Microsoft Learn: "Business Central API (v2.0)", "Developing a custom API", and the Dataverse and
+Dynamics 365 Sales "table/entity reference" pages, e.g. "Product table/entity reference").
 
 Filters, field mappings, pages and the synchronization engine all validate against this module.
 
 * BC side: a table is named by its BC table name ("Item", "Salesperson/Purchaser"); each field by its BC field name
   ("No.", "Unit Price") and carries the API property the BC API uses for it ("number", "unitPrice"). Tables that API
-  v2.0 lacks (protocols.md D11: Resource, Customer Price Group, Sales Price, unit groups, item/resource units of
-  measure, shipping agents) are served by the portal's custom API route (``api=CUSTOM_API``); fields the v2.0 entity
-  lacks are marked ``extension=True`` (served by the same custom route's extension of the entity).
+  v2.0 lacks (Resource, Customer Price Group, Sales Price, unit groups, item/resource units of measure, shipping
+  agents; Microsoft Learn: "Business Central API (v2.0)") are served by the portal's custom API route
+  (``api=CUSTOM_API``; Microsoft Learn: "Developing a custom API"); fields the v2.0 entity lacks are marked
+  ``extension=True`` (served by the same custom route's extension of the entity).
   The table filter of a mapping is an OData ``$filter`` over the API properties.
 * Dataverse side: a table is its logical name (``product``), its columns their logical names (``productnumber``);
-  lookups carry their target tables and the navigation property for ``@odata.bind`` (protocols.md B5). The
-  integration table filter is an OData ``$filter`` over logical names, where a lookup is filtered as
-  ``_<lookup>_value`` (Web API convention).
+  lookups carry their target tables and the navigation property for ``@odata.bind`` (Microsoft Learn: "Associate
+  and disassociate table rows using the Web API"). The integration table filter is an OData ``$filter`` over
+  logical names, where a lookup is filtered as ``_<lookup>_value`` (Web API convention; Microsoft Learn: "Query data
+  using the Web API").
 """
 from __future__ import annotations
 
@@ -26,8 +29,8 @@ from odata_query.exceptions import ODataException
 from odata_query.grammar import ODataLexer, ODataParser
 
 STANDARD_API = "v2.0"
-#: The custom API of the companion extension for the tables API v2.0 lacks (protocols.md D11 option 2); the BC client
-#: resolves it to its configured route (api/bcportal/integration/v1.0).
+#: The custom API of the companion extension for the tables API v2.0 lacks (Microsoft Learn: "Developing a custom
+#: API"); the BC client resolves it to its configured route (api/bcportal/integration/v1.0).
 CUSTOM_API = "custom"
 
 FieldType = Literal["code", "text", "integer", "decimal", "boolean", "date", "datetime", "guid", "option"]
@@ -46,11 +49,11 @@ class BCField:
 
 @dataclass(frozen=True)
 class BCTable:
-    """One BC table as its API serves it (protocols.md D10/D11).
+    """One BC table as its API serves it (Microsoft Learn: "Business Central API (v2.0)", "Developing a custom API").
 
     ``entity_set`` is relative to ``companies({id})``; ``api`` is ``STANDARD_API`` or ``CUSTOM_API``; the key is the
     SystemId (API property ``id``) and the change marker ``lastModifiedDateTime`` (UTC); document lines have none
-    (``modified_property`` empty, protocols.md D10): their changes show on the header.
+    (``modified_property`` empty; Microsoft Learn: "Business Central API (v2.0)"): their changes show on the header.
     ``name_field`` is the BC field shown in logs and coupling lists (BC: CRM Setup Defaults.GetNameFieldNo).
     """
 
@@ -82,7 +85,8 @@ class BCTable:
 @dataclass(frozen=True)
 class DataverseColumn:
     """One Dataverse column: ``type`` uses Dataverse AttributeType names; lookups name their ``targets`` and the
-    navigation property per target for ``@odata.bind`` (protocols.md B5)."""
+    navigation property per target for ``@odata.bind`` (Microsoft Learn: "Associate and disassociate table rows
+    using the Web API")."""
 
     name: str
     type: str
@@ -101,7 +105,8 @@ class DataverseColumn:
 
 @dataclass(frozen=True)
 class DataverseTable:
-    """One Dataverse table (protocols.md C): entity set, primary id column, primary name column, modified-on column."""
+    """One Dataverse table (Microsoft Learn: its "table/entity reference" page): entity set, primary id column,
+    primary name column, modified-on column."""
 
     logical_name: str
     entity_set: str
@@ -129,7 +134,8 @@ def _f(name: str, prop: str, kind: FieldType = "text", *, ext: bool = False, ro:
 
 
 def _address(prefix: str = "", api_prefix: str = "", *, ext_address2: bool = False) -> tuple[BCField, ...]:
-    """Address fields; BC field names ``<prefix>Address`` etc., API properties per D10 document shapes."""
+    """Address fields; BC field names ``<prefix>Address`` etc., API properties as the API v2.0 documents (Microsoft
+    Learn: "Business Central API (v2.0)")."""
     if not prefix:
         return (
             _f("Address", "addressLine1"), _f("Address 2", "addressLine2"), _f("City", "city"),
@@ -307,7 +313,7 @@ _BC_TABLE_LIST: tuple[BCTable, ...] = (
 def _route(table: BCTable) -> BCTable:
     """A standard table with fields API v2.0 lacks is read and written through the companion extension's custom
     route, which serves the same records (same SystemId, ETag and lastModifiedDateTime) with the v2.0 fields plus
-    the extension fields; v2.0 itself refuses those fields (protocols.md D11 option 2)."""
+    the extension fields; v2.0 itself refuses those fields (Microsoft Learn: "Developing a custom API")."""
     if table.api == STANDARD_API and any(f.extension for f in table.fields):
         return replace(table, api=CUSTOM_API)
     return table
@@ -317,7 +323,7 @@ BC_TABLES: dict[str, BCTable] = {table.name: _route(table) for table in _BC_TABL
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Dataverse tables (protocols.md B16 system columns + C1..C16)
+# Dataverse tables (system columns and tables as Microsoft Learn's "table/entity reference" pages list them)
 # --------------------------------------------------------------------------------------------------------------------
 def _c(name: str, kind: str = "String", *targets: str, nav: dict[str, str] | None = None,
        ro: bool = False) -> DataverseColumn:
@@ -504,7 +510,8 @@ def _identifiers(node: ast._Node) -> list[str]:
 
 
 def validate_filter(side: Literal["bc", "dataverse"], table: str, expression: str) -> None:
-    """Check an OData ``$filter`` expression against one side's table (odata-query's parser; reference 3.1 #14/#15).
+    """Check an OData ``$filter`` expression against one side's table (odata-query's parser; BC: table 5335
+    Integration Table Mapping, fields 14 Table Filter and 15 Integration Table Filter).
 
     ``side`` is "bc" (names are the BC table's API properties) or "dataverse" (column logical names or
     ``_<lookup>_value``). An empty expression is valid. Raises ``ValidationError`` naming the syntax error position

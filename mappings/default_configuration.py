@@ -1,7 +1,8 @@
 """The default configuration as data: every default integration table mapping, its field mappings, filters,
-direction, dependency filter and job queue entry settings, and the special job queue entries (reference 4.A, 4.B, 7.5).
+direction, dependency filter and job queue entry settings, and the special job queue entries (BC: codeunit 7204 CDS
+Setup Defaults and codeunit 5334 CRM Setup Defaults, ResetConfiguration; table 472 Job Queue Entry).
 
-``mappings.defaults`` applies these definitions to a connection setup; nothing here has behaviour.
+``syncjobs.defaults`` applies these definitions to a connection setup; nothing here has behaviour.
 
 Conditions (``when``) select what exists for the connection setup's options:
 ``""`` always · ``person`` Person ownership model · ``unit_group`` / ``no_unit_group`` unit group mapping on/off ·
@@ -11,10 +12,12 @@ deletes that job: BC ResetSalesOrderMappingConfiguration) · ``auto_process``.
 
 Deliberate differences from BC, each named where it applies:
 * The ``[CompanyId]`` integration table filters are omitted: a connection setup pairs one BC company with one
-  Dataverse environment (multi-company synchronization, reference 3.1 #34, is not offered).
+  Dataverse environment (multi-company synchronization, BC: table 5335 Integration Table Mapping, field 34 Multi
+  Company Synch. Enabled, is not offered).
 * POSTEDSALESINV-INV filters ``status ne 'Draft'`` because API v2.0 serves draft and posted invoices in one entity set
-  (protocols.md D10); BC reads the posted table directly.
-* SALESORDER-ORDER has no Document Type filter because ``salesOrders`` only holds orders (protocols.md D10).
+  (Microsoft Learn: "Business Central API (v2.0)"); BC reads the posted table directly.
+* SALESORDER-ORDER has no Document Type filter because ``salesOrders`` only holds orders (Microsoft Learn: "Business
+  Central API (v2.0)").
 * Priorities follow BC's GetPrioritizedMappingList (systemuser, currency, unit of measure, customer, contact, item,
   resource) and place every other mapping after the mappings it depends on, so every list reads in dependency order.
 """
@@ -34,8 +37,9 @@ CDS_SERVICE = "Dataverse"
 
 @dataclass(frozen=True)
 class FieldMappingDefault:
-    """One default integration field mapping (reference 3.2). ``bc_field`` empty = constant written to Dataverse;
-    ``dataverse_column`` empty = constant written into BC. ``validate`` is BC's Validate Field ("noV" = False)."""
+    """One default integration field mapping (BC: table 5336 Integration Field Mapping). ``bc_field`` empty =
+    constant written to Dataverse; ``dataverse_column`` empty = constant written into BC. ``validate`` is BC's
+    Validate Field ("noV" = False)."""
 
     bc_field: str
     dataverse_column: str
@@ -50,7 +54,8 @@ class FieldMappingDefault:
 
 @dataclass(frozen=True)
 class JobDefault:
-    """A recurring job queue entry of a mapping (reference 4.A last bullets, 7.5): minutes, minutes, category."""
+    """A recurring job queue entry of a mapping (BC: codeunit 7204 CDS Setup Defaults,
+    RecreateJobQueueEntryFromIntTableMapping; table 472 Job Queue Entry): minutes, minutes, category."""
 
     minutes_between_runs: int
     inactivity_timeout: int
@@ -60,7 +65,8 @@ class JobDefault:
 
 @dataclass(frozen=True)
 class MappingDefault:
-    """One default integration table mapping (reference 4.A / 4.B tables)."""
+    """One default integration table mapping (BC: codeunit 7204 CDS Setup Defaults and codeunit 5334 CRM Setup
+    Defaults, ResetConfiguration)."""
 
     name: str
     bc_table: str
@@ -85,7 +91,7 @@ class MappingDefault:
 
 @dataclass(frozen=True)
 class SpecialJobDefault:
-    """A non-mapping job queue entry (reference 4.B "Non-mapping job queue entries", 7.5): recurring every
+    """A non-mapping job queue entry (BC: codeunit 5334 CRM Setup Defaults, RecreateJobQueueEntry): recurring every
     ``minutes``, inactivity timeout = minutes, max 2 attempts, created On Hold with Inactivity Timeout."""
 
     kind: str
@@ -98,7 +104,8 @@ F = FieldMappingDefault
 
 
 def _owner(salesperson_field: str = "Salesperson Code") -> tuple[FieldMappingDefault, ...]:
-    """The Person-model owner pair (reference 10): const 'systemuser' -> owneridtype, salesperson -> ownerid."""
+    """The Person-model owner pair (BC: codeunit 7204 CDS Setup Defaults, Person ownership model): const
+    'systemuser' -> owneridtype, salesperson -> ownerid."""
     return (
         F("", "owneridtype", TO, constant="systemuser", validate=False, when="person"),
         F(salesperson_field, "ownerid", TO, not_null=True, when="person"),
@@ -106,7 +113,7 @@ def _owner(salesperson_field: str = "Salesperson Code") -> tuple[FieldMappingDef
 
 
 def _party_fields(salesperson_field: str, *, credit_limit: bool) -> tuple[FieldMappingDefault, ...]:
-    """CUSTOMER / VENDOR field mappings (reference 4.A)."""
+    """CUSTOMER / VENDOR field mappings (BC: codeunit 7204 CDS Setup Defaults)."""
     rows = [
         *_owner(salesperson_field),
         F("Name", "name", BI), F("Contact", "address1_primarycontactname", BI, validate=False),
@@ -137,7 +144,7 @@ _PARTY_DEPENDENCIES = (("SALESPEOPLE", "person"), ("CURRENCY", ""), ("PAYMENT TE
                        ("SHIPPING AGENT", ""))
 
 MAPPINGS: tuple[MappingDefault, ...] = (
-    # ---- reference 4.A: base Dataverse mappings (CDS Setup Defaults) ----
+    # ---- base Dataverse mappings (BC: codeunit 7204 CDS Setup Defaults, ResetConfiguration) ----
     MappingDefault(
         "SALESPEOPLE", "Salesperson/Purchaser", "systemuser", "systemuserid", FROM, 10, CDS_SERVICE,
         integration_table_filter="isdisabled eq false and islicensed eq true and isintegrationuser eq false",
@@ -199,7 +206,7 @@ MAPPINGS: tuple[MappingDefault, ...] = (
             F("", "parentcustomeridtype", TO, constant="account", validate=False),
         ),
     ),
-    # ---- reference 4.B: Sales mappings (CRM Setup Defaults) ----
+    # ---- Sales mappings (BC: codeunit 5334 CRM Setup Defaults, ResetConfiguration) ----
     MappingDefault(
         "UNIT OF MEASURE", "Unit of Measure", "uomschedule", "uomscheduleid", TO, 30, CRM_SERVICE,
         job=JobDefault(30, 720), when="no_unit_group",
@@ -366,7 +373,8 @@ SPECIAL_JOBS: tuple[SpecialJobDefault, ...] = (
                       "auto_process"),
 )
 
-#: Job queue entry settings of reference 4.A / 7.5.
+#: Job queue entry settings (BC: codeunit 7204 CDS Setup Defaults, RecreateJobQueueEntryFromIntTableMapping and
+#: CreateJobQueueEntry; table 472 Job Queue Entry).
 MAPPING_JOB_MAX_ATTEMPTS = 10
 SPECIAL_JOB_MAX_ATTEMPTS = 2
 RERUN_DELAY_SECONDS = 30

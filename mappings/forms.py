@@ -13,7 +13,7 @@ from mappings.services import validate_table_mapping_change
 
 
 class IntegrationTableMappingForm(forms.ModelForm):
-    """The editable settings of an integration table mapping (reference 3.1)."""
+    """The editable settings of an integration table mapping (BC: table 5335 Integration Table Mapping)."""
 
     class Meta:
         model = IntegrationTableMapping
@@ -122,7 +122,8 @@ class CouplingForm(forms.Form):
 
 
 class MatchCriteriaForm(forms.Form):
-    """Match-based coupling criteria (reference 6.8): per eligible field mapping, use / case-sensitive / priority."""
+    """Match-based coupling criteria (BC: page "Match Based Coupling Criteria"): per eligible field mapping, use /
+    case-sensitive / priority."""
 
     create_new_if_no_match = forms.BooleanField(required=False, label="Create a counterpart when no match is found")
     synch_after = forms.BooleanField(required=False, label="Synchronize newly coupled records right after")

@@ -1,10 +1,10 @@
-"""Match-based coupling (reference 6.8; BC: "Match Based Coupling Criteria" + "Int. Coupling Job Runner").
+"""Match-based coupling (BC: "Match Based Coupling Criteria" + "Int. Coupling Job Runner").
 
 The criteria live where BC keeps them, on the mapping's integration field mappings (Use For Match-Based Coupling,
 Case-Sensitive Matching, Match Priority) and the mapping's flags (Synch. After Match-Based Coupling, Create New in
 Case of No Match). Fields with the same priority are matched together; groups are tried in ascending priority.
 
-How a BC record is decided (the preview and the run share :func:`_outcomes`, so the preview equals the run on the
+How a BC record is decided (the preview and the run share :func:`match_outcomes`, so the preview equals the run on the
 same data):
 * the BC record is already coupled → ``AlreadyCoupled``;
 * per priority group: the Dataverse rows (within the integration table filter) whose match columns equal the record's
@@ -21,16 +21,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.utils import timezone
 
+from connections.clients import business_central_client_for, dataverse_client_for
 from mappings.catalogue import bc_table, dataverse_table
 from mappings.models import Coupling, CouplingLogEntry, Direction, IntegrationFieldMapping, IntegrationTableMapping
+from mappings.services import couplings_for_mapping
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +63,8 @@ class MatchOutcome:
 
 
 def eligible_field_mappings(mapping: IntegrationTableMapping) -> list[IntegrationFieldMapping]:
-    """Field mappings usable for matching (reference 3.2: no constant; comparable types — no lookups/GUIDs)."""
+    """Field mappings usable for matching (BC: table 5336 Integration Field Mapping, as "Match Based Coupling
+    Criteria" offers them: no constant; comparable types — no lookups/GUIDs)."""
     bc_side, dv_side = bc_table(mapping.table), dataverse_table(mapping.integration_table)
     eligible = []
     for field_mapping in mapping.field_mappings.order_by("sequence", "id"):
@@ -87,7 +87,8 @@ def criteria_from_mapping(mapping: IntegrationTableMapping) -> list[MatchCriteri
             for f in mapping.field_mappings.filter(use_for_match_based_coupling=True).order_by("sequence", "id")]
 
 
-def _check(mapping: IntegrationTableMapping, criteria: list[MatchCriterion]) -> list[list[tuple[Any, Any, bool]]]:
+def criteria_check(mapping: IntegrationTableMapping,
+                   criteria: list[MatchCriterion]) -> list[list[tuple[Any, Any, bool]]]:
     """Resolve criteria to priority groups of (BCField, DataverseColumn, case_sensitive); raises ValidationError
     when a criterion is unusable."""
     if mapping.is_option_mapping:
@@ -123,13 +124,11 @@ def _normalise(value: Any, case_sensitive: bool) -> str | None:
     return text if case_sensitive else text.casefold()
 
 
-def _outcomes(mapping: IntegrationTableMapping, criteria: list[MatchCriterion], *, bc: Any = None,
+def match_outcomes(mapping: IntegrationTableMapping, criteria: list[MatchCriterion], *, bc: Any = None,
               dataverse: Any = None) -> list[MatchOutcome]:
     """Decide every BC record of the mapping (within its table filter); writes nothing."""
-    from connections.clients import business_central_client_for, dataverse_client_for
-    from mappings.services import couplings_for_mapping
 
-    groups = _check(mapping, criteria)
+    groups = criteria_check(mapping, criteria)
     connection = mapping.connection
     bc = bc or business_central_client_for(connection)
     dataverse = dataverse or dataverse_client_for(connection)
@@ -195,7 +194,7 @@ def _outcomes(mapping: IntegrationTableMapping, criteria: list[MatchCriterion], 
     return outcomes
 
 
-def _save_criteria(mapping: IntegrationTableMapping, criteria: list[MatchCriterion]) -> None:
+def criteria_save(mapping: IntegrationTableMapping, criteria: list[MatchCriterion]) -> None:
     chosen = {c.field_mapping_id: c for c in criteria}
     for field_mapping in mapping.field_mappings.all():
         criterion = chosen.get(field_mapping.pk)
@@ -217,118 +216,4 @@ def match_based_coupling_preview(*, mapping: IntegrationTableMapping, criteria: 
     """
     if create_new_if_no_match is not None:
         mapping.create_new_in_case_of_no_match = create_new_if_no_match  # in memory only: the message says so
-    return _outcomes(mapping, criteria)
-
-
-def match_based_coupling_start(*, mapping: IntegrationTableMapping, criteria: list[MatchCriterion],
-                               create_new_if_no_match: bool, synch_after: bool) -> Any:
-    """Save the criteria (on the field mappings) and flags (on the mapping) and run match-based coupling on a worker
-    (BC: MatchBasedCoupling → one-off job queue entry of "Int. Coupling Job Runner", category BCI INTEG, max 2
-    attempts). Returns the JobQueueEntry (kind Coupling), claimed and enqueued when this transaction commits.
-    Raises ``ValidationError`` for unusable criteria.
-    """
-    from syncjobs.models import JobQueueEntry
-    from syncjobs.services import job_queue_entry_run_now
-
-    _check(mapping, criteria)
-    with transaction.atomic():
-        _save_criteria(mapping, criteria)
-        mapping.create_new_in_case_of_no_match = create_new_if_no_match
-        mapping.synch_after_bulk_coupling = synch_after
-        mapping.save(update_fields=["create_new_in_case_of_no_match", "synch_after_bulk_coupling"])
-        entry = JobQueueEntry.objects.create(
-            connection=mapping.connection, table_mapping=mapping, kind=JobQueueEntry.Kind.COUPLING,
-            description=f"{mapping.temp_description()} - Dynamics 365 Sales coupling job.", category="BCI INTEG",
-            recurring_job=False, maximum_no_of_attempts_to_run=2, rerun_delay_sec=30,
-            status=JobQueueEntry.Status.READY, earliest_start_date_time=timezone.now(),
-        )
-        job_queue_entry_run_now(entry=entry)
-    entry.refresh_from_db()
-    return entry
-
-
-def _record_outcomes(job: Any, outcomes: Iterable[MatchOutcome]) -> None:
-    CouplingLogEntry.objects.bulk_create(
-        CouplingLogEntry(job=job, sequence=i, bc_id=o.bc_id, bc_name=o.bc_name[:250], outcome=o.outcome,
-                         dataverse_id=o.dataverse_id, dataverse_name=o.dataverse_name[:250], message=o.message)
-        for i, o in enumerate(outcomes, start=1))
-
-
-def match_based_coupling_run(*, mapping: IntegrationTableMapping, job_queue_entry: Any = None,
-                             criteria: list[MatchCriterion] | None = None) -> Any:
-    """Run match-based coupling now (on a worker) with the criteria saved on the mapping (or ``criteria``).
-
-    Writes a SynchronizationJob of type Coupling before the first remote call, a coupling log line per BC record,
-    and the coupled/failed/skipped counters. Afterwards, when the mapping says so (Synch. After Match-Based Coupling,
-    or Create New in Case of No Match with unmatched records), synchronizes the mapping with the engine
-    (``syncjobs.engine.synchronize_mapping(full=True)``: coupled records are transferred and uncoupled ones created,
-    as BC's coupling job runner does). Returns the SynchronizationJob.
-    """
-    from mappings.services import CouplingConflict, coupling_create
-    from syncjobs.models import SynchronizationJob
-
-    criteria = criteria if criteria is not None else criteria_from_mapping(mapping)
-    job = SynchronizationJob.objects.create(table_mapping=mapping, job_queue_entry=job_queue_entry,
-                                            type=SynchronizationJob.Type.COUPLING,
-                                            direction=Direction.TO_INTEGRATION_TABLE)
-    try:
-        outcomes = _outcomes(mapping, criteria)
-    except ValidationError as exc:
-        job.message = " ".join(exc.messages)
-        job.finished_at = timezone.now()
-        job.save(update_fields=["message", "finished_at"])
-        raise
-    job.total = len(outcomes)
-    job.save(update_fields=["total"])
-    final: list[MatchOutcome] = []
-    for outcome in outcomes:
-        if outcome.outcome == Outcome.COUPLED:
-            try:
-                coupling_create(connection=mapping.connection, bc_table=mapping.table, bc_id=outcome.bc_id,
-                                dataverse_table=mapping.coupling_dataverse_table, dataverse_id=outcome.dataverse_id)
-            except CouplingConflict as exc:
-                outcome = MatchOutcome(outcome.bc_id, outcome.bc_name, Outcome.ALREADY_COUPLED, outcome.dataverse_id,
-                                       outcome.dataverse_name, exc.messages[0])
-        final.append(outcome)
-    _record_outcomes(job, final)
-    job.coupled = sum(o.outcome == Outcome.COUPLED for o in final)
-    job.skipped = sum(o.outcome in (Outcome.ALREADY_COUPLED, Outcome.NO_MATCH, Outcome.SEVERAL_MATCHES)
-                      for o in final)
-    job.processed = len(final)
-    job.finished_at = timezone.now()
-    job.message = ", ".join(f"{Outcome(k).label}: {v}" for k, v in _counts(final).items())
-    job.save(update_fields=["coupled", "skipped", "processed", "finished_at", "message"])
-    unmatched = [o for o in final if o.outcome == Outcome.NO_MATCH]
-    if (mapping.synch_after_bulk_coupling and job.coupled) or (mapping.create_new_in_case_of_no_match and unmatched):
-        _synchronize_after(mapping, job, unmatched)
-    return job
-
-
-def _counts(outcomes: list[MatchOutcome]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
-    return counts
-
-
-def _synchronize_after(mapping: IntegrationTableMapping, job: Any, unmatched: list[MatchOutcome]) -> None:
-    """Synchronize after coupling and mark the unmatched records that now have a counterpart as Created."""
-    from mappings.services import couplings_for_mapping
-    from syncjobs.engine import SynchronizationNotPossible, synchronize_mapping
-
-    try:
-        synchronize_mapping(mapping=mapping, full=True)
-    except SynchronizationNotPossible as exc:
-        job.message = f"{job.message}. Synchronization after coupling could not run: {exc}"
-        job.save(update_fields=["message"])
-        return
-    created = set(couplings_for_mapping(mapping).filter(bc_id__in=[o.bc_id for o in unmatched])
-                  .values_list("bc_id", flat=True))
-    if created:
-        job.coupling_log.filter(bc_id__in=created, outcome=Outcome.NO_MATCH).update(
-            outcome=Outcome.CREATED, message="No row matched; the counterpart was created.")
-        job.inserted = len(created)
-        final = [MatchOutcome(o.bc_id, o.bc_name, Outcome.CREATED if o.bc_id in created else o.outcome)
-                 for o in job.coupling_log.all()]
-        job.message = ", ".join(f"{Outcome(k).label}: {v}" for k, v in _counts(final).items())
-        job.save(update_fields=["inserted", "message"])
+    return match_outcomes(mapping, criteria)

@@ -1,4 +1,5 @@
-"""Integration table mappings, integration field mappings and couplings (reference §3, §6.7)."""
+"""Integration table mappings, integration field mappings and couplings (BC: table 5335 Integration Table Mapping,
+table 5336 Integration Field Mapping, table 5331 CRM Integration Record)."""
 from __future__ import annotations
 
 import uuid
@@ -18,8 +19,8 @@ class IntegrationTableMapping(models.Model):
     """One BC table ⇄ one Dataverse table of a connection (BC: table 5335 "Integration Table Mapping").
 
     Watermarks are UTC datetimes: ``synch_modified_on_filter`` is the Dataverse ``modifiedon`` watermark and
-    ``synch_int_tbl_mod_on_fltr`` the BC ``lastModifiedDateTime`` watermark (BC's names are swapped; reference 3.1
-    fields 12 and 13).
+    ``synch_int_tbl_mod_on_fltr`` the BC ``lastModifiedDateTime`` watermark (BC's names are swapped: fields 12
+    Synch. Int. Tbl. Mod. On Fltr. and 13 Synch. Modified On Filter).
     """
 
     class DeletionConflictResolution(models.TextChoices):
@@ -76,7 +77,8 @@ class IntegrationTableMapping(models.Model):
     @property
     def is_option_mapping(self) -> bool:
         """Whether the Dataverse side is an option set column of ``integration_table`` rather than its rows
-        (PAYMENT TERMS, SHIPMENT METHOD, SHIPPING AGENT; reference 4.A "option-set mapping", UID type Option)."""
+        (PAYMENT TERMS, SHIPMENT METHOD, SHIPPING AGENT; BC: codeunit 7204 CDS Setup Defaults, option-set mappings
+        whose field 7 Int. Table UID Field Type is Option)."""
         return bool(self.integration_table_uid_field) and not self.int_tbl_modified_on_field and (
             self.integration_table_uid_field != f"{self.integration_table}id"
         )
@@ -100,7 +102,7 @@ class IntegrationFieldMapping(models.Model):
     """One BC field ⇄ one Dataverse column of a table mapping (BC: table 5336 "Integration Field Mapping").
 
     ``field_name`` empty means a constant pushed to Dataverse; ``integration_field_name`` empty means a constant
-    written into BC (reference 3.2).
+    written into BC (BC: field 3 Field No. or field 4 Integration Table Field No. 0, with field 7 Constant Value).
     """
 
     class Status(models.TextChoices):
@@ -134,7 +136,7 @@ class IntegrationFieldMapping(models.Model):
 
 class Coupling(models.Model):
     """The link between one BC record (SystemId) and one Dataverse row (GUID) (BC: table 5331 "CRM Integration
-    Record", reference 6.7).
+    Record").
 
     One BC record couples to at most one row of a Dataverse table, and a Dataverse row to at most one BC record,
     enforced by unique constraints. ``last_synch_*`` timestamps are UTC. ``is_pending`` marks a coupling written
@@ -181,8 +183,9 @@ class Coupling(models.Model):
 
 
 class CouplingLogEntry(models.Model):
-    """One record's outcome in a match-based coupling run (reference 6.8; BC logs coupling jobs as Integration Synch.
-    Jobs of Type Coupling, here ``job`` with per-record lines so the administrator sees why a record was not coupled).
+    """One record's outcome in a match-based coupling run (BC: "Int. Coupling Job Runner", which logs coupling jobs
+    as table 5338 Integration Synch. Job rows of Type Coupling; here ``job`` with per-record lines so the
+    administrator sees why a record was not coupled).
     """
 
     class Outcome(models.TextChoices):

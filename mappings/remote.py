@@ -1,5 +1,5 @@
 """Reading the records of a mapping's two sides for the coupling pages (names, search, links), through the clients
-of contract A. Views call these services; nothing here writes.
+of ``connections.clients``. Views call these services; nothing here writes.
 
 Links: the BC web client page of a record (``bc_web_client_url`` + page + SystemId filter) and the Dataverse row
 (``{dataverse_url}/main.aspx?etn=<logical name>&id=<guid>&pagetype=entityrecord``).
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from connections.clients import business_central_client_for, dataverse_client_for
 from mappings.catalogue import BCTable, DataverseTable, bc_table, dataverse_table
 
 #: BC web client card/list page of each table (BC page ids of the Base Application).
@@ -81,8 +82,6 @@ def bc_records(connection: Any, table: str, *, ids: Iterable[uuid.UUID] = (), se
                bc: Any = None) -> list[RemoteRecord]:
     """BC records of ``table`` by SystemId (all of ``ids``) or by a search on number and name (up to 25).
     Raises the clients' ``ClientError`` when BC cannot be read."""
-    from connections.clients import business_central_client_for
-
     side = bc_table(table)
     bc = bc or business_central_client_for(connection)
     number, name = side.field(side.number_field).api_property, side.field(side.name_field).api_property
@@ -107,8 +106,6 @@ def dataverse_rows(connection: Any, logical_name: str, *, ids: Iterable[uuid.UUI
                    extra_filter: str = "", dataverse: Any = None) -> list[RemoteRecord]:
     """Dataverse rows of ``logical_name`` by id (all of ``ids``) or by a search on the name and number columns (up to
     25), within ``extra_filter``. Raises the clients' ``ClientError`` when Dataverse cannot be read."""
-    from connections.clients import dataverse_client_for
-
     side = dataverse_table(logical_name)
     dataverse = dataverse or dataverse_client_for(connection)
     if search:

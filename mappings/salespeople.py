@@ -1,5 +1,5 @@
-"""Couple Salespersons: Dataverse users beside BC salespeople (reference 10; BC page "Users - Dataverse" with
-Couple, Uncouple and "Create Salesperson in Business Central").
+"""Couple Salespersons: Dataverse users beside BC salespeople (BC: page "Users - Dataverse", CRM Systemuser List,
+with Couple, Uncouple and "Create Salesperson in Business Central").
 
 Users are the systemusers the SALESPEOPLE mapping reads (enabled, licensed, not the integration user). A salesperson
 created from a user gets the next code 'SP NO. 00001', 'SP NO. 00002', … (BC: increment of the last code matching
@@ -14,9 +14,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from connections.clients import business_central_client_for, dataverse_client_for
 from mappings.catalogue import bc_table, dataverse_table
 from mappings.models import Coupling
 from mappings.remote import bc_record_url, dataverse_record_url
+from mappings.services import CouplingConflict, coupling_create
 
 SALESPERSON_TABLE = "Salesperson/Purchaser"
 USER_TABLE = "systemuser"
@@ -77,8 +79,9 @@ def salespeople_read(*, bc: Any) -> list[SalespersonRow]:
 
 def salesperson_users_read(*, dataverse: Any, exclude: uuid.UUID | None = None) -> list[UserRow]:
     """The Dataverse users a salesperson may be coupled to: the rows the SALESPEOPLE mapping reads (enabled,
-    licensed, not an integration user: :data:`USER_FILTER`, reference 10), less ``exclude`` (the connection's own
-    integration user, which an interactive OAuth user is not flagged as). Raises the clients' ``ClientError``."""
+    licensed, not an integration user: :data:`USER_FILTER`, BC: the SALESPEOPLE mapping of codeunit 7204 CDS Setup
+    Defaults), less ``exclude`` (the connection's own integration user, which an interactive OAuth user is not
+    flagged as). Raises the clients' ``ClientError``."""
     side = dataverse_table(USER_TABLE)
     rows = dataverse.iter_rows(side.entity_set, select=["systemuserid", "fullname", "internalemailaddress"],
                                filter=USER_FILTER)
@@ -108,8 +111,6 @@ def salespeople_match_by_email(salespeople: list[SalespersonRow], users: list[Us
 def salespeople_overview(*, connection: Any, bc: Any = None,
                          dataverse: Any = None) -> tuple[list[UserLine], list[SalespersonLine]]:
     """Users and salespeople side by side with their couplings. Raises the clients' ``ClientError``."""
-    from connections.clients import business_central_client_for, dataverse_client_for
-
     bc = bc or business_central_client_for(connection)
     dataverse = dataverse or dataverse_client_for(connection)
     couplings = list(Coupling.objects.filter(connection=connection, bc_table=SALESPERSON_TABLE,
@@ -141,15 +142,14 @@ class CoupleResult:
 
 
 def salespeople_couple(*, connection: Any, couplings: list[dict[str, str]]) -> CoupleResult:
-    """Couple salespeople to Dataverse users (BC: "Users - Dataverse" Couple; reference 2.1 CoupleSalespersons).
+    """Couple salespeople to Dataverse users (BC: "Users - Dataverse" Couple; CDS Connection Setup Wizard step
+    CoupleSalespersons).
 
     ``couplings``: ``[{"code": "JO", "salesperson_id": "<BC SystemId>", "systemuserid": "<GUID>"}, ...]``.
     Idempotent: a pair already coupled is counted in ``already``. A pair that conflicts with another coupling (the
     salesperson or the user is coupled elsewhere) or has a malformed id is reported in ``problems``; the other pairs
     are still coupled. Never raises for a single pair.
     """
-    from mappings.services import CouplingConflict, coupling_create
-
     result = CoupleResult([], [], [])
     for pair in couplings:
         code = str(pair.get("code") or "")
@@ -174,7 +174,8 @@ def salespeople_couple(*, connection: Any, couplings: list[dict[str, str]]) -> C
 
 
 def next_salesperson_code(codes: list[str]) -> str:
-    """'SP NO. 00001' or the increment of the highest existing 'SP NO. <digits>' code (reference 10)."""
+    """'SP NO. 00001' or the increment of the highest existing 'SP NO. <digits>' code (BC: salespersons created
+    from Dataverse users by the SALESPEOPLE mapping)."""
     numbers = [(int(m.group(1)), len(m.group(1))) for c in codes if (m := _CODE_RE.match(c))]
     if not numbers:
         return f"{CODE_PREFIX}00001"
@@ -197,8 +198,6 @@ def salesperson_create_from_user(*, connection: Any, user_id: uuid.UUID, bc: Any
     Raises ``ValidationError`` when the user is already coupled, and the clients' ``ClientError`` when a side
     refuses (nothing is coupled then).
     """
-    from connections.clients import business_central_client_for, dataverse_client_for
-    from mappings.services import coupling_create
 
     if Coupling.objects.filter(connection=connection, dataverse_table=USER_TABLE, dataverse_id=user_id).exists():
         raise ValidationError("This user is already coupled to a salesperson; uncouple it first.")

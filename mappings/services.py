@@ -1,35 +1,34 @@
-"""Services of integration table mappings, integration field mappings and couplings (contract B).
+"""Services of integration table mappings, integration field mappings and couplings.
 
-Rules come from reference 3.1 (table mapping Direction validation), 3.2 (field mapping flags) and 6.7 (one BC record
-couples to one Dataverse row per table and back). Match-based coupling lives in ``mappings.matching`` and is
+Rules come from BC: table 5335 Integration Table Mapping (Direction validation), table 5336 Integration Field
+Mapping (field mapping flags) and table 5331 CRM Integration Record (one BC record couples to one Dataverse row per
+table and back). Match-based coupling lives in ``mappings.matching`` and is
 re-exported here.
 """
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 
+from connections.clients import business_central_client_for
+from connections.clients.errors import NotFoundError
 from mappings.catalogue import bc_table, dataverse_table, validate_filter
 from mappings.models import Coupling, Direction, IntegrationFieldMapping, IntegrationTableMapping
 
 __all__ = [
     "CouplingConflict", "coupling_create", "coupling_delete", "couplings_delete_for_mapping", "couplings_for_mapping",
-    "integration_field_mapping_create", "integration_field_mapping_update", "integration_table_mapping_create",
-    "integration_table_mapping_update", "match_based_coupling_preview", "match_based_coupling_run",
-    "match_based_coupling_start",
+    "integration_field_mapping_create", "integration_field_mapping_update", "validate_table_mapping_change",
 ]
 
 ONE_WAY = (Direction.TO_INTEGRATION_TABLE, Direction.FROM_INTEGRATION_TABLE)
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Couplings (reference 6.7)
+# Couplings (BC: table 5331 CRM Integration Record)
 # --------------------------------------------------------------------------------------------------------------------
 class CouplingConflict(ValidationError):
     """A coupling would break one-to-one: ``existing`` is the coupling that already holds the BC record or the row."""
@@ -58,8 +57,6 @@ def _conflict_for(*, connection: Any, bc_table_name: str, bc_id: uuid.UUID, data
 
 def _holder_record_is_gone(connection: Any, holder: Coupling, bc: Any) -> bool:
     """Whether the BC record of a coupling no longer exists (BC reads it; a 404 means it was deleted)."""
-    from connections.clients import business_central_client_for
-    from connections.clients.errors import NotFoundError
 
     side = bc_table(holder.bc_table)
     bc = bc or business_central_client_for(connection)
@@ -72,13 +69,13 @@ def _holder_record_is_gone(connection: Any, holder: Coupling, bc: Any) -> bool:
 
 def coupling_create(*, connection: Any, bc_table: str, bc_id: uuid.UUID | str, dataverse_table: str,
                     dataverse_id: uuid.UUID | str, remove_stale: bool = False, bc: Any = None) -> Coupling:
-    """Couple one BC record (SystemId) to one Dataverse row (GUID) (BC: CRM Integration Record, reference 6.7).
+    """Couple one BC record (SystemId) to one Dataverse row (GUID) (BC: table 5331 CRM Integration Record).
 
     Raises ``CouplingConflict`` naming the coupling that already holds the record or the row; the database's unique
     constraints make this hold under concurrent attempts too (the loser of a race gets the same error).
     ``dataverse_table`` is ``IntegrationTableMapping.coupling_dataverse_table`` of the mapping.
     With ``remove_stale`` (manual coupling), a row held by a BC record that no longer exists is freed first, as BC
-    does (reference 6.7); this reads BC through ``bc`` (a BusinessCentralClient, built when omitted) and raises the
+    does (table 5331); this reads BC through ``bc`` (a BusinessCentralClient, built when omitted) and raises the
     clients' ``ClientError`` when BC cannot be read.
     """
     bc_uuid, dv_uuid = uuid.UUID(str(bc_id)), uuid.UUID(str(dataverse_id))
@@ -109,14 +106,13 @@ def coupling_delete(*, coupling: Coupling, bc: Any = None) -> int:
     """Uncouple: delete the coupling (the records on both sides stay; BC: "Uncouple"). Returns couplings deleted.
 
     With bidirectional sales order integration, uncoupling a Sales Header also uncouples its Sales Lines
-    (reference 6.7): their SystemIds are read from BC (``salesOrderLines`` with the order's ``documentId``) through
-    ``bc`` (built when omitted); raises the clients' ``ClientError`` and deletes nothing when BC cannot be read.
+    (BC: table 5331 CRM Integration Record): their SystemIds are read from BC (``salesOrderLines`` with the order's
+    ``documentId``) through ``bc`` (built when omitted); raises the clients' ``ClientError`` and deletes nothing
+    when BC cannot be read.
     """
     line_ids: list[uuid.UUID] = []
     connection = coupling.connection
     if coupling.bc_table == SALES_HEADER and connection.bidirectional_sales_order_integration:
-        from connections.clients import business_central_client_for
-
         side = bc_table(SALES_LINE)
         bc = bc or business_central_client_for(connection)
         line_ids = [uuid.UUID(str(row["id"])) for row in bc.iter_rows(
@@ -140,7 +136,7 @@ def couplings_delete_for_mapping(*, mapping: IntegrationTableMapping) -> int:
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Integration table mappings (reference 3.1)
+# Integration table mappings (BC: table 5335 Integration Table Mapping)
 # --------------------------------------------------------------------------------------------------------------------
 def _direction_errors(mapping: IntegrationTableMapping, direction: str) -> list[str]:
     """BC: Integration Table Mapping.Direction OnValidate."""
@@ -158,7 +154,7 @@ def _direction_errors(mapping: IntegrationTableMapping, direction: str) -> list[
     return []
 
 
-def _dependency_errors(mapping: IntegrationTableMapping, dependency_filter: str) -> list[str]:
+def dependency_filter_errors(mapping: IntegrationTableMapping, dependency_filter: str) -> list[str]:
     names = [n for n in dependency_filter.split("|") if n]
     known = set(IntegrationTableMapping.objects.filter(connection_id=mapping.connection_id)
                 .values_list("name", flat=True))
@@ -172,8 +168,9 @@ def _dependency_errors(mapping: IntegrationTableMapping, dependency_filter: str)
 
 
 def validate_table_mapping_change(mapping: IntegrationTableMapping, data: dict[str, Any]) -> None:
-    """Validate changed table mapping settings: filters against the catalogue, the Direction rules of reference 3.1,
-    the dependency filter's names. Raises ``ValidationError`` with a dict of field → messages."""
+    """Validate changed table mapping settings: filters against the catalogue, the Direction rules of BC's table 5335
+    Integration Table Mapping (field 10 Direction), the dependency filter's names. Raises ``ValidationError`` with a
+    dict of field → messages."""
     errors: dict[str, list[str]] = {}
     for key, side, table in (("table_filter", "bc", mapping.table),
                              ("integration_table_filter", "dataverse", mapping.integration_table)):
@@ -184,125 +181,19 @@ def validate_table_mapping_change(mapping: IntegrationTableMapping, data: dict[s
                 errors[key] = exc.messages
     if "direction" in data and (messages := _direction_errors(mapping, data["direction"])):
         errors["direction"] = messages
-    if "dependency_filter" in data and (messages := _dependency_errors(mapping, data["dependency_filter"])):
+    if "dependency_filter" in data and (messages := dependency_filter_errors(mapping, data["dependency_filter"])):
         errors["dependency_filter"] = messages
     if errors:
         raise ValidationError(errors)
 
 
-def integration_table_mapping_update(*, mapping: IntegrationTableMapping, data: dict[str, Any]) -> list[str]:
-    """Change a mapping's editable settings (direction, filters, synch. only coupled records, dependency filter,
-    conflict resolutions, match-based coupling flags, event job rescheduling). Returns the names of changed fields.
-
-    Direction side effects (BC: Direction OnValidate): an option mapping's field mappings take the new direction; a
-    change to To integration table puts a Ready job queue entry On Hold with Inactivity Timeout. Raises
-    ``ValidationError`` (dict) and saves nothing when a value is refused.
-    """
-    from syncjobs.models import JobQueueEntry
-
-    validate_table_mapping_change(mapping, data)
-    changed = [key for key, value in data.items() if getattr(mapping, key) != value]
-    if not changed:
-        return []
-    with transaction.atomic():
-        for key in changed:
-            setattr(mapping, key, data[key])
-        mapping.save(update_fields=changed)
-        if "direction" in changed:
-            if mapping.is_option_mapping:
-                mapping.field_mappings.update(direction=mapping.direction, transformation_direction=mapping.direction)
-            if mapping.direction == Direction.TO_INTEGRATION_TABLE:
-                mapping.job_queue_entries.filter(status=JobQueueEntry.Status.READY, recurring_job=True).update(
-                    status=JobQueueEntry.Status.ON_HOLD_WITH_INACTIVITY_TIMEOUT)
-    return changed
-
-
-_NAME_RE = re.compile(r"^[A-Z0-9][A-Z0-9 ._/-]{0,19}$")
-
-
-def integration_table_mapping_create(*, connection: Any, name: str, bc_table_name: str, dataverse_table_name: str,
-                                     direction: str, field_pairs: list[tuple[str, str, str]],
-                                     table_filter: str = "", integration_table_filter: str = "",
-                                     dependency_filter: str = "", create_job: bool = True) -> IntegrationTableMapping:
-    """Add a user-defined mapping for another table pair from the catalogue (BC: New Table Mapping wizard).
-
-    ``field_pairs`` are (BC field name, Dataverse column, direction). Creates a recurring job queue entry
-    (every 30 minutes, inactivity timeout 720 minutes, reference 7.5) unless ``create_job`` is false. Raises
-    ``ValidationError`` (dict of form field → messages) and creates nothing when anything is refused.
-    """
-    from syncjobs.models import JobQueueEntry
-
-    errors: dict[str, list[str]] = {}
-    name = name.strip().upper()
-    if not _NAME_RE.match(name):
-        errors["name"] = ["Use 1 to 20 capital letters, digits, spaces or . _ / - (BC: Code[20])."]
-    elif IntegrationTableMapping.objects.filter(connection=connection, name=name).exists():
-        errors["name"] = [f"This connection already has a mapping named {name}."]
-    try:
-        bc_side = bc_table(bc_table_name)
-    except ValidationError as exc:
-        errors["bc_table"] = exc.messages
-        bc_side = None
-    try:
-        dv_side = dataverse_table(dataverse_table_name)
-    except ValidationError as exc:
-        errors["dataverse_table"] = exc.messages
-        dv_side = None
-    if bc_side is not None and dv_side is not None:
-        candidate = IntegrationTableMapping(connection=connection, name=name, table=bc_side.name,
-                                            integration_table=dv_side.logical_name, direction=direction,
-                                            integration_table_uid_field=dv_side.primary_id)
-        for index, (bc_field, dv_column, field_direction) in enumerate(field_pairs, start=1):
-            try:
-                _validate_field_values(candidate, {"field_name": bc_field, "integration_field_name": dv_column,
-                                                   "direction": field_direction, "constant_value": ""})
-            except ValidationError as exc:
-                errors.setdefault("fields", []).extend(f"Field mapping {index}: {m}" for m in exc.messages)
-        if not field_pairs:
-            errors.setdefault("fields", []).append("Map at least one field.")
-        for key, side, table, value in (("table_filter", "bc", bc_side.name, table_filter),
-                                        ("integration_table_filter", "dataverse", dv_side.logical_name,
-                                         integration_table_filter)):
-            try:
-                validate_filter(side, table, value)
-            except ValidationError as exc:
-                errors[key] = exc.messages
-        if dependency_filter and (messages := _dependency_errors(candidate, dependency_filter)):
-            errors["dependency_filter"] = messages
-    if errors:
-        raise ValidationError(errors)
-    assert bc_side is not None and dv_side is not None
-    last = IntegrationTableMapping.objects.filter(connection=connection).order_by("-priority").first()
-    with transaction.atomic():
-        mapping = IntegrationTableMapping.objects.create(
-            connection=connection, name=name, table=bc_side.name, integration_table=dv_side.logical_name,
-            integration_table_uid_field=dv_side.primary_id, int_tbl_modified_on_field=dv_side.modified_on,
-            direction=direction, table_filter=table_filter, integration_table_filter=integration_table_filter,
-            dependency_filter=dependency_filter, user_defined=True, priority=(last.priority + 10) if last else 10,
-        )
-        IntegrationFieldMapping.objects.bulk_create(
-            IntegrationFieldMapping(
-                table_mapping=mapping, sequence=index * 10, field_name=bc_field, integration_field_name=dv_column,
-                direction=field_direction, user_defined=True, validate_field=True,
-                transformation_direction="" if field_direction == Direction.BIDIRECTIONAL else field_direction)
-            for index, (bc_field, dv_column, field_direction) in enumerate(field_pairs, start=1))
-        if create_job:
-            JobQueueEntry.objects.create(
-                connection=connection, table_mapping=mapping, kind=JobQueueEntry.Kind.MAPPING,
-                description=f"{name} - Dataverse synchronization job.", category="", recurring_job=True,
-                no_of_minutes_between_runs=30, inactivity_timeout_period=720, maximum_no_of_attempts_to_run=10,
-                rerun_delay_sec=30, earliest_start_date_time=timezone.now(),
-                status=JobQueueEntry.Status.READY if connection.is_enabled else JobQueueEntry.Status.ON_HOLD,
-            )
-    return mapping
-
-
 # --------------------------------------------------------------------------------------------------------------------
-# Integration field mappings (reference 3.2)
+# Integration field mappings (BC: table 5336 Integration Field Mapping)
 # --------------------------------------------------------------------------------------------------------------------
-def _validate_field_values(mapping: IntegrationTableMapping, values: dict[str, Any]) -> None:
+def field_mapping_values_validate(mapping: IntegrationTableMapping, values: dict[str, Any]) -> None:
     """Field mapping rules: names from the catalogue, direction allowed by the table mapping, constants, Not Null
-    only on GUID destinations, Not Null and Clear Value on Failed Sync exclusive (reference 3.2 #6, #7, #10, #12)."""
+    only on GUID destinations, Not Null and Clear Value on Failed Sync exclusive (BC: table 5336 Integration Field
+    Mapping, fields 6 Direction, 7 Constant Value, 10 Clear Value on Failed Sync, 12 Not Null)."""
     errors: dict[str, list[str]] = {}
     bc_side, dv_side = bc_table(mapping.table), dataverse_table(mapping.integration_table)
     bc_field, dv_column = values.get("field_name", ""), values.get("integration_field_name", "")
@@ -354,10 +245,10 @@ _FIELD_EDITABLE = ("field_name", "integration_field_name", "direction", "constan
 def integration_field_mapping_update(*, field_mapping: IntegrationFieldMapping,
                                      data: dict[str, Any]) -> IntegrationFieldMapping:
     """Change a field mapping; ``data`` holds any of the editable fields. The transformation direction follows the
-    direction when that is not Bidirectional (reference 3.2 #14). Raises ``ValidationError`` (dict) and saves nothing
-    when a value is refused."""
+    direction when that is not Bidirectional (BC: table 5336, field 14 Transformation Direction). Raises
+    ``ValidationError`` (dict) and saves nothing when a value is refused."""
     values = {key: data.get(key, getattr(field_mapping, key)) for key in _FIELD_EDITABLE}
-    _validate_field_values(field_mapping.table_mapping, values)
+    field_mapping_values_validate(field_mapping.table_mapping, values)
     for key, value in values.items():
         setattr(field_mapping, key, value)
     if field_mapping.direction != Direction.BIDIRECTIONAL:
@@ -371,17 +262,10 @@ def integration_field_mapping_create(*, mapping: IntegrationTableMapping,
     """Add a user-defined field mapping at the end of the mapping's list. Raises ``ValidationError`` (dict)."""
     values = {key: data[key] for key in _FIELD_EDITABLE if key in data}
     values.setdefault("direction", mapping.direction)
-    _validate_field_values(mapping, values)
+    field_mapping_values_validate(mapping, values)
     last = mapping.field_mappings.order_by("-sequence").first()
     direction = values["direction"]
     return IntegrationFieldMapping.objects.create(
         table_mapping=mapping, sequence=(last.sequence + 10) if last else 10, user_defined=True,
         transformation_direction="" if direction == Direction.BIDIRECTIONAL else direction, **values,
     )
-
-
-from mappings.matching import (  # noqa: E402  (re-exported: contract B names them in mappings.services)
-    match_based_coupling_preview,
-    match_based_coupling_run,
-    match_based_coupling_start,
-)

@@ -17,9 +17,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from base.permissions import Role, is_integration_administrator, role_required
+from connections.clients.errors import ClientError
+from connections.models import ConnectionSetup
 from mappings import remote
 from mappings.default_configuration import DEFAULT_MAPPING_NAMES
-from mappings.defaults import default_configuration_reset
 from mappings.forms import (
     CouplingForm,
     IntegrationFieldMappingForm,
@@ -28,8 +30,8 @@ from mappings.forms import (
     NewMappingForm,
     NewMappingTablesForm,
 )
+from mappings.matching import match_based_coupling_preview
 from mappings.models import Coupling, CouplingLogEntry, IntegrationFieldMapping, IntegrationTableMapping
-from mappings.permissions import can_change_mappings, require_change_permission
 from mappings.salespeople import salespeople_overview, salesperson_create_from_user
 from mappings.services import (
     CouplingConflict,
@@ -39,16 +41,14 @@ from mappings.services import (
     couplings_for_mapping,
     integration_field_mapping_create,
     integration_field_mapping_update,
-    integration_table_mapping_create,
-    integration_table_mapping_update,
-    match_based_coupling_preview,
-    match_based_coupling_start,
 )
+from syncjobs.coupling import match_based_coupling_start
+from syncjobs.defaults import default_configuration_reset
+from syncjobs.mapping_jobs import integration_table_mapping_create, integration_table_mapping_update
+from syncjobs.models import SynchronizationJob
 
 
 def _client_error_types() -> tuple[type[Exception], ...]:
-    from connections.clients.errors import ClientError
-
     return (ClientError,)
 
 
@@ -65,8 +65,6 @@ def _count(queryset: Any) -> Any:
 
 def mapping_list_queryset() -> Any:
     """Mappings with last run, number of errors, skipped and coupled counts computed by aggregate subqueries."""
-    from syncjobs.models import SynchronizationJob
-
     couplings = Coupling.objects.filter(connection_id=OuterRef("connection_id"), bc_table=OuterRef("table")).filter(
         Q(dataverse_table=OuterRef("integration_table"))
         | Q(dataverse_table=Concat(OuterRef("integration_table"), Value("."), OuterRef("integration_table_uid_field"))))
@@ -81,11 +79,9 @@ def mapping_list_queryset() -> Any:
 
 def index(request: HttpRequest) -> HttpResponse:
     """The integration table mappings list (BC page "Integration Table Mappings")."""
-    from connections.models import ConnectionSetup
-
     return render(request, "mappings/integrationtablemapping_list.html", {
         "mappings": mapping_list_queryset(), "connections": ConnectionSetup.objects.all(),
-        "can_change": can_change_mappings(request.user),
+        "can_change": is_integration_administrator(request.user),
     })
 
 
@@ -102,12 +98,13 @@ def _render_detail(request: HttpRequest, mapping: IntegrationTableMapping, form:
         "mapping": mapping, "form": form, "field_form": field_form,
         "field_mappings": mapping.field_mappings.order_by("sequence", "id"),
         "jobs": mapping.job_queue_entries.all(), "is_default": mapping.name in DEFAULT_MAPPING_NAMES,
-        "can_change": can_change_mappings(request.user), "coupled_count": couplings_for_mapping(mapping).count(),
+        "can_change": is_integration_administrator(request.user),
+        "coupled_count": couplings_for_mapping(mapping).count(),
     }, status=status)
 
 
 @require_POST
-@require_change_permission
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def mapping_update(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     mapping = get_object_or_404(IntegrationTableMapping, pk=pk)
     form = IntegrationTableMappingForm(request.POST, instance=IntegrationTableMapping.objects.get(pk=pk))
@@ -120,7 +117,7 @@ def mapping_update(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 
 @require_POST
-@require_change_permission
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def mapping_reset(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Use Default Synchronization Setup for one mapping."""
     mapping = get_object_or_404(IntegrationTableMapping.objects.select_related("connection"), pk=pk)
@@ -134,11 +131,9 @@ def mapping_reset(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 
 @require_POST
-@require_change_permission
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def configuration_reset(request: HttpRequest, connection_pk: uuid.UUID) -> HttpResponse:
     """Use Default Synchronization Setup for every mapping of a connection setup."""
-    from connections.models import ConnectionSetup
-
     connection = get_object_or_404(ConnectionSetup, pk=connection_pk)
     report = default_configuration_reset(connection=connection)
     messages.success(request, f"{connection.name}: {report.summary()}")
@@ -146,7 +141,7 @@ def configuration_reset(request: HttpRequest, connection_pk: uuid.UUID) -> HttpR
 
 
 @require_POST
-@require_change_permission
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def fieldmapping_create(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     mapping = get_object_or_404(IntegrationTableMapping.objects.select_related("connection"), pk=pk)
     field_form = IntegrationFieldMappingForm(request.POST, table_mapping=mapping)
@@ -179,7 +174,7 @@ def fieldmapping_update(request: HttpRequest, pk: int) -> HttpResponse:
     mapping = field_mapping.table_mapping
     status = 200
     if request.method == "POST":
-        if not can_change_mappings(request.user):
+        if not is_integration_administrator(request.user):
             return HttpResponse("Only Integration Administrators can change mappings.", status=403)
         form = IntegrationFieldMappingForm(request.POST, instance=field_mapping, table_mapping=mapping)
         if form.is_valid():
@@ -196,13 +191,11 @@ def fieldmapping_update(request: HttpRequest, pk: int) -> HttpResponse:
         form = IntegrationFieldMappingForm(instance=field_mapping, table_mapping=mapping)
     return render(request, "mappings/integrationfieldmapping_update.html", {
         "form": form, "field_mapping": field_mapping, "mapping": mapping,
-        "can_change": can_change_mappings(request.user)}, status=status)
+        "can_change": is_integration_administrator(request.user)}, status=status)
 
 
 def mapping_create(request: HttpRequest) -> HttpResponse:
     """New mapping for another table pair: choose the tables (GET), then fields and settings (POST)."""
-    from connections.models import ConnectionSetup
-
     connections = ConnectionSetup.objects.all()
     connection = connections.filter(pk=request.GET.get("connection") or request.POST.get("connection")).first() \
         if (request.GET.get("connection") or request.POST.get("connection")) else connections.first()
@@ -215,7 +208,7 @@ def mapping_create(request: HttpRequest) -> HttpResponse:
                               bc_table_name=tables.cleaned_data["bc_table"],
                               dataverse_table_name=tables.cleaned_data["dataverse_table"])
         if request.method == "POST":
-            if not can_change_mappings(request.user):
+            if not is_integration_administrator(request.user):
                 return HttpResponse("Only Integration Administrators can add mappings.", status=403)
             if connection is None:
                 messages.error(request, "Set up a connection first.")
@@ -236,7 +229,7 @@ def mapping_create(request: HttpRequest) -> HttpResponse:
             status = 400
     return render(request, "mappings/integrationtablemapping_create.html", {
         "tables": tables, "form": form, "connection": connection, "connections": connections,
-        "can_change": can_change_mappings(request.user)}, status=status)
+        "can_change": is_integration_administrator(request.user)}, status=status)
 
 
 # ---- couplings ------------------------------------------------------------------------------------------------------
@@ -270,12 +263,12 @@ def coupling_list(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             for c in page.object_list]
     return render(request, "mappings/coupling_list.html", {
         "mapping": mapping, "page": page, "rows": rows, "bc_search": bc_search, "dataverse_search": dv_search,
-        "bc_found": bc_found, "dv_found": dv_found, "can_change": can_change_mappings(request.user),
+        "bc_found": bc_found, "dv_found": dv_found, "can_change": is_integration_administrator(request.user),
     })
 
 
 @require_POST
-@require_change_permission
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def coupling_create_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     mapping = get_object_or_404(IntegrationTableMapping.objects.select_related("connection"), pk=pk)
     form = CouplingForm(request.POST)
@@ -296,7 +289,7 @@ def coupling_create_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 
 @require_POST
-@require_change_permission
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def coupling_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
     coupling = get_object_or_404(Coupling.objects.select_related("connection"), pk=pk)
     back = request.POST.get("next") or ""
@@ -316,14 +309,14 @@ def couplings_delete(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Delete every coupling of a mapping, after confirmation (GET shows it, POST deletes)."""
     mapping = get_object_or_404(IntegrationTableMapping.objects.select_related("connection"), pk=pk)
     if request.method == "POST":
-        if not can_change_mappings(request.user):
+        if not is_integration_administrator(request.user):
             return HttpResponse("Only Integration Administrators can delete couplings.", status=403)
         deleted = couplings_delete_for_mapping(mapping=mapping)
         messages.success(request, f"Deleted {deleted} coupling(s) of {mapping.name}.")
         return redirect("mappings:coupling-list", pk=mapping.pk)
     return render(request, "mappings/coupling_confirm_delete.html", {
         "mapping": mapping, "count": couplings_for_mapping(mapping).count(),
-        "can_change": can_change_mappings(request.user)})
+        "can_change": is_integration_administrator(request.user)})
 
 
 # ---- match-based coupling -------------------------------------------------------------------------------------------
@@ -333,7 +326,7 @@ def match_based_coupling(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     preview = None
     status = 200
     if request.method == "POST":
-        if not can_change_mappings(request.user):
+        if not is_integration_administrator(request.user):
             return HttpResponse("Only Integration Administrators can couple records.", status=403)
         form = MatchCriteriaForm(request.POST, table_mapping=mapping)
         if form.is_valid():
@@ -364,13 +357,11 @@ def match_based_coupling(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         summary[outcome.outcome_label] = summary.get(outcome.outcome_label, 0) + 1
     return render(request, "mappings/matchbasedcoupling_form.html", {
         "mapping": mapping, "form": form, "preview": preview, "summary": summary,
-        "can_change": can_change_mappings(request.user)}, status=status)
+        "can_change": is_integration_administrator(request.user)}, status=status)
 
 
 def couplinglog_list(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """The coupling jobs of a mapping, newest first, with each record's outcome for the chosen (or latest) job."""
-    from syncjobs.models import SynchronizationJob
-
     mapping = get_object_or_404(IntegrationTableMapping.objects.select_related("connection"), pk=pk)
     jobs = list(SynchronizationJob.objects.filter(table_mapping=mapping, type=SynchronizationJob.Type.COUPLING)
                 .order_by("-started_at")[:20])
@@ -386,9 +377,8 @@ def couplinglog_list(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 # ---- Couple Salespersons --------------------------------------------------------------------------------------------
 def salespeople(request: HttpRequest, connection_pk: uuid.UUID) -> HttpResponse:
-    """Dataverse users beside BC salespeople, with couple / uncouple / create salesperson (reference 10)."""
-    from connections.models import ConnectionSetup
-
+    """Dataverse users beside BC salespeople, with couple / uncouple / create salesperson (BC: page "Users -
+    Dataverse")."""
     connection = get_object_or_404(ConnectionSetup, pk=connection_pk)
     users: list[Any] = []
     people: list[Any] = []
@@ -399,14 +389,12 @@ def salespeople(request: HttpRequest, connection_pk: uuid.UUID) -> HttpResponse:
     return render(request, "mappings/salesperson_list.html", {
         "connection": connection, "users": users, "salespeople": people,
         "uncoupled_salespeople": [p for p in people if p.coupling is None],
-        "can_change": can_change_mappings(request.user)})
+        "can_change": is_integration_administrator(request.user)})
 
 
 @require_POST
-@require_change_permission
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def salesperson_couple(request: HttpRequest, connection_pk: uuid.UUID) -> HttpResponse:
-    from connections.models import ConnectionSetup
-
     connection = get_object_or_404(ConnectionSetup, pk=connection_pk)
     form = CouplingForm(request.POST)
     if not form.is_valid():
@@ -423,10 +411,8 @@ def salesperson_couple(request: HttpRequest, connection_pk: uuid.UUID) -> HttpRe
 
 
 @require_POST
-@require_change_permission
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def salesperson_create(request: HttpRequest, connection_pk: uuid.UUID) -> HttpResponse:
-    from connections.models import ConnectionSetup
-
     connection = get_object_or_404(ConnectionSetup, pk=connection_pk)
     try:
         user_id = uuid.UUID(request.POST.get("dataverse_id", ""))

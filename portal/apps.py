@@ -8,4 +8,5 @@ class PortalConfig(AppConfig):
     verbose_name = "Integration portal"
 
     def ready(self) -> None:
-        from portal import checks  # noqa: F401 - registers the system checks
+        # Django app loading: system checks may be registered only once the app registry is ready.
+        from portal import checks  # noqa: F401

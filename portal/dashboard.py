@@ -9,6 +9,9 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from connections.models import ConnectionSetup
+from syncjobs.models import JobQueueEntry, JobQueueLogEntry, SynchronizationJob
+
 CHART_HOURS = 7 * 24
 CHART_WIDTH = 840
 CHART_HEIGHT = 120
@@ -17,8 +20,6 @@ CHART_HEIGHT = 120
 def records_per_hour(*, now: Any = None, hours: int = CHART_HOURS) -> list[dict[str, Any]]:
     """Records synchronized (inserted + modified + deleted + coupled) per hour, oldest first, one dict per hour
     ``{"hour": datetime (UTC, start of the hour), "records": int}`` over the last ``hours`` hours; one query."""
-    from syncjobs.models import SynchronizationJob
-
     now = now or timezone.now()
     end = now.replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(hours=hours - 1)
@@ -57,8 +58,6 @@ def dashboard_context() -> dict[str, Any]:
     """The dashboard's template context (five queries): ``connections``, ``entry_counts`` (list of (status label,
     status value, count)), ``failures`` (synchronization jobs with failed records and failed job queue runs of the
     last 24 hours, newest first, at most 20 each) and ``chart`` (see :func:`chart_bars`)."""
-    from connections.models import ConnectionSetup
-    from syncjobs.models import JobQueueEntry, JobQueueLogEntry, SynchronizationJob
 
     now = timezone.now()
     since = now - timedelta(hours=24)

@@ -16,6 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
+from portal import embedded_redis
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 EMULATOR_PORT = 8443
@@ -23,8 +27,6 @@ EMULATOR_PORT = 8443
 
 def _keys() -> dict[str, str]:
     """Demo SECRET_KEY and PORTAL_ENCRYPTION_KEY, generated on the first run and kept in var/demo-keys.json."""
-    from cryptography.fernet import Fernet
-
     path = VAR / "demo-keys.json"
     if path.exists():
         return json.loads(path.read_text())
@@ -118,8 +120,6 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        from portal import embedded_redis
-
         redis = embedded_redis.ensure(env["REDIS_URL"], data_dir=VAR / "redis")
         if redis is not None:
             processes.append(redis)

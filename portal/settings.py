@@ -1,6 +1,6 @@
 """Settings of the integration portal, read from the environment (see README "Configuration").
 
-Every variable goes through a helper of :mod:`portal.env` that raises ImproperlyConfigured on a bad value.
+Every variable goes through a helper of :mod:`base.env` that raises ImproperlyConfigured on a bad value.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import database_config, envbool, envint, envlist, envstr, load_env_file, redis_url
+from base.env import database_config, envbool, envint, envlist, envstr, load_env_file, redis_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
@@ -166,6 +166,10 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+
+# Seconds between runs of the job queue dispatcher (syncjobs.cron); 0 runs it every minute on the minute, as BC's
+# job queue does. A shorter pace suits tests and demos that should not wait for minute boundaries.
+JOB_QUEUE_DISPATCH_INTERVAL = envint("JOB_QUEUE_DISPATCH_INTERVAL", 0, minimum=0, maximum=3600)
 
 LOGGING = {
     "version": 1,

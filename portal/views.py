@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from portal.dashboard import dashboard_context
 from portal.health import health_report
 
 
@@ -21,6 +22,4 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The portal's home page."""
-    from portal.dashboard import dashboard_context
-
     return render(request, "portal/dashboard.html", dashboard_context())

@@ -1,4 +1,6 @@
-"""Job queue entries, synchronization jobs and errors, full synchronization review lines (reference §5, §6.6, §7)."""
+"""Job queue entries, synchronization jobs and errors, full synchronization review lines (BC: table 472 Job Queue
+Entry, table 5338 Integration Synch. Job, table 5339 Integration Synch. Job Errors, table 5373 CRM Full Synch. Review
+Line)."""
 from __future__ import annotations
 
 import uuid
@@ -9,7 +11,7 @@ from mappings.models import Direction
 
 
 class JobQueueEntry(models.Model):
-    """The schedule of a mapping or of a special job (BC: table 472 "Job Queue Entry", reference 7.1).
+    """The schedule of a mapping or of a special job (BC: table 472 "Job Queue Entry").
 
     Minutes for recurrence and inactivity timeout, seconds for the rerun delay, UTC datetimes. The database row is
     the truth: a worker claims an entry by a conditional UPDATE from Ready to In Process.
@@ -105,7 +107,8 @@ class JobQueueLogEntry(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.IN_PROCESS)
     attempt = models.PositiveIntegerField(default=1)
-    idle = models.BooleanField(default=False, help_text="Nothing inserted, modified, deleted or failed (reference 6.6)")
+    idle = models.BooleanField(default=False,
+                               help_text="Nothing inserted, modified, deleted or failed (BC: HaveJobsBeenIdle)")
     records_changed = models.PositiveIntegerField(default=0, help_text="Inserted + modified + deleted + coupled")
     records_failed = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True)
@@ -121,7 +124,7 @@ class JobQueueLogEntry(models.Model):
 
 
 class SynchronizationJob(models.Model):
-    """One pass of one mapping in one direction (BC: table 5338 "Integration Synch. Job", reference 6.6).
+    """One pass of one mapping in one direction (BC: table 5338 "Integration Synch. Job").
 
     Written before the first remote call and completed (``finished_at``) after the last; counters count records.
     ``total`` is the number of records counted at the start (for progress), ``processed`` those handled so far.
@@ -228,7 +231,7 @@ class SynchronizationError(models.Model):
 
 
 class FullSyncReviewLine(models.Model):
-    """One mapping's line of the full synchronization review (BC: table 5373 "CRM Full Synch. Review Line", §5)."""
+    """One mapping's line of the full synchronization review (BC: table 5373 "CRM Full Synch. Review Line")."""
 
     class Recommendation(models.TextChoices):
         FULL_SYNCHRONIZATION = "FullSynchronization", "Full Synchronization"

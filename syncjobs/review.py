@@ -1,9 +1,11 @@
-"""The full synchronization review (BC: page 5331 "Dataverse Full Synch. Review", table 5373; reference §5).
+"""The full synchronization review (BC: page 5331 "Dataverse Full Synch. Review", table 5373 "CRM Full Synch. Review
+Line").
 
-One line per integration table mapping that applies (5.2), with the initial synchronization recommendation (5.3).
-Sync All starts every line whose dependencies have finished (5.4); each line runs as a one-off job queue entry on the
-``sync`` queue, so independent lines run at the same time on different RQ workers, and when a line's entry leaves
-In Process the next wave starts. A failed line leaves its dependants waiting for it until it is restarted.
+One line per integration table mapping that applies (BC: Generate), with the initial synchronization recommendation
+(BC: GetInitialSynchRecommendation). Sync All starts every line whose dependencies have finished (BC: Start,
+FindLinesThatCanBeStarted); each line runs as a one-off job queue entry on the ``sync`` queue, so independent lines
+run at the same time on different RQ workers, and when a line's entry leaves In Process the next wave starts. A
+failed line leaves its dependants waiting for it until it is restarted.
 
 Improvements on BC: the page shows live progress (records processed of the total counted at the start, rate, time
 remaining) and says what a waiting line waits for; a restarted full synchronization resumes after its last committed
@@ -21,8 +23,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from connections.clients import business_central_client_for, dataverse_client_for
 from connections.clients.errors import ClientError
-from mappings.models import Direction, IntegrationTableMapping
+from mappings.catalogue import bc_table, dataverse_table
+from mappings.models import Direction, IntegrationFieldMapping, IntegrationTableMapping
+from syncjobs.jobqueue import FULL_SYNC_LINE_TASK, claim_entry
 from syncjobs.models import FullSyncReviewLine, JobQueueEntry, SynchronizationJob
 
 logger = logging.getLogger(__name__)
@@ -31,7 +36,8 @@ Recommendation = FullSyncReviewLine.Recommendation
 JobStatus = FullSyncReviewLine.JobStatus
 Status = JobQueueEntry.Status
 
-#: Mappings never given a line (reference 5.2): lines ride along with their headers.
+#: Mappings never given a line (BC: table 5373 CRM Full Synch. Review Line, Generate): lines ride along with their
+#: headers.
 ALWAYS_EXCLUDED = ("SOLINE-ORDERDETAIL", "POSTEDSALESLINE-INV")
 UNIT_MAPPINGS = ("UNIT OF MEASURE", "UNIT GROUP", "ITEM UOM", "RESOURCE UOM")
 OPTION_MAPPINGS = ("PAYMENT TERMS", "SHIPPING AGENT", "SHIPMENT METHOD")
@@ -46,7 +52,7 @@ class ReviewActionRefused(Exception):
 
 @dataclass(frozen=True)
 class TableCounts:
-    """Record counts of a mapping's two tables for the recommendation (reference 5.3).
+    """Record counts of a mapping's two tables for the recommendation (BC: GetInitialSynchRecommendation).
 
     ``dataverse`` counts the mapping's view (integration table filter) for CUSTOMER/VENDOR/CONTACT/CURRENCY and the
     uomschedule table for the unit mappings, else the whole table. ``currency_exchange_rate`` is the exchange rate
@@ -62,7 +68,7 @@ class TableCounts:
 
 
 def applicable_mappings(*, connection: Any) -> list[IntegrationTableMapping]:
-    """The connection's mappings that get a line (reference 5.2, Sales integration enabled): all but
+    """The connection's mappings that get a line (BC: Generate, with the Sales integration enabled): all but
     SOLINE-ORDERDETAIL and POSTEDSALESLINE-INV, SALESPEOPLE only in the Person ownership model, SALESORDER-ORDER only
     with bidirectional sales order integration; in prioritized order."""
     excluded = list(ALWAYS_EXCLUDED)
@@ -74,7 +80,7 @@ def applicable_mappings(*, connection: Any) -> list[IntegrationTableMapping]:
 
 
 def initial_synch_recommendation(*, mapping_name: str, counts: TableCounts) -> str:
-    """The recommendation for one mapping (BC: GetInitialSynchRecommendation, reference 5.3).
+    """The recommendation for one mapping (BC: table 5373 CRM Full Synch. Review Line, GetInitialSynchRecommendation).
 
     - SALESPEOPLE: Full Synchronization.
     - CURRENCY: Full Synchronization when Dataverse has exactly one currency with exchange rate 1.00, else Couple
@@ -111,8 +117,6 @@ def count_tables(*, mapping: IntegrationTableMapping, bc: Any = None, dataverse:
     ``bc``/``dataverse`` are clients to reuse (built from the connection when omitted). Raises the clients'
     ``ClientError`` when a side cannot be read (the caller names the mapping and the fix).
     """
-    from connections.clients import business_central_client_for, dataverse_client_for
-    from mappings.catalogue import bc_table, dataverse_table
 
     connection = mapping.connection
     bc = bc or business_central_client_for(connection)
@@ -120,7 +124,7 @@ def count_tables(*, mapping: IntegrationTableMapping, bc: Any = None, dataverse:
     name = mapping.name
     rate: Decimal | None = None
     if name in OPTION_MAPPINGS:
-        # Option-set mappings: the Dataverse side is an option set, only the BC side counts (reference 5.3).
+        # Option-set mappings: the Dataverse side is an option set, only the BC side counts (as in BC).
         bc_side = bc_table(mapping.table)
         return TableCounts(bc=bc.count(bc_side.entity_set, api=bc_side.api), dataverse=0)
     bc_side = bc_table(mapping.table)
@@ -143,7 +147,8 @@ def count_tables(*, mapping: IntegrationTableMapping, bc: Any = None, dataverse:
 def full_sync_review_generate(
     *, connection: Any, counts: dict[str, TableCounts] | None = None
 ) -> list[FullSyncReviewLine]:
-    """Create or refresh one line per applicable mapping (BC: Generate, reference 5.2) and return the lines.
+    """Create or refresh one line per applicable mapping (BC: table 5373 CRM Full Synch. Review Line, Generate) and
+    return the lines.
 
     A line keeps its recommendation once it has started (job queue entry status set) or was overridden; lines of
     mappings that no longer apply are deleted; lines removed from this run stay removed. ``counts`` maps mapping
@@ -164,8 +169,6 @@ def full_sync_review_generate(
         count_error = ""
         if mapping.name not in counts:
             if not clients:
-                from connections.clients import business_central_client_for, dataverse_client_for
-
                 clients = {"bc": business_central_client_for(connection), "dataverse": dataverse_client_for(connection)}
             try:
                 counts[mapping.name] = count_tables(mapping=mapping, **clients)
@@ -206,7 +209,7 @@ def _dependency_satisfied(line: FullSyncReviewLine) -> bool:
 
 
 def startable_lines(lines: list[FullSyncReviewLine]) -> list[FullSyncReviewLine]:
-    """The lines that can start now (BC: FindLinesThatCanBeStarted / AreAllParentalJobsFinished, reference 5.4).
+    """The lines that can start now (BC: table 5373, FindLinesThatCanBeStarted / AreAllParentalJobsFinished).
 
     A line starts when it has not started (blank job queue entry status), is not removed from this run, does not
     recommend No Records Found, and every line named by its dependency filter has Finished or found no records.
@@ -246,7 +249,8 @@ def waiting_message(line: FullSyncReviewLine, lines: list[FullSyncReviewLine]) -
 
 
 def _line_entry(line: FullSyncReviewLine, now: datetime, batch_size: int | None) -> JobQueueEntry:
-    """The one-off job queue entry of a line (reference 4.A "one-off job", 5.5): Ready now, not recurring, category
+    """The one-off job queue entry of a line (BC: codeunit 5330 CRM Integration Management, EnqueueFullSyncJob, with
+    the one-off entries of codeunit 7204 CDS Setup Defaults, CreateJobQueueEntry): Ready now, not recurring, category
     BCI INTEG, rerun delay 30 s; a full synchronization or, for Couple Records, a match-based coupling run. Option-set
     mappings (PAYMENT TERMS, SHIPMENT METHOD, SHIPPING AGENT) couple their values by label inside the synchronization
     (BC: "CDS Int. Option Couple"), so their Couple Records line runs the synchronization."""
@@ -271,7 +275,7 @@ def _line_entry(line: FullSyncReviewLine, now: datetime, batch_size: int | None)
 
 def _hold_recurring_entries(*, mapping: IntegrationTableMapping, now: datetime) -> None:
     """Put the mapping's recurring entries On Hold while its full synchronization runs (BC:
-    SetOriginalJobQueueEntryOnHold, reference 5.5), remembering their status; In Process ones finish first."""
+    SetOriginalJobQueueEntryOnHold), remembering their status; In Process ones finish first."""
     held = JobQueueEntry.objects.filter(
         table_mapping=mapping, recurring_job=True, status__in=[Status.READY, Status.ON_HOLD_WITH_INACTIVITY_TIMEOUT]
     )
@@ -295,7 +299,8 @@ def _restore_recurring_entries(*, mapping_id: Any) -> None:
 
 
 def full_sync_review_start(*, connection: Any, batch_size: int | None = None) -> list[FullSyncReviewLine]:
-    """Sync All (BC: Start, reference 5.4): start every line that can start now and return the started lines.
+    """Sync All (BC: page 5331 action Sync All, table 5373 Start): start every line that can start now and return
+    the started lines.
 
     Each started line gets a one-off job queue entry that is claimed at once and enqueued as
     ``syncjobs.tasks.run_full_sync_line(line_id)`` on the ``sync`` queue when this transaction commits (if the
@@ -304,9 +309,6 @@ def full_sync_review_start(*, connection: Any, batch_size: int | None = None) ->
     dependant twice. Lines are generated first if the review has none. ``batch_size`` (records per committed
     batch) is passed to the engine and kept for the lines started later in the chain.
     """
-    from syncjobs.scheduler import claim_entry
-    from syncjobs.tasks import run_full_sync_line
-
     if not FullSyncReviewLine.objects.filter(connection=connection).exists():
         full_sync_review_generate(connection=connection)
     started: list[FullSyncReviewLine] = []
@@ -325,7 +327,7 @@ def full_sync_review_start(*, connection: Any, batch_size: int | None = None) ->
             line.job_queue_entry_status = Status.READY
             line.error_message = ""
             line.save(update_fields=["job_queue_entry", "job_queue_entry_status", "error_message"])
-            if claim_entry(entry, now=now, force=True, task=run_full_sync_line, args=(line.pk,)):
+            if claim_entry(entry, now=now, force=True, task=FULL_SYNC_LINE_TASK, args=(line.pk,)):
                 line.job_queue_entry_status = Status.IN_PROCESS
                 line.save(update_fields=["job_queue_entry_status"])
         started.append(line)
@@ -333,7 +335,8 @@ def full_sync_review_start(*, connection: Any, batch_size: int | None = None) ->
 
 
 def _job_status(job: SynchronizationJob | None) -> str:
-    """BC GetSynchJobStatus (reference 5.1): none -> blank; unfinished -> In Process; failed records -> Error."""
+    """BC GetSynchJobStatus (table 5373 CRM Full Synch. Review Line): none -> blank; unfinished -> In Process;
+    failed records -> Error."""
     if job is None:
         return JobStatus.NONE
     if job.finished_at is None:
@@ -372,7 +375,8 @@ def jobs_of_entries(
 
 def full_sync_review_on_entry_changed(*, entry: JobQueueEntry, start_next: bool = True) -> None:
     """Mirror a job queue entry's status onto its review line and, when the entry left In Process for good
-    (Finished or Error), restore the mapping's recurring entries and start the next wave (reference 5.4 chaining).
+    (Finished or Error), restore the mapping's recurring entries and start the next wave (BC:
+    OnBeforeModifyJobQueueEntry in codeunit 5340 CRM Integration Table Synch. calls Start again).
 
     Called by the run task before and after each run and by the dead-worker recovery. Lines of other entries are
     untouched.
@@ -401,7 +405,8 @@ def _active(connection: Any) -> bool:
 
 
 def full_sync_review_restart(*, line: FullSyncReviewLine) -> list[FullSyncReviewLine]:
-    """Restart a Finished or failed line (reference 5.6) and start what can start; returns the started lines.
+    """Restart a Finished or failed line (BC: page 5331 action Restart) and start what can start; returns the
+    started lines.
 
     The line keeps its recommendation; a full synchronization resumes after its last committed batch. Raises
     ReviewActionRefused when the line is not Finished or Error.
@@ -419,7 +424,7 @@ def full_sync_review_restart(*, line: FullSyncReviewLine) -> list[FullSyncReview
 
 
 def full_sync_review_reset(*, connection: Any) -> list[FullSyncReviewLine]:
-    """Reset (reference 5.6): delete every line (overrides and removals too) and generate them again.
+    """Reset (BC: page 5331 action Reset): delete every line (overrides and removals too) and generate them again.
 
     Raises ReviewActionRefused while a line is running or queued.
     """
@@ -431,8 +436,8 @@ def full_sync_review_reset(*, connection: Any) -> list[FullSyncReviewLine]:
 
 
 def full_sync_review_recommend_full(*, line: FullSyncReviewLine) -> FullSyncReviewLine:
-    """Recommend Full Synchronization for a Couple Records line (reference 5.6 ScheduleFullSynch); the override
-    survives regeneration. Raises ReviewActionRefused for other lines or while lines run."""
+    """Recommend Full Synchronization for a Couple Records line (BC: page 5331 action ScheduleFullSynch); the
+    override survives regeneration. Raises ReviewActionRefused for other lines or while lines run."""
     if line.recommendation != Recommendation.COUPLE_RECORDS or line.job_queue_entry_status:
         raise ReviewActionRefused(f"{line.name} does not recommend Couple Records, or has already started.")
     if _active(line.connection):
@@ -444,8 +449,8 @@ def full_sync_review_recommend_full(*, line: FullSyncReviewLine) -> FullSyncRevi
 
 
 def full_sync_review_remove(*, line: FullSyncReviewLine) -> FullSyncReviewLine:
-    """Remove a line from this run (reference 5.6 delete): it no longer starts nor blocks; Reset brings it back.
-    Raises ReviewActionRefused for a line that is running or queued."""
+    """Remove a line from this run (BC: deleting a line on page 5331): it no longer starts nor blocks; Reset brings
+    it back. Raises ReviewActionRefused for a line that is running or queued."""
     if line.job_queue_entry_status in (Status.IN_PROCESS, Status.READY):
         raise ReviewActionRefused(f"{line.name} is running; it cannot be removed now.")
     line.excluded = True
@@ -553,8 +558,6 @@ def full_sync_review_status(*, connection: Any) -> dict[str, Any]:
 
 def match_criteria_by_mapping(mapping_ids: list[Any]) -> dict[Any, list[str]]:
     """The match-based coupling criteria of each mapping (integration field mappings used for matching), one query."""
-    from mappings.models import IntegrationFieldMapping
-
     criteria: dict[Any, list[str]] = {}
     rows = IntegrationFieldMapping.objects.filter(
         Q(table_mapping_id__in=mapping_ids), use_for_match_based_coupling=True

@@ -1,4 +1,5 @@
-"""The job queue dispatcher and the after-run state machine (BC: codeunit 448 "Job Queue Dispatcher", reference 7.2).
+"""The job queue dispatcher (BC: codeunit 448 Job Queue Dispatcher): recovery of dead runs, wake-up of idle entries
+whose mapping changed, and the claiming of due entries (:mod:`syncjobs.jobqueue` holds the state machine).
 
 The database rows are the truth; RQ only carries work. Every minute RQ's cron scheduler calls
 :func:`dispatch_due_entries`, which
@@ -17,108 +18,27 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import django_rq
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.worker import Worker
 
+from syncjobs.engine import ChangeProbe, clients_for
+from syncjobs.jobqueue import CLAIM_GRACE_SECONDS, SYNC_QUEUE, claim_entry, due_entries, job_queue_entry_finish_run
 from syncjobs.models import JobQueueEntry, JobQueueLogEntry
+from syncjobs.review import full_sync_review_on_entry_changed
 
 logger = logging.getLogger(__name__)
 
-SYNC_QUEUE = "sync"
-#: Seconds a claimed entry may wait for its RQ job to appear before the claim counts as lost (enqueue after commit).
-CLAIM_GRACE_SECONDS = 60
 #: Seconds without a worker heartbeat after which a busy worker counts as dead. RQ's busy worker beats every
 #: ``job_monitoring_interval`` (30 s) with a TTL of interval + 60 s; twice that is a safe verdict.
 DEFAULT_WORKER_HEARTBEAT_TIMEOUT = 180
-
-DUE_STATUSES = (JobQueueEntry.Status.READY, JobQueueEntry.Status.ON_HOLD_WITH_INACTIVITY_TIMEOUT)
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """What one run of a job queue entry did: records changed (inserted + modified + deleted + coupled) and failed.
-
-    A run is idle when both are 0 (reference 6.6 ``HaveJobsBeenIdle``: unchanged and skipped records don't count).
-    """
-
-    changed: int = 0
-    failed: int = 0
-
-    @property
-    def idle(self) -> bool:
-        return self.changed == 0 and self.failed == 0
-
-
-def due_entries(*, now: datetime | None = None) -> QuerySet[JobQueueEntry]:
-    """Entries of enabled connections that are Ready or On Hold with Inactivity Timeout and whose earliest start
-    (UTC) has passed or is unset (reference 7.2: the dispatcher runs entries in those statuses)."""
-    now = now or timezone.now()
-    return (
-        JobQueueEntry.objects.filter(status__in=DUE_STATUSES, connection__is_enabled=True)
-        .filter(Q(earliest_start_date_time__isnull=True) | Q(earliest_start_date_time__lte=now))
-        .order_by("earliest_start_date_time", "table_mapping__priority", "description")
-    )
-
-
-def new_rq_job_id(entry: JobQueueEntry) -> str:
-    """A fresh RQ job id for one run of ``entry`` (known to the database before the job is enqueued)."""
-    return f"jqe-{entry.pk}-{uuid.uuid4().hex[:12]}"
-
-
-def claim_entry(
-    entry: JobQueueEntry,
-    *,
-    now: datetime | None = None,
-    force: bool = False,
-    task: Callable[..., Any] | None = None,
-    args: tuple[Any, ...] | None = None,
-) -> str | None:
-    """Claim ``entry`` for one run and enqueue it on the ``sync`` queue when the claim commits.
-
-    The claim is one conditional UPDATE (status Ready or On Hold with Inactivity Timeout, due unless ``force``, and
-    no other entry of the same integration table mapping In Process) so two dispatchers or a Run Now racing the
-    dispatcher never start one mapping twice; on PostgreSQL the mapping row is locked first to serialise the check.
-    ``task``/``args`` default to ``syncjobs.tasks.run_job_queue_entry(entry_id)``. Returns the RQ job id, or None
-    when the entry was not claimable.
-    """
-    now = now or timezone.now()
-    job_id = new_rq_job_id(entry)
-    with transaction.atomic():
-        if entry.table_mapping_id is not None:
-            from mappings.models import IntegrationTableMapping
-
-            list(IntegrationTableMapping.objects.select_for_update().filter(pk=entry.table_mapping_id).values("pk"))
-        busy = JobQueueEntry.objects.filter(
-            table_mapping_id=OuterRef("table_mapping_id"), status=JobQueueEntry.Status.IN_PROCESS
-        ).exclude(pk=OuterRef("pk"))
-        claimable = JobQueueEntry.objects.filter(pk=entry.pk, status__in=DUE_STATUSES).exclude(Exists(busy))
-        if not force:
-            due = Q(earliest_start_date_time__isnull=True) | Q(earliest_start_date_time__lte=now)
-            claimable = claimable.filter(due)
-        claimed = claimable.update(status=JobQueueEntry.Status.IN_PROCESS, rq_job_id=job_id, claimed_at=now)
-        if not claimed:
-            return None
-        _enqueue(job_id=job_id, task=task, args=args or (str(entry.pk),))
-    entry.refresh_from_db()
-    return job_id
-
-
-def _enqueue(*, job_id: str, task: Callable[..., Any] | None, args: tuple[Any, ...]) -> None:
-    """Enqueue ``task(*args)`` (default ``run_job_queue_entry``) as ``job_id`` when the current transaction commits."""
-    import django_rq
-
-    if task is None:
-        from syncjobs.tasks import run_job_queue_entry as task
-    # django-rq's default commit mode ("on_db_commit") defers the enqueue until the claim's transaction commits.
-    django_rq.get_queue(SYNC_QUEUE).enqueue_call(task, args=args, job_id=job_id)
 
 
 def dispatch_due_entries(*, now: datetime | None = None) -> int:
@@ -133,82 +53,6 @@ def dispatch_due_entries(*, now: datetime | None = None) -> int:
         if claim_entry(entry, now=now):
             enqueued += 1
     return enqueued
-
-
-# --- after a run ---------------------------------------------------------------------------------------------------
-
-
-def job_queue_entry_begin_run(*, entry: JobQueueEntry, rq_job_id: str = "", worker_name: str = "") -> JobQueueLogEntry:
-    """Write the log entry of a run that starts now (UTC) and stamp the entry's last run start."""
-    now = timezone.now()
-    entry.last_run_started_at = now
-    entry.save(update_fields=["last_run_started_at"])
-    return JobQueueLogEntry.objects.create(
-        job_queue_entry=entry,
-        started_at=now,
-        attempt=entry.no_of_attempts_to_run + 1,
-        rq_job_id=rq_job_id,
-        worker_name=worker_name,
-    )
-
-
-def job_queue_entry_finish_run(
-    *, entry: JobQueueEntry, log: JobQueueLogEntry | None, outcome: RunOutcome | None = None, error: str = ""
-) -> JobQueueEntry:
-    """Apply BC's after-run rules to ``entry`` and complete its log entry (reference 7.2, 7.3); UTC datetimes.
-
-    - success, recurring: idle -> On Hold with Inactivity Timeout, next start now + inactivity timeout (minutes);
-      activity -> Ready, next start now + minutes between runs; attempts reset to 0.
-    - success, one-off -> Finished.
-    - failure (``error`` non-empty): attempts + 1; below the maximum -> Ready again after the rerun delay (seconds),
-      keeping the error message; at the maximum -> Error with the message.
-    The update is conditional on the entry still being In Process, so a run that was already declared dead by the
-    dispatcher (and retried) cannot overwrite the newer state.
-    """
-    now = timezone.now()
-    Status = JobQueueEntry.Status
-    fields: dict[str, Any] = {"last_run_finished_at": now}
-    if error:
-        attempts = entry.no_of_attempts_to_run + 1
-        fields.update(no_of_attempts_to_run=attempts, error_message=error[:4000], last_result="Error")
-        if attempts < entry.maximum_no_of_attempts_to_run:
-            fields.update(status=Status.READY, earliest_start_date_time=now + timedelta(seconds=entry.rerun_delay_sec))
-        else:
-            fields.update(status=Status.ERROR)
-    else:
-        outcome = outcome or RunOutcome()
-        fields.update(no_of_attempts_to_run=0, error_message="", last_result="Idle" if outcome.idle else "Success")
-        if not entry.recurring_job:
-            fields.update(status=Status.FINISHED)
-        elif outcome.idle:
-            fields.update(
-                status=Status.ON_HOLD_WITH_INACTIVITY_TIMEOUT,
-                earliest_start_date_time=now + timedelta(minutes=entry.inactivity_timeout_period),
-            )
-        else:
-            fields.update(
-                status=Status.READY,
-                last_ready_state=now,
-                earliest_start_date_time=now + timedelta(minutes=entry.no_of_minutes_between_runs),
-            )
-    query = JobQueueEntry.objects.filter(pk=entry.pk, status=Status.IN_PROCESS)
-    if entry.rq_job_id:
-        query = query.filter(rq_job_id=entry.rq_job_id)
-    query.update(**fields)
-    if log is not None:
-        log.finished_at = now
-        log.status = JobQueueLogEntry.Status.ERROR if error else JobQueueLogEntry.Status.SUCCESS
-        log.error_message = error[:4000]
-        if outcome is not None:
-            log.idle = outcome.idle
-            log.records_changed = outcome.changed
-            log.records_failed = outcome.failed
-        log.save(update_fields=["finished_at", "status", "error_message", "idle", "records_changed", "records_failed"])
-    entry.refresh_from_db()
-    return entry
-
-
-# --- dead workers ----------------------------------------------------------------------------------------------------
 
 
 def _worker_heartbeat_timeout() -> int:
@@ -233,10 +77,6 @@ def run_death_reason(entry: JobQueueEntry, *, now: datetime | None = None) -> st
     it finished without the run recording its end; it is started but its worker is gone from Redis, is a process of
     this machine that no longer exists, or has sent no heartbeat for SYNC_WORKER_HEARTBEAT_TIMEOUT seconds.
     """
-    import django_rq
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-    from rq.worker import Worker
 
     now = now or timezone.now()
     connection = django_rq.get_connection(SYNC_QUEUE)
@@ -299,21 +139,15 @@ def recover_abandoned_entries(*, now: datetime | None = None) -> list[JobQueueEn
         log = entry.log_entries.filter(status=JobQueueLogEntry.Status.IN_PROCESS).first()
         job_queue_entry_finish_run(entry=entry, log=log, error=f"The run was interrupted: {reason}.")
         recovered.append(entry)
-        from syncjobs.review import full_sync_review_on_entry_changed
 
         full_sync_review_on_entry_changed(entry=entry)
     return recovered
-
-
-# --- wake-up -------------------------------------------------------------------------------------------------------
 
 
 def mapping_has_changes(mapping: Any, *, probes: dict[Any, Any] | None = None) -> bool:
     """The engine's cheap probe (``syncjobs.engine.ChangeProbe``): True when BC or Dataverse has records modified
     beyond the mapping's watermarks. ``probes`` caches one probe per connection, so one dispatcher run builds each
     connection's clients (and gets its tokens) once. Raises the engine's SynchronizationNotPossible."""
-    from syncjobs.engine import ChangeProbe, clients_for
-
     probes = {} if probes is None else probes
     probe = probes.get(mapping.connection_id)
     if probe is None:
@@ -323,8 +157,9 @@ def mapping_has_changes(mapping: Any, *, probes: dict[Any, Any] | None = None) -
 
 def wake_entries_on_hold(*, now: datetime | None = None) -> list[JobQueueEntry]:
     """Set Ready, due now, every recurring mapping entry that waits (On Hold with Inactivity Timeout, or Ready but
-    not due for more than a minute) while its mapping has changes on either side (reference 7.3 wake-up and 7.4
-    event-driven rescheduling; BC only sees BC-side edits and re-checks idle entries at sign-in, here both sides are
+    not due for more than a minute) while its mapping has changes on either side (BC: the wake-up of table 472 Job
+    Queue Entry entries On Hold with Inactivity Timeout and the event-driven rescheduling of codeunit 5330 CRM
+    Integration Management; BC only sees BC-side edits and re-checks idle entries at sign-in, here both sides are
     probed every minute). Probe errors are logged and leave the entry as it is. Returns the woken entries."""
     now = now or timezone.now()
     woken: list[JobQueueEntry] = []
@@ -353,3 +188,4 @@ def wake_entries_on_hold(*, now: datetime | None = None) -> list[JobQueueEntry]:
                 entry.refresh_from_db()
                 woken.append(entry)
     return woken
+

@@ -1,5 +1,6 @@
-"""Services of the job queue (reference §7): hold and restore with the connection, Set Ready / Set On Hold / Run Now,
-Synchronize Modified Records, and the "X of Y scheduled synchronization jobs are active" count."""
+"""Services of the job queue (BC: table 472 Job Queue Entry): hold and restore with the connection, Set Ready /
+Set On Hold / Run Now, Synchronize Modified Records, and the "X of Y scheduled synchronization jobs are active"
+count."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,8 +9,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from mappings.models import IntegrationTableMapping
+from syncjobs.jobqueue import claim_entry
 from syncjobs.models import JobQueueEntry
-from syncjobs.scheduler import claim_entry
 
 Status = JobQueueEntry.Status
 ACTIVE_STATUSES = (Status.READY, Status.IN_PROCESS, Status.ON_HOLD_WITH_INACTIVITY_TIMEOUT)
@@ -20,9 +22,10 @@ class JobQueueEntryBusy(Exception):
 
 
 def job_queue_entries_set_on_hold(*, connection: Any) -> int:
-    """Put every job queue entry of ``connection`` On Hold (BC: disabling the connection, reference 7.3), remembering
-    each status so :func:`job_queue_entries_restore` can bring it back. A run In Process finishes; the dispatcher
-    starts nothing for a disabled connection. Returns how many entries were put on hold."""
+    """Put every job queue entry of ``connection`` On Hold (BC: disabling the connection,
+    UpdateCRMJobQueueEntriesStatus), remembering each status so :func:`job_queue_entries_restore` can bring it back.
+    A run In Process finishes; the dispatcher starts nothing for a disabled connection. Returns how many entries were
+    put on hold."""
     count = 0
     with transaction.atomic():
         entries = JobQueueEntry.objects.filter(connection=connection).exclude(
@@ -37,8 +40,8 @@ def job_queue_entries_set_on_hold(*, connection: Any) -> int:
 
 def job_queue_entries_restore(*, connection: Any) -> int:
     """Set every On Hold (and On Hold with Inactivity Timeout) entry of ``connection`` Ready, due now (BC: enabling
-    the connection runs Restart on its entries, reference 7.3 (c)). Entries held by a running full synchronization
-    stay held until it ends. Returns how many entries were set Ready."""
+    the connection runs Restart on its table 472 Job Queue Entry entries). Entries held by a running full
+    synchronization stay held until it ends. Returns how many entries were set Ready."""
     now = timezone.now()
     return (
         JobQueueEntry.objects.filter(
@@ -91,11 +94,9 @@ def job_queue_entry_run_now(*, entry: JobQueueEntry) -> str:
 
 
 def prioritized_mappings(*, connection: Any) -> list[Any]:
-    """The connection's mappings in BC's GetPrioritizedMappingList order (reference 4.B): systemuser, currency,
-    unit of measure, customer, contact, item, resource, then the rest; invoice lines (ride along with headers) and
-    sales order lines are left out."""
-    from mappings.models import IntegrationTableMapping
-
+    """The connection's mappings in BC's GetPrioritizedMappingList order (codeunit 5334 CRM Setup Defaults):
+    systemuser, currency, unit of measure, customer, contact, item, resource, then the rest; invoice lines (ride
+    along with headers) and sales order lines are left out."""
     first = ("systemuser", "transactioncurrency", "uomschedule", "uom", "account", "contact", "product")
     bc_first = {"Customer": 3, "Vendor": 3, "Item": 5, "Resource": 6}
 
@@ -112,10 +113,11 @@ def prioritized_mappings(*, connection: Any) -> list[Any]:
 
 
 def synchronize_modified_records(*, connection: Any) -> list[JobQueueEntry]:
-    """Synchronize Modified Records (BC: SynchronizeNow(false), reference 4.A one-off job): one one-off job queue
-    entry per mapping in priority order, Ready from now + 1 s (staggered by priority), max 2 attempts, rerun delay
-    30 s, category BCI INTEG; earlier Ready one-off entries of the same mappings are replaced. The dispatcher starts
-    them within a minute. Returns the created entries."""
+    """Synchronize Modified Records (BC: SynchronizeNow(false), one-off entries as codeunit 7204 CDS Setup
+    Defaults, CreateJobQueueEntry makes them): one one-off job queue entry per mapping in priority order, Ready
+    from now + 1 s (staggered by priority), max 2 attempts, rerun delay 30 s, category BCI INTEG; earlier Ready
+    one-off entries of the same mappings are replaced. The dispatcher starts them within a minute. Returns the
+    created entries."""
     now = timezone.now()
     created: list[JobQueueEntry] = []
     with transaction.atomic():

@@ -6,38 +6,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from base.permissions import Role, is_integration_administrator, role_required
 from connections.clients.errors import ClientError
+from connections.models import ConnectionSetup
 from syncjobs import review, services
 from syncjobs.models import FullSyncReviewLine, JobQueueEntry
 
 logger = logging.getLogger(__name__)
 
-ADMINISTRATOR_GROUP = "Integration Administrator"
-
-
-def can_change(user: Any) -> bool:
-    """True for superusers and members of the "Integration Administrator" group."""
-    return bool(user.is_superuser or user.groups.filter(name=ADMINISTRATOR_GROUP).exists())
-
-
-def _administrators_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not can_change(request.user):
-            return HttpResponseForbidden("Only integration administrators may change the job queue.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 # --- job queue entries -----------------------------------------------------------------------------------------------
@@ -55,7 +40,8 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "syncjobs/jobqueueentry_list.html",
-        {"entries": entries, "can_change": can_change(request.user), "show_all": request.GET.get("all") == "1"},
+        {"entries": entries, "can_change": is_integration_administrator(request.user),
+         "show_all": request.GET.get("all") == "1"},
     )
 
 
@@ -79,7 +65,7 @@ def _entry_action(request: HttpRequest, entry_id: Any, action: Callable[[JobQueu
 
 
 @require_POST
-@_administrators_only
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def jobqueueentry_set_ready(request: HttpRequest, entry_id: Any) -> HttpResponse:
     """Set Ready: the dispatcher starts the entry within a minute."""
 
@@ -91,7 +77,7 @@ def jobqueueentry_set_ready(request: HttpRequest, entry_id: Any) -> HttpResponse
 
 
 @require_POST
-@_administrators_only
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def jobqueueentry_set_on_hold(request: HttpRequest, entry_id: Any) -> HttpResponse:
     """Set On Hold: the dispatcher skips the entry until it is set Ready."""
 
@@ -103,7 +89,7 @@ def jobqueueentry_set_on_hold(request: HttpRequest, entry_id: Any) -> HttpRespon
 
 
 @require_POST
-@_administrators_only
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def jobqueueentry_run_now(request: HttpRequest, entry_id: Any) -> HttpResponse:
     """Run Now: claim the entry and enqueue its run on a worker."""
 
@@ -118,8 +104,6 @@ def jobqueueentry_run_now(request: HttpRequest, entry_id: Any) -> HttpResponse:
 
 
 def _connection(connection_id: Any | None) -> Any:
-    from connections.models import ConnectionSetup
-
     if connection_id is None:
         return ConnectionSetup.objects.order_by("name").first()
     return get_object_or_404(ConnectionSetup, pk=connection_id)
@@ -143,7 +127,7 @@ def fullsyncreview_detail(request: HttpRequest, connection_id: Any) -> HttpRespo
     return render(
         request,
         "syncjobs/fullsyncreview_detail.html",
-        {"connection": connection, "status": status, "can_change": can_change(request.user)},
+        {"connection": connection, "status": status, "can_change": is_integration_administrator(request.user)},
     )
 
 
@@ -163,9 +147,8 @@ def fullsyncreview_status(request: HttpRequest, connection_id: Any) -> JsonRespo
 
 
 def _job_url(job_id: str) -> str:
-    """Link to the synchronization job's page (the ENGINE engineer's log), or the job queue page before it exists."""
-    from django.urls import NoReverseMatch
-
+    """Link to the synchronization job's page (the synchronization job log), or the job queue page before it
+    exists."""
     try:
         return reverse("syncjobs:synchronizationjob-detail", args=[job_id])
     except NoReverseMatch:
@@ -186,7 +169,7 @@ def _review_action(request: HttpRequest, connection_id: Any, action: Callable[[A
 
 
 @require_POST
-@_administrators_only
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def fullsyncreview_start(request: HttpRequest, connection_id: Any) -> HttpResponse:
     """Sync All: start the lines whose dependencies are satisfied; the rest follow as their dependencies finish."""
 
@@ -200,7 +183,7 @@ def fullsyncreview_start(request: HttpRequest, connection_id: Any) -> HttpRespon
 
 
 @require_POST
-@_administrators_only
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def fullsyncreview_reset(request: HttpRequest, connection_id: Any) -> HttpResponse:
     """Reset: delete the lines and generate them again with fresh recommendations."""
 
@@ -217,7 +200,7 @@ def _line_action(request: HttpRequest, line_id: int, action: Callable[[FullSyncR
 
 
 @require_POST
-@_administrators_only
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def fullsyncreview_restart(request: HttpRequest, line_id: int) -> HttpResponse:
     """Restart a finished or failed line (a full synchronization resumes after its last committed batch)."""
 
@@ -229,7 +212,7 @@ def fullsyncreview_restart(request: HttpRequest, line_id: int) -> HttpResponse:
 
 
 @require_POST
-@_administrators_only
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def fullsyncreview_recommend_full(request: HttpRequest, line_id: int) -> HttpResponse:
     """Recommend Full Synchronization instead of Couple Records for one line."""
 
@@ -241,7 +224,7 @@ def fullsyncreview_recommend_full(request: HttpRequest, line_id: int) -> HttpRes
 
 
 @require_POST
-@_administrators_only
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def fullsyncreview_remove(request: HttpRequest, line_id: int) -> HttpResponse:
     """Remove a line from this run (Reset brings it back)."""
 

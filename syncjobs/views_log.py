@@ -1,4 +1,5 @@
-"""Pages of the synchronization job log and the Coupled Data Synchronization Errors (reference 6.4, 6.6).
+"""Pages of the synchronization job log and the Coupled Data Synchronization Errors (BC: table 5338 Integration
+Synch. Job, table 5339 Integration Synch. Job Errors, page "CRM Skipped Records").
 
 Thin views: look up, validate, call one service from :mod:`syncjobs.engine.records`, redirect with a message.
 Every mutating action is a POST; those that change data ask for a confirmation first (the same POST with
@@ -22,8 +23,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from base.permissions import is_integration_administrator
 from mappings.models import Coupling, Direction, IntegrationTableMapping
-from mappings.permissions import can_change_mappings
 from syncjobs.engine import records
 from syncjobs.models import SynchronizationError, SynchronizationJob
 
@@ -109,7 +110,7 @@ def synchronizationjob_list(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     return render(request, "syncjobs/synchronizationjob_list.html", {
         "form": form, "page": page, "mapping_names": mapping_names, "delete_form": DeleteOldForm(),
-        "can_change": can_change_mappings(request.user), "query": query.urlencode(),
+        "can_change": is_integration_administrator(request.user), "query": query.urlencode(),
     })
 
 
@@ -132,7 +133,7 @@ def synchronizationjob_detail(request: HttpRequest, job_id: str) -> HttpResponse
 @require_POST
 def synchronizationjob_delete_old(request: HttpRequest) -> HttpResponse:
     """Delete log entries older than N days (failed ones only when no skipped record refers to them)."""
-    if not can_change_mappings(request.user):
+    if not is_integration_administrator(request.user):
         raise PermissionDenied("Only members of the Integration Administrator group may delete log entries.")
     form = DeleteOldForm(request.POST)
     if not form.is_valid():
@@ -158,7 +159,8 @@ def _skipped_queryset() -> QuerySet[Coupling]:
 
 
 def skippedrecord_list(request: HttpRequest) -> HttpResponse:
-    """Coupled Data Synchronization Errors: skipped records and records whose last run failed (reference 6.4)."""
+    """Coupled Data Synchronization Errors: skipped records and records whose last run failed (BC: page "CRM Skipped
+    Records")."""
     page = Paginator(_skipped_queryset(), 100).get_page(request.GET.get("page"))
     rows = []
     for coupling in page:
@@ -170,7 +172,7 @@ def skippedrecord_list(request: HttpRequest) -> HttpResponse:
             "deletion_conflict": coupling.error_conflict == SynchronizationError.Conflict.DELETION,
         })
     return render(request, "syncjobs/skippedrecord_list.html", {
-        "page": page, "rows": rows, "can_change": can_change_mappings(request.user),
+        "page": page, "rows": rows, "can_change": is_integration_administrator(request.user),
         "to_direction": Direction.TO_INTEGRATION_TABLE, "from_direction": Direction.FROM_INTEGRATION_TABLE,
     })
 
@@ -189,7 +191,7 @@ ACTIONS = {
 @require_POST
 def skippedrecord_action(request: HttpRequest) -> HttpResponse:
     """Run one action of the Coupled Data Synchronization Errors page on the selected records, after confirmation."""
-    if not can_change_mappings(request.user):
+    if not is_integration_administrator(request.user):
         raise PermissionDenied("Only members of the Integration Administrator group may change skipped records.")
     action = request.POST.get("action", "")
     if action not in ACTIONS:
@@ -244,8 +246,9 @@ def skippedrecord_action(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def coupling_synchronize(request: HttpRequest, coupling_id: int) -> HttpResponse:
-    """"Synchronize now" for one coupled record, in the chosen direction (reference 11); runs on a worker."""
-    if not can_change_mappings(request.user):
+    """"Synchronize now" for one coupled record, in the chosen direction (BC: the Synchronize action on a coupled
+    record, which runs a temporary copy of the mapping); runs on a worker."""
+    if not is_integration_administrator(request.user):
         raise PermissionDenied("Only members of the Integration Administrator group may synchronize records.")
     coupling = get_object_or_404(Coupling.objects.select_related("connection"), pk=coupling_id)
     direction = request.POST.get("direction", "")

@@ -1,19 +1,23 @@
-"""Client of the Business Central API (protocols.md D), over requests with msal tokens or Basic access keys.
+"""Client of the Business Central API (Microsoft Learn: "Business Central API (v2.0)"), over requests with msal
+tokens or Basic access keys.
 
-URLs (D1): ``api_base_url`` is the environment root
+URLs: ``api_base_url`` is the environment root
 (``https://api.businesscentral.dynamics.com/v2.0/<tenant>/<environment>``) or the standard API root under it
 (``…/api/v2.0``). ``api="v2.0"`` (:data:`STANDARD_API`) addresses the standard API; ``api="custom"``
 (:data:`CUSTOM_API`, as ``mappings.catalogue`` names it) addresses the custom API pages of the portal's companion
-extension, ``…/api/bcportal/integration/v1.0`` (D11 option 2: Resource, Customer Price Group, Sales Price, item
-units of measure; the route emulators/bc.py serves); any other ``"<publisher>/<group>/<version>"`` addresses that
-API. Company-scoped entity sets live under ``companies(<company id>)/``.
+extension, ``…/api/bcportal/integration/v1.0`` (Microsoft Learn: "Developing a custom API"; for what v2.0 lacks:
+Resource, Customer Price Group, Sales Price, item units of measure; the route emulators/bc.py serves); any other
+``"<publisher>/<group>/<version>"`` addresses that API. Company-scoped entity sets live under
+``companies(<company id>)/``.
 
-Rules of the API this client follows: PATCH and DELETE carry ``If-Match`` (D3, D6), a stale ETag answers 409
-``Request_EntityChanged`` (→ PreconditionFailedError); pages are asked for with ``Prefer: odata.maxpagesize`` and
-followed through ``@odata.nextLink`` (D4, ≤ 20,000); ``$batch`` is the JSON batch format with at most 100 operations
-(D9), ``Isolation: snapshot`` for an all-or-nothing batch. BC processes 5 requests per user at once (D8), hence the
-default cap of 5. A create (POST) is not repeated once it may have reached BC (BC chooses the SystemId), unless the
-caller says ``idempotent=True``.
+Rules of the API this client follows: PATCH and DELETE carry ``If-Match`` (Microsoft Learn: "Business Central API
+(v2.0)"), a stale ETag answers 409 ``Request_EntityChanged`` (→ PreconditionFailedError; Microsoft Learn:
+"Troubleshooting REST API/OData calls"); pages are asked for with ``Prefer: odata.maxpagesize`` and followed through
+``@odata.nextLink`` (≤ 20,000; Microsoft Learn: "Server-Driven Paging in OData Web Services"); ``$batch`` is the JSON
+batch format with at most 100 operations, ``Isolation: snapshot`` for an all-or-nothing batch (Microsoft Learn:
+"Using OData transactional $batch requests"). BC processes 5 requests per user at once (Microsoft Learn:
+"Operational limits for Business Central online"), hence the default cap of 5. A create (POST) is not repeated once
+it may have reached BC (BC chooses the SystemId), unless the caller says ``idempotent=True``.
 """
 from __future__ import annotations
 
@@ -28,12 +32,13 @@ from connections.clients.errors import ClientError, PermanentError, error_body, 
 from connections.clients.transport import Transport
 
 SERVICE = "businesscentral"
-SCOPE = "https://api.businesscentral.dynamics.com/.default"  # A11
+#: Microsoft Learn: "Using Service-to-Service (S2S) Authentication".
+SCOPE = "https://api.businesscentral.dynamics.com/.default"
 STANDARD_API = "v2.0"
 CUSTOM_API = "custom"
 CUSTOM_API_ROUTE = "bcportal/integration/v1.0"
-MAX_PAGE_SIZE = 20000  # D4, D8
-MAX_BATCH = 100  # D8, D9
+MAX_PAGE_SIZE = 20000  # Microsoft Learn: "Operational limits for Business Central online"
+MAX_BATCH = 100  # Microsoft Learn: "Operational limits for Business Central online"
 
 
 def environment_root(api_base_url: str) -> str:
@@ -49,7 +54,7 @@ class BusinessCentralClient:
     """The BC API of one environment and company, as one credential.
 
     Give ``tokens`` (Entra, ``scope`` defaults to BC's resource) or ``basic`` = (user name, web service access key;
-    on-premises, D2). ``timeout`` is seconds per request; ``max_retries`` bounds the retries of one request;
+    BC on-premises only). ``timeout`` is seconds per request; ``max_retries`` bounds the retries of one request;
     ``max_concurrency`` caps concurrent requests of this credential across all workers (0 disables it);
     ``concurrency_key`` names the cap (default: the credential).
     """
@@ -115,14 +120,15 @@ class BusinessCentralClient:
         return response.json()
 
     def companies(self, *, api: str = "v2.0") -> list[dict[str, Any]]:
-        """``GET …/api/v2.0/companies`` (D1) → the companies (``id``, ``name``, ``displayName``, …)."""
+        """``GET …/api/v2.0/companies`` → the companies (``id``, ``name``, ``displayName``, …)."""
         return list(self._json(self._request("GET", f"{self.api_url(api)}/companies")).get("value", []))
 
     def iter_rows(self, entity_set: str, *, filter: str | None = None, select: list[str] | None = None,  # noqa: A002
                   orderby: str | None = None, page_size: int = MAX_PAGE_SIZE, api: str = "v2.0",
                   expand: str | None = None, top: int | None = None) -> Iterator[dict[str, Any]]:
         """Yield the company's rows of ``entity_set`` page by page (``Prefer: odata.maxpagesize``, following
-        ``@odata.nextLink``, D4); ``page_size`` ≤ 20,000. ``top`` limits the rows (``$top``, one request)."""
+        ``@odata.nextLink``; Microsoft Learn: "Server-Driven Paging in OData Web Services"); ``page_size`` ≤ 20,000.
+        ``top`` limits the rows (``$top``, one request)."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE} (Business Central's maximum).")
         params: dict[str, Any] = {}
@@ -145,8 +151,8 @@ class BusinessCentralClient:
             params = {}
 
     def count(self, entity_set: str, *, filter: str | None = None, api: str = "v2.0") -> int:  # noqa: A002
-        """The number of the company's rows matching ``filter``: ``$count=true`` with ``$top=0`` (D5) reads
-        ``@odata.count`` without transferring rows."""
+        """The number of the company's rows matching ``filter``: ``$count=true`` with ``$top=0`` reads
+        ``@odata.count`` without transferring rows (Microsoft Learn: "Business Central API (v2.0)")."""
         params: dict[str, Any] = {"$count": "true", "$top": "0"}
         if filter:
             params["$filter"] = filter
@@ -168,19 +174,21 @@ class BusinessCentralClient:
 
     def update(self, entity_set: str, id: uuid.UUID | str, data: dict[str, Any], *, etag: str,  # noqa: A002
                api: str = "v2.0") -> dict[str, Any]:
-        """``PATCH <set>(<id>)`` with ``If-Match: <etag>`` (D6; ``"*"`` to overwrite) → the updated record (200).
-        A stale etag raises PreconditionFailedError (409 ``Request_EntityChanged``)."""
+        """``PATCH <set>(<id>)`` with ``If-Match: <etag>`` (``"*"`` to overwrite) → the updated record (200). A
+        stale etag raises PreconditionFailedError (409 ``Request_EntityChanged``; Microsoft Learn: "Business Central
+        API (v2.0)")."""
         return self._json(self._request("PATCH", f"{self._company_url(api)}/{entity_set}({id})", body=data,
                                         headers={"If-Match": etag}))
 
     def delete(self, entity_set: str, id: uuid.UUID | str, *, etag: str, api: str = "v2.0") -> None:  # noqa: A002
-        """``DELETE <set>(<id>)`` with ``If-Match`` (D6) → 204. PreconditionFailedError on a stale etag,
-        NotFoundError when the record is gone."""
+        """``DELETE <set>(<id>)`` with ``If-Match`` (Microsoft Learn: "Business Central API (v2.0)") → 204.
+        PreconditionFailedError on a stale etag, NotFoundError when the record is gone."""
         self._request("DELETE", f"{self._company_url(api)}/{entity_set}({id})", headers={"If-Match": etag})
 
     def batch(self, operations: list[dict[str, Any]], *, atomic: bool = False, api: str = "v2.0",
               idempotent: bool | None = None) -> list[dict[str, Any]]:
-        """Send ``operations`` as JSON ``$batch`` requests (D9) and return one result per operation, in order.
+        """Send ``operations`` as JSON ``$batch`` requests (Microsoft Learn: "Using OData transactional $batch
+        requests") and return one result per operation, in order.
 
         An operation is ``{"method": "PATCH", "url": "items(<id>)", "headers": {"If-Match": etag}, "body": {...}}``
         with ``url`` relative to the company (``companies(<id>)/`` is prefixed unless the url starts with

@@ -1,12 +1,13 @@
 """A cap on concurrent requests per credential, shared by every worker process through Redis.
 
-Dataverse fails requests beyond 52 concurrent per user at once (protocols.md B14) and Business Central processes
-5 per user and queues the rest (D8); several RQ workers syncing for the same application user must therefore
-share one budget. No well-kept library offers a Redis counting semaphore with lease expiry for redis-py 5+
-(python-redis-lock and redis-py's ``Lock`` are mutexes), so this is a small lease semaphore: a sorted set whose
-members are lease tokens scored by their expiry time (Redis server clock, milliseconds). Acquiring removes expired
-leases and adds a lease only while fewer than ``limit`` remain, atomically in one Lua script; releasing removes the
-token. A worker killed while holding a lease loses it after ``lease_seconds``.
+Dataverse fails requests beyond 52 concurrent per user at once (Microsoft Learn: "Service protection API limits")
+and Business Central processes 5 per user and queues the rest (Microsoft Learn: "Operational limits for Business
+Central online"); several RQ workers syncing for the same application user must therefore share one budget. No
+well-kept library offers a Redis counting semaphore with lease expiry for redis-py 5+ (python-redis-lock and
+redis-py's ``Lock`` are mutexes), so this is a small lease semaphore: a sorted set whose members are lease tokens
+scored by their expiry time (Redis server clock, milliseconds). Acquiring removes expired leases and adds a lease
+only while fewer than ``limit`` remain, atomically in one Lua script; releasing removes the token. A worker killed
+while holding a lease loses it after ``lease_seconds``.
 
 When Redis cannot be reached the cap falls back to a per-process semaphore (logged as a warning), so that a
 connection test from the web process still works while the queue is down.
@@ -21,6 +22,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import django_rq
+import redis.exceptions
 
 from connections.clients.errors import TransientError
 
@@ -50,8 +54,6 @@ def _local_semaphore(key: str, limit: int) -> threading.BoundedSemaphore:
 
 
 def _default_redis() -> Any:
-    import django_rq
-
     return django_rq.get_connection("default")
 
 
@@ -96,8 +98,6 @@ class ConcurrencyLimiter:
     def slot(self, *, lease_seconds: float | None = None) -> Iterator[None]:
         """Hold one of the ``limit`` leases for the duration of the ``with`` block (``lease_seconds`` overrides
         the limiter's lease for a long request, e.g. a solution import)."""
-        import redis.exceptions
-
         token = uuid.uuid4().hex
         lease_ms = max(1000, int(lease_seconds * 1000)) if lease_seconds else None
         deadline = time.monotonic() + self.wait_seconds

@@ -1,18 +1,23 @@
-"""Client of the Dataverse Web API v9.2 (protocols.md B), over requests with msal tokens.
+"""Client of the Dataverse Web API v9.2 (Microsoft Learn: "Use the Microsoft Dataverse Web API"), over requests with
+msal tokens.
 
-Every request carries ``Accept: application/json``, ``OData-MaxVersion: 4.0``, ``OData-Version: 4.0`` (B2) and a
-bearer token for ``<environment URL>/.default`` (A11); with ``caller_id`` it also carries ``MSCRMCallerID`` (B12,
-impersonation: the row's owner and ``createdby`` become that user, ``createdonbehalfby`` the integration user).
+Every request carries ``Accept: application/json``, ``OData-MaxVersion: 4.0``, ``OData-Version: 4.0`` (Microsoft
+Learn: "Compose HTTP requests and handle errors") and a bearer token for ``<environment URL>/.default`` (Microsoft
+Learn: "Microsoft identity platform and the OAuth 2.0 client credentials flow"); with ``caller_id`` it also carries
+``MSCRMCallerID`` (Microsoft Learn: "Impersonate another user using the Web API": the row's owner and ``createdby``
+become that user, ``createdonbehalfby`` the integration user).
 Retries, the ``Retry-After`` rule, the concurrency cap and the error mapping are those of
 :class:`connections.clients.transport.Transport`.
 
 Retrying writes is safe because of how the engine writes (DESIGN principle 2): creates carry their own primary id
-(Dataverse lets the client choose the GUID on create, B4), so a create repeated after a lost answer either lands
-once or fails with :class:`DuplicateKeyError`; updates and upserts are PATCHes by id, idempotent by nature. A
-create without its own id is never repeated once it may have reached the service (``outcome_unknown``).
+(Dataverse lets the client choose the GUID on create, Microsoft Learn: "Create a table row using the Web API"), so
+a create repeated after a lost answer either lands once or fails with :class:`DuplicateKeyError`; updates and
+upserts are PATCHes by id, idempotent by nature. A create without its own id is never repeated once it may have
+reached the service (``outcome_unknown``).
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -21,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from base import multipart
 from connections.clients.concurrency import ConcurrencyLimiter
 from connections.clients.entra import TokenProvider
 from connections.clients.errors import (
@@ -34,14 +40,15 @@ from connections.clients.errors import (
 from connections.clients.transport import Transport
 
 SERVICE = "dataverse"
-MAX_PAGE_SIZE = 5000  # B7, B15
-MAX_BATCH = 1000  # B9
+MAX_PAGE_SIZE = 5000  # Microsoft Learn: "Page results using OData"
+MAX_BATCH = 1000  # Microsoft Learn: "Execute batch operations using the Web API"
 _ENTITY_ID_RE = re.compile(r"\(([0-9a-fA-F-]{36})\)\s*$")
 
 
 @dataclass(frozen=True)
 class TableDefinition:
-    """What EntityDefinitions says about one table (B17): logical name, entity set, primary id and name columns."""
+    """What EntityDefinitions says about one table (Microsoft Learn: "Query table definitions using the Web API"):
+    logical name, entity set, primary id and name columns."""
 
     logical_name: str
     entity_set: str
@@ -51,7 +58,8 @@ class TableDefinition:
 
 @dataclass
 class BatchRequest:
-    """One operation of a ``$batch`` (B9). ``url`` is relative to the Web API root (``"products"``,
+    """One operation of a ``$batch`` (Microsoft Learn: "Execute batch operations using the Web API"). ``url`` is
+    relative to the Web API root (``"products"``,
     ``"products(<guid>)"``) or a ``$n`` Content-ID reference; ``body`` is JSON-serialisable or None."""
 
     method: str
@@ -158,16 +166,19 @@ class DataverseClient:
 
     # -- metadata and functions ---------------------------------------------------------------------------------
     def who_am_i(self) -> dict[str, Any]:
-        """``GET WhoAmI`` (B11) → ``{"BusinessUnitId", "UserId", "OrganizationId"}`` (GUID strings)."""
+        """``GET WhoAmI`` (Microsoft Learn: "WhoAmI Function") → ``{"BusinessUnitId", "UserId", "OrganizationId"}``
+        (GUID strings)."""
         return self._json(self._request("GET", "WhoAmI"))
 
     def retrieve_version(self) -> str:
-        """``GET RetrieveVersion()`` (B11) → the server version, e.g. ``"9.2.24081.00190"``."""
+        """``GET RetrieveVersion()`` (Microsoft Learn: "RetrieveVersion Function") → the server version, e.g.
+        ``"9.2.24081.00190"``."""
         return str(self._json(self._request("GET", "RetrieveVersion()")).get("Version", ""))
 
     def table_definition(self, logical_name: str) -> TableDefinition:
-        """The table's entity set, primary id and primary name from ``EntityDefinitions`` (B17), cached per
-        environment for the process. Raises NotFoundError naming the table when the environment lacks it."""
+        """The table's entity set, primary id and primary name from ``EntityDefinitions`` (Microsoft Learn: "Query
+        table definitions using the Web API"), cached per environment for the process. Raises NotFoundError naming
+        the table when the environment lacks it."""
         key = (self.environment_url, logical_name)
         with self._definitions_lock:
             cached = self._definitions.get(key)
@@ -210,7 +221,8 @@ class DataverseClient:
     def execute(self, action_or_function: str, payload: dict[str, Any] | None = None, *,
                 idempotent: bool | None = None, timeout: float | None = None) -> dict[str, Any]:
         """Call an unbound function (``payload`` None → GET, e.g. ``"RetrieveVersion()"``) or action (POST with
-        ``payload``, e.g. ``"ImportSolution"``) (B11); returns the JSON answer, ``{}`` for 204."""
+        ``payload``, e.g. ``"ImportSolution"``) (Microsoft Learn: "Use Web API functions", "Use Web API actions");
+        returns the JSON answer, ``{}`` for 204."""
         if payload is None:
             return self._json(self._request("GET", action_or_function, timeout=timeout))
         return self._json(self._request("POST", action_or_function, body=payload, idempotent=idempotent,
@@ -218,10 +230,9 @@ class DataverseClient:
 
     def import_solution(self, customization_file: bytes, *, overwrite_unmanaged: bool = True,
                         publish_workflows: bool = True, timeout: float = 600.0) -> None:
-        """``POST ImportSolution`` (B11) with the solution zip (base64), waiting up to ``timeout`` seconds.
-        Importing the same solution again is harmless, so the call is repeated on transient failures."""
-        import base64
-
+        """``POST ImportSolution`` (Microsoft Learn: "ImportSolution Action") with the solution zip (base64), waiting
+        up to ``timeout`` seconds. Importing the same solution again is harmless, so the call is repeated on
+        transient failures."""
         self.execute("ImportSolution", {
             "CustomizationFile": base64.b64encode(customization_file).decode(),
             "OverwriteUnmanagedCustomizations": overwrite_unmanaged, "PublishWorkflows": publish_workflows,
@@ -232,11 +243,13 @@ class DataverseClient:
                   orderby: str | None = None, page_size: int = MAX_PAGE_SIZE, expand: str | None = None,
                   top: int | None = None, annotations: str | None = None) -> Iterator[dict[str, Any]]:
         """Yield the rows of ``entity_set`` page by page (``Prefer: odata.maxpagesize``, following
-        ``@odata.nextLink`` verbatim, B7); memory holds one page at a time. ``page_size`` ≤ 5000.
+        ``@odata.nextLink`` verbatim; Microsoft Learn: "Page results using OData"); memory holds one page at a
+        time. ``page_size`` ≤ 5000.
 
         ``top`` asks for at most that many rows in one request (Dataverse ignores ``$top`` next to
-        ``odata.maxpagesize``, B7, so the page size is then not sent); ``annotations`` adds
-        ``odata.include-annotations="<annotations>"`` (B3, e.g. ``"Microsoft.Dynamics.CRM.lookuplogicalname"``).
+        ``odata.maxpagesize``, same page, so the page size is then not sent); ``annotations`` adds
+        ``odata.include-annotations="<annotations>"`` (Microsoft Learn: "Compose HTTP requests and handle errors",
+        e.g. ``"Microsoft.Dynamics.CRM.lookuplogicalname"``).
         """
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE} (Dataverse's maximum page size).")
@@ -265,8 +278,8 @@ class DataverseClient:
             params = {}
 
     def count(self, entity_set: str, *, filter: str | None = None) -> int:  # noqa: A002
-        """The number of rows matching ``filter``. Dataverse caps ``@odata.count`` at 5000 (B7), so beyond that the
-        rows' ids are paged through and counted (5000 per request)."""
+        """The number of rows matching ``filter``. Dataverse caps ``@odata.count`` at 5000 (Microsoft Learn: "Count rows
+        using OData"), so beyond that the rows' ids are paged through and counted (5000 per request)."""
         params: dict[str, Any] = {"$count": "true"}
         definition = self._definition_for_set(entity_set)
         if definition and definition.primary_id:
@@ -287,7 +300,8 @@ class DataverseClient:
 
     def retrieve(self, entity_set: str, id: uuid.UUID | str, *, select: list[str] | None = None,  # noqa: A002
                  expand: str | None = None) -> dict[str, Any]:
-        """``GET <set>(<id>)`` (B4) → the row with ``@odata.etag``. Raises NotFoundError when it does not exist."""
+        """``GET <set>(<id>)`` (Microsoft Learn: "Retrieve a table row using the Web API") → the row with
+        ``@odata.etag``. Raises NotFoundError when it does not exist."""
         params: dict[str, Any] = {}
         if select:
             params["$select"] = ",".join(select)
@@ -297,14 +311,15 @@ class DataverseClient:
 
     def changes(self, entity_set: str, *, select: list[str],
                 delta_link: str | None) -> tuple[list[dict[str, Any]], list[uuid.UUID], str]:
-        """Change tracking (B8): with ``delta_link`` None, every row plus a first delta link
+        """Change tracking (Microsoft Learn: "Use change tracking to synchronize data with external systems"): with
+        ``delta_link`` None, every row plus a first delta link
         (``Prefer: odata.track-changes``); else the rows new or changed since that link, the ids of deleted rows,
         and the next delta link. Pages of more than 5000 changes are followed. Raises PermanentError
         (``0x80072491``) when the table does not track changes, or when the token has expired (then run a full
         synchronization)."""
         url: str | None
         params: dict[str, Any] | None
-        if delta_link:  # the link carries the query; no track-changes preference needed (B8)
+        if delta_link:  # the link carries the query; no track-changes preference needed
             url, params = delta_link, None
             headers = {"Prefer": f"odata.maxpagesize={MAX_PAGE_SIZE}"}
         else:
@@ -331,8 +346,8 @@ class DataverseClient:
     # -- writing ----------------------------------------------------------------------------------------------
     def create(self, entity_set: str, data: dict[str, Any], *, return_representation: bool = False,
                idempotent: bool | None = None) -> uuid.UUID | dict[str, Any]:
-        """``POST <set>`` (B4) → the new row's id (from ``OData-EntityId``), or the row itself with
-        ``return_representation``.
+        """``POST <set>`` (Microsoft Learn: "Create a table row using the Web API") → the new row's id (from
+        ``OData-EntityId``), or the row itself with ``return_representation``.
 
         Repeated after a lost answer only when ``idempotent`` is True or, by default, when ``data`` carries the
         table's primary id (then a repeat cannot make a second row). When such a repeat is refused with a duplicate
@@ -365,14 +380,16 @@ class DataverseClient:
 
     def update(self, entity_set: str, id: uuid.UUID | str, data: dict[str, Any], *,  # noqa: A002
                if_match: str | None = None) -> None:
-        """``PATCH <set>(<id>)`` (B4) with ``If-Match: <etag>`` (optimistic concurrency, B6) or ``If-Match: *``
-        (update only, never create). Raises NotFoundError when the row is gone, PreconditionFailedError when the
-        etag is stale."""
+        """``PATCH <set>(<id>)`` (Microsoft Learn: "Update and delete table rows using the Web API") with
+        ``If-Match: <etag>`` (optimistic concurrency; Microsoft Learn: "Perform conditional operations using the Web
+        API") or ``If-Match: *`` (update only, never create). Raises NotFoundError when the row is gone,
+        PreconditionFailedError when the etag is stale."""
         self._request("PATCH", f"{entity_set}({self._key(id)})", body=data, headers={"If-Match": if_match or "*"})
 
     def upsert(self, entity_set: str, id: uuid.UUID | str, data: dict[str, Any], *,  # noqa: A002
                if_match: str | None = None, if_none_match: str | None = None) -> None:
-        """``PATCH <set>(<id>)`` creating or updating the row (B4). ``if_none_match="*"`` makes it create-only
+        """``PATCH <set>(<id>)`` creating or updating the row (Microsoft Learn: "Use Upsert to create or update a
+        record"). ``if_none_match="*"`` makes it create-only
         (DuplicateKeyError when present), ``if_match`` update-only / optimistic."""
         headers = {}
         if if_match:
@@ -382,7 +399,8 @@ class DataverseClient:
         self._request("PATCH", f"{entity_set}({self._key(id)})", body=data, headers=headers)
 
     def delete(self, entity_set: str, id: uuid.UUID | str, *, if_match: str | None = None) -> None:  # noqa: A002
-        """``DELETE <set>(<id>)`` (B4). Raises NotFoundError when the row does not exist (except when a repeated
+        """``DELETE <set>(<id>)`` (Microsoft Learn: "Update and delete table rows using the Web API"). Raises
+        NotFoundError when the row does not exist (except when a repeated
         attempt finds it gone after a first attempt whose answer was lost)."""
         headers = {"If-Match": if_match} if if_match else {}
         self._request("DELETE", f"{entity_set}({self._key(id)})", headers=headers)
@@ -394,8 +412,8 @@ class DataverseClient:
                              body={"Targets": targets}, idempotent=idempotent)
 
     def create_multiple(self, logical_name: str, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
-        """``CreateMultiple`` (B10): all rows or none (standard tables); returns the ids in input order. Repeated
-        after a lost answer only when every row carries its primary id."""
+        """``CreateMultiple`` (Microsoft Learn: "Use bulk operation messages"): all rows or none (standard tables);
+        returns the ids in input order. Repeated after a lost answer only when every row carries its primary id."""
         if not rows:
             return []
         primary_id = self.table_definition(logical_name).primary_id
@@ -404,38 +422,43 @@ class DataverseClient:
             response = self._bulk("CreateMultiple", logical_name, rows, idempotent=idempotent)
         except DuplicateKeyError as exc:
             if idempotent and exc.after_unknown_outcome:
-                # All or nothing (B10): the attempt whose answer was lost created every row.
+                # All or nothing (standard tables): the attempt whose answer was lost created every row.
                 return [uuid.UUID(str(row[primary_id])) for row in rows]
             raise
         return [uuid.UUID(str(i)) for i in self._json(response).get("Ids", [])]
 
     def update_multiple(self, logical_name: str, rows: list[dict[str, Any]]) -> None:
-        """``UpdateMultiple`` (B10): each row includes its primary id and the changed columns; all or none."""
+        """``UpdateMultiple`` (Microsoft Learn: "Use bulk operation messages"): each row includes its primary id and
+        the changed columns; all or none."""
         if rows:
             self._bulk("UpdateMultiple", logical_name, rows, idempotent=True)
 
     def upsert_multiple(self, logical_name: str, rows: list[dict[str, Any]]) -> None:
-        """``UpsertMultiple`` (B10): rows identified by primary id (or ``@odata.id`` alternate key); all or none."""
+        """``UpsertMultiple`` (Microsoft Learn: "Use bulk operation messages"): rows identified by primary id (or
+        ``@odata.id`` alternate key); all or none."""
         if rows:
             self._bulk("UpsertMultiple", logical_name, rows, idempotent=True)
 
     def associate(self, entity_set: str, id: uuid.UUID | str, navigation_property: str,  # noqa: A002
                   target_entity_set: str, target_id: uuid.UUID | str) -> None:
-        """``POST <set>(<id>)/<collection nav>/$ref`` ``{"@odata.id": …}`` (B5, N:N or 1:N associate)."""
+        """``POST <set>(<id>)/<collection nav>/$ref`` ``{"@odata.id": …}`` (N:N or 1:N associate; Microsoft
+        Learn: "Associate and disassociate table rows using the Web API")."""
         self._request("POST", f"{entity_set}({self._key(id)})/{navigation_property}/$ref",
                       body={"@odata.id": f"{self.api_url}{target_entity_set}({self._key(target_id)})"}, idempotent=True)
 
     def disassociate(self, entity_set: str, id: uuid.UUID | str, navigation_property: str,  # noqa: A002
                      target_id: uuid.UUID | str | None = None) -> None:
         """``DELETE <set>(<id>)/<nav>(<target>)/$ref`` for a collection, or ``DELETE <set>(<id>)/<nav>/$ref`` to
-        clear a lookup (``target_id`` None) (B5)."""
+        clear a lookup (``target_id`` None) (Microsoft Learn: "Associate and disassociate table rows using the Web
+        API")."""
         target = f"({self._key(target_id)})" if target_id else ""
         self._request("DELETE", f"{entity_set}({self._key(id)})/{navigation_property}{target}/$ref")
 
     # -- $batch -----------------------------------------------------------------------------------------------
     def batch(self, requests: list[BatchRequest], *, atomic: bool = True,
               idempotent: bool | None = None) -> list[BatchResponse]:
-        """Send ``requests`` in one ``$batch`` (B9), in order.
+        """Send ``requests`` in order in one ``$batch`` (Microsoft Learn: "Execute batch operations using the Web
+        API").
 
         ``atomic=True`` puts them in one change set (all or nothing, ≤ 1000): when one fails nothing is written and
         its error is raised (with ``batch_responses`` and the failing ``content_id`` attached). ``atomic=False``
@@ -483,87 +506,36 @@ class DataverseClient:
         return responses
 
     def _batch_body(self, requests: list[BatchRequest], boundary: str, *, atomic: bool) -> bytes:
+        """The multipart body of ``requests`` (one change set when ``atomic``; Content-IDs ``1..n`` unless set)."""
         root_path = "/" + self.api_url.split("/", 3)[3]
-
-        def part(request: BatchRequest, index: int) -> str:
+        parts: list[multipart.RequestPart] = []
+        for index, request in enumerate(requests, start=1):
             url = request.url if request.url.startswith(("$", "http")) else root_path + request.url.lstrip("/")
-            lines = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"]
-            if atomic:
-                lines.append(f"Content-ID: {request.content_id or index}")
-            lines += ["", f"{request.method.upper()} {url} HTTP/1.1"]
             headers = dict(request.headers)
             if request.body is not None:
                 headers.setdefault("Content-Type", "application/json; type=entry")
-            lines += [f"{name}: {value}" for name, value in headers.items()]
-            lines += ["", json.dumps(request.body, default=str) if request.body is not None else ""]
-            return "\r\n".join(lines)
-
-        out: list[str] = []
+            body = json.dumps(request.body, default=str).encode() if request.body is not None else b""
+            parts.append(multipart.RequestPart(request.method, url, headers, body,
+                                               str(request.content_id or index) if atomic else None))
         if atomic:
-            changeset = f"changeset_{uuid.uuid4()}"
-            out += [f"--{boundary}", f"Content-Type: multipart/mixed; boundary={changeset}", ""]
-            for index, request in enumerate(requests, start=1):
-                out += [f"--{changeset}", part(request, index)]
-            out += [f"--{changeset}--", ""]
-        else:
-            for index, request in enumerate(requests, start=1):
-                out += [f"--{boundary}", part(request, index)]
-        out += [f"--{boundary}--", ""]
-        return "\r\n".join(out).encode()
-
-
-def _boundary(content_type: str) -> str | None:
-    match = re.search(r'boundary="?([^";]+)"?', content_type, re.IGNORECASE)
-    return match.group(1) if match else None
-
-
-def _split_headers(block: bytes) -> tuple[dict[str, str], bytes]:
-    """Split ``headers CRLF CRLF body`` (a block starting with a blank line has no headers)."""
-    for newline in (b"\r\n", b"\n"):
-        if block.startswith(newline):
-            return {}, block[len(newline):]
-    head, found, rest = block.partition(b"\r\n\r\n")
-    if not found:
-        head, found, rest = block.partition(b"\n\n")
-    headers: dict[str, str] = {}
-    for line in head.decode("utf-8", "replace").splitlines():
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    return headers, rest
+            return multipart.encode_requests(boundary, [multipart.ChangeSet(f"changeset_{uuid.uuid4()}", parts)])
+        return multipart.encode_requests(boundary, parts)
 
 
 def parse_multipart_response(content: bytes, content_type: str) -> list[BatchResponse]:
-    """Parse a ``multipart/mixed`` ``$batch`` answer (B9), change sets included, into BatchResponses in order.
-    Raises PermanentError when the answer is not multipart."""
-    boundary = _boundary(content_type)
+    """Parse a ``multipart/mixed`` ``$batch`` answer, change sets included, into BatchResponses in order (JSON bodies
+    decoded, other bodies as text). Raises PermanentError when the answer is not multipart."""
+    boundary = multipart.boundary_of(content_type)
     if not boundary or "multipart" not in content_type.lower():
         raise PermanentError("The $batch answer is not multipart.", service=SERVICE)
     results: list[BatchResponse] = []
-    delimiter = b"--" + boundary.encode()
-    for raw in content.split(delimiter)[1:]:
-        if raw.startswith(b"--"):
-            break
-        part = raw[2:] if raw.startswith(b"\r\n") else raw.lstrip(b"\n")
-        if part.endswith(b"\r\n"):
-            part = part[:-2]
-        headers, payload = _split_headers(part)
-        part_type = headers.get("content-type", "")
-        if part_type.lower().startswith("multipart/"):
-            results.extend(parse_multipart_response(payload, part_type))
-            continue
-        status_line, _, rest = payload.lstrip(b"\r\n").partition(b"\n")
-        pieces = status_line.decode("latin-1").strip().split(" ", 2)
-        status = int(pieces[1]) if len(pieces) > 1 and pieces[1].isdigit() else 0
-        inner_headers, inner_body = _split_headers(rest)
-        text = inner_body.strip()
+    for answer in multipart.read_responses(content, boundary):
         body: Any = None
-        if text:
+        if answer.body:
             try:
-                body = json.loads(text)
+                body = json.loads(answer.body)
             except ValueError:
-                body = text.decode("utf-8", "replace")
-        results.append(BatchResponse(status=status, headers=inner_headers, body=body,
-                                     content_id=headers.get("content-id") or inner_headers.get("content-id")))
+                body = answer.body.decode("utf-8", "replace")
+        results.append(BatchResponse(status=answer.status, headers=answer.headers, body=body,
+                                     content_id=answer.content_id))
     return results
-

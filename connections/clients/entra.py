@@ -1,18 +1,23 @@
-"""Access tokens from Microsoft Entra ID through msal (protocols.md A).
+"""Access tokens from Microsoft Entra ID through msal (msal for Python, ``msal/application.py``; Microsoft Learn:
+"Microsoft identity platform and the OAuth 2.0 client credentials flow").
 
 One msal ``ConfidentialClientApplication`` per (authority, client id, credential) lives for the whole process
-(A8: keep one app object per tenant and client so its in-memory token cache is reused). It is built with
-``instance_discovery=False`` (A3/A4: no hidden calls to login.microsoftonline.com, which also makes the emulator
-usable) and an ``http_client`` session that trusts ``settings.OUTBOUND_CA_BUNDLE`` besides the system store and
-has a default timeout (A10).
+(msal's token cache is in memory per application object: keep one app object per tenant and client so its cache is
+reused). It is built with ``instance_discovery=False`` (``msal/authority.py``: no hidden instance discovery or
+authority alias calls to login.microsoftonline.com, which also makes the emulator usable) and an ``http_client``
+session that trusts ``settings.OUTBOUND_CA_BUNDLE`` besides the system store and has a default timeout (msal's
+``http_client`` parameter).
 
 Credentials (BC: Dynamics 365 Sales Integration Setup, authentication types):
 
-* client secret — client credentials grant (A5);
+* client secret — client credentials grant (Microsoft Learn: "Microsoft identity platform and the OAuth 2.0 client
+  credentials flow");
 * certificate — client credentials with a signed assertion: ``{"private_key": pem, "thumbprint": sha1 hex}`` plus
   ``"public_certificate"`` when the PEM holds the certificate too;
-* user name and password — ROPC (A6) on the confidential client (the legacy OAuth connection string). msal 1.39
-  warns about ROPC only for public clients (A12); without a client secret a public client is used.
+* user name and password — ROPC (Microsoft Learn: "Microsoft identity platform and OAuth 2.0 Resource Owner
+  Password Credentials") on the confidential client (the legacy OAuth connection string). msal 1.39 warns about
+  ROPC only for public clients (``acquire_token_by_username_password`` in ``msal/application.py``); without a client
+  secret a public client is used.
 
 Failures raise :class:`~connections.clients.errors.AuthenticationError` with ``code`` = the AADSTS code
 (``AADSTS7000215`` wrong secret, ``AADSTS700016`` unknown client, ``AADSTS90002`` unknown tenant, ``AADSTS50126``
@@ -75,7 +80,8 @@ def _split_pem(pem: str) -> tuple[str, str | None]:
 class TokenProvider:
     """Bearer tokens for one Entra app registration (and, for ROPC, one user).
 
-    ``authority`` is ``https://<authority host>/<tenant id>`` (A2: https with the tenant as first path segment).
+    ``authority`` is ``https://<authority host>/<tenant id>`` (``msal/authority.py``: https only, with the tenant as
+    first path segment).
     Give exactly one credential: ``client_secret``; ``certificate_pem`` + ``certificate_thumbprint`` (SHA-1 hex);
     or ``username`` + ``password`` (with ``client_secret`` when the app is confidential). ``timeout`` is seconds
     per token request.
@@ -170,8 +176,8 @@ class TokenProvider:
 
     def token(self, scope: str) -> str:
         """Return an access token for ``scope`` (e.g. ``https://contoso.crm.dynamics.com/.default``), from msal's
-        cache when one with more than 5 minutes of life remains (A8). Raises AuthenticationError or a network
-        ClientError."""
+        cache when one with more than 5 minutes of life remains (``msal/application.py``). Raises
+        AuthenticationError or a network ClientError."""
         app = self._app()
         scopes = [scope]
         try:
@@ -207,7 +213,8 @@ class TokenProvider:
 
 
 def authority_url(authority_host: str, tenant_id: str) -> str:
-    """``https://login.microsoftonline.com`` + tenant → ``https://login.microsoftonline.com/<tenant>`` (A2)."""
+    """``https://login.microsoftonline.com`` + tenant → ``https://login.microsoftonline.com/<tenant>`` (msal's
+    ``msal/authority.py`` wants https with the tenant as first path segment)."""
     host = authority_host.rstrip("/")
     if not urlsplit(host).scheme:
         host = f"https://{host}"

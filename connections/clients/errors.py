@@ -10,31 +10,37 @@ Every failure of a client call is a :class:`ClientError` that says
   and, for throttling, how long to wait (``retry_after``, seconds),
 * and what the administrator should do about it (``fix``).
 
-The mapping of status codes and service codes follows protocols.md B13 (Dataverse error codes), B14 (429), D6/D7
-(Business Central codes, 409 ``Request_EntityChanged``) and A7 (Entra ``error_codes`` / AADSTS numbers).
+The mapping of status codes and service codes follows Microsoft Learn: "Compose HTTP requests and handle errors" and
+"Web service error codes" (Dataverse), "Service protection API limits" (Dataverse 429), "Troubleshooting REST
+API/OData calls" (Business Central codes, 409 ``Request_EntityChanged``) and "Microsoft Entra authentication and
+authorization error codes" (Entra ``error_codes`` / AADSTS numbers, as msal returns them).
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 SERVICE_LABELS = {"entra": "Microsoft Entra ID", "dataverse": "Dataverse", "businesscentral": "Business Central"}
 LAYERS = ("dns", "connection", "tls", "timeout", "auth", "http")
 
-# Dataverse codes (protocols.md B13, B10) whose failure goes away when repeated: SQL timeout, SQL deadlock,
-# and the three service protection codes.
+# Dataverse codes whose failure goes away when repeated: SQL timeout, SQL deadlock (Microsoft Learn: "Use bulk
+# operation messages"), and the three service protection codes (Microsoft Learn: "Service protection API limits").
 DATAVERSE_TRANSIENT_CODES = {"0x80044151", "0x80044150", "0x80072322", "0x80072321", "0x80072326"}
-# Dataverse duplicate-key codes (B13): DuplicateRecord, DuplicateRecordEntityKey, DuplicateProductPriceLevel,
-# DuplicateIsoCurrencyCode.
+# Dataverse duplicate-key codes (Microsoft Learn: "Web service error codes"): DuplicateRecord,
+# DuplicateRecordEntityKey, DuplicateProductPriceLevel, DuplicateIsoCurrencyCode.
 DATAVERSE_DUPLICATE_CODES = {"0x80040237", "0x80060892", "0x80043b08", "0x80048cf3"}
-# Dataverse optimistic concurrency (B6): ConcurrencyVersionMismatch.
+# Dataverse optimistic concurrency (Microsoft Learn: "Perform conditional operations using the Web API"):
+# ConcurrencyVersionMismatch.
 DATAVERSE_STALE_CODES = {"0x80060882"}
-# Business Central codes (D6, D7).
+# Business Central codes (Microsoft Learn: "Troubleshooting REST API/OData calls").
 BC_STALE_CODES = {"Request_EntityChanged"}
 BC_DUPLICATE_CODES = {"Internal_EntityWithSameKeyExists"}
 BC_TRANSIENT_CODES = {"Internal_TenantUnavailable"}
 
-# What to do about well-known Entra errors (protocols.md A13; AADSTS numbers from Entra's error catalogue).
+# What to do about well-known Entra errors (AADSTS numbers from Microsoft Learn: "Microsoft Entra authentication
+# and authorization error codes").
 AADSTS_FIXES = {
     "AADSTS7000215": "The client secret is wrong or has expired: create a new secret for the app registration "
     "and enter its value (not its ID).",
@@ -142,7 +148,8 @@ class AccessDeniedError(PermanentError):
 
 
 class ThrottledError(TransientError):
-    """Service protection limit reached (HTTP 429, protocols.md B14/D8); ``retry_after`` says how long to wait."""
+    """Service protection limit reached (HTTP 429; Microsoft Learn: "Service protection API limits", "Operational
+    limits for Business Central online"); ``retry_after`` says how long to wait."""
 
 
 class NotFoundError(PermanentError):
@@ -188,13 +195,11 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    from email.utils import parsedate_to_datetime
 
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    import datetime as dt
 
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
@@ -202,7 +207,8 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def error_body(payload: Any) -> tuple[str, str]:
-    """Return (code, message) from an OData error body ``{"error": {"code", "message"}}`` (B13, D7).
+    """Return (code, message) from an OData error body ``{"error": {"code", "message"}}`` (Microsoft Learn:
+    "Compose HTTP requests and handle errors", "Troubleshooting REST API/OData calls").
 
     Accepts the decoded JSON (dict) or anything else (then ("", "")).
     """
@@ -272,8 +278,9 @@ def error_for_status(
 
 
 def entra_error(result: dict[str, Any]) -> AuthenticationError:
-    """Map an msal error dict (``error``, ``error_description``, ``error_codes``; protocols.md A7) to an
-    AuthenticationError whose ``code`` is the AADSTS code (e.g. ``"AADSTS7000215"``) or the OAuth error name."""
+    """Map an msal error dict (``error``, ``error_description``, ``error_codes``; msal for Python returns the token
+    endpoint's error answer as a dict) to an AuthenticationError whose ``code`` is the AADSTS code (e.g.
+    ``"AADSTS7000215"``) or the OAuth error name."""
     description = str(result.get("error_description") or "")
     codes = result.get("error_codes") or []
     if codes:

@@ -6,8 +6,9 @@ One :class:`Transport` per client sends every request through the same loop:
    service (``@odata.nextLink``) must stay on the client's origin;
 2. a lease of the per-credential concurrency cap is held while the request is in flight (:mod:`.concurrency`);
 3. failures are classified into the layers of :mod:`.errors` (dns, connection, tls, timeout, auth, http);
-4. a 429 is repeated after ``Retry-After`` seconds (protocols.md B14; BC sends no header on 429, D8, so then the
-   exponential backoff applies), as long as the total wait stays within ``max_retry_wait``;
+4. a 429 is repeated after ``Retry-After`` seconds (Microsoft Learn: "Service protection API limits"; BC sends no
+   header on 429, Microsoft Learn: "Operational limits for Business Central online", so then the exponential backoff
+   applies), as long as the total wait stays within ``max_retry_wait``;
 5. 5xx answers and network failures are repeated with exponential backoff and jitter, at most ``max_retries``
    times — but only when repeating cannot do the work twice: the request never left (DNS, refused, TLS, connect
    timeout), or it is idempotent (GET, PUT, PATCH, DELETE, or a POST the caller marked ``idempotent=True``
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
 import socket
 import ssl
@@ -33,8 +35,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
+import certifi
 import requests
 from django.conf import settings
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from connections.clients.concurrency import ConcurrencyLimiter
 from connections.clients.errors import (
@@ -63,9 +67,7 @@ def ca_bundle() -> str | bool:
     extra = getattr(settings, "OUTBOUND_CA_BUNDLE", None)
     if not extra:
         return True
-    import os
 
-    import certifi
 
     # The store requests would use: REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (e.g. the system bundle), else certifi's.
     store = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
@@ -86,7 +88,7 @@ class TimeoutSession(requests.Session):
     which does not pass a timeout of its own).
 
     ``authority`` (an Entra authority URL on a non-default port) fixes an msal quirk: its user realm discovery
-    (protocols.md A6) builds ``https://<host>/common/userrealm/…`` from the host name alone and so loses the port;
+    (``msal/authority.py``) builds ``https://<host>/common/userrealm/…`` from the host name alone and so loses the port;
     such requests are sent to the authority's own host and port.
     """
 
@@ -130,8 +132,6 @@ def classify_exception(exc: requests.RequestException, *, service: str, url: str
                        timeout: float) -> tuple[ClientError, bool]:
     """Map a requests exception to (error, sent): ``sent`` is False when the request certainly never reached the
     service (so repeating it cannot do the work twice)."""
-    from urllib3.exceptions import NameResolutionError, NewConnectionError
-
     host = urlsplit(url).hostname or url
     where = {"service": service, "url": _strip_query(url), "method": method}
     causes = _causes(exc)
@@ -191,14 +191,15 @@ class Transport:
     """Sends requests for one client: checks, concurrency cap, retries, error mapping (see the module doc).
 
     ``auth_headers`` returns the headers carrying the credential (``{"Authorization": "Bearer …"}``) and may raise
-    ClientError; ``reset_auth`` drops a cached token after a 401. Times are seconds.
+    ClientError; ``reset_auth`` drops a cached token after a 401. ``sleep`` waits before a retry (default
+    :func:`time.sleep`; tests pass a recorder to check the waits asked without spending them). Times are seconds.
     """
 
     def __init__(self, *, service: str, base_url: str, timeout: float = 30.0, max_retries: int = 5,
                  auth_headers: Callable[[], Mapping[str, str]] | None = None,
                  reset_auth: Callable[[], None] | None = None, basic: tuple[str, str] | None = None,
                  limiter: ConcurrencyLimiter | None = None, backoff_base: float = 0.5, backoff_max: float = 30.0,
-                 max_retry_wait: float = 300.0) -> None:
+                 max_retry_wait: float = 300.0, sleep: Callable[[float], None] | None = None) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be 0 or more.")
         self.service = service
@@ -211,6 +212,7 @@ class Transport:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.max_retry_wait = max_retry_wait
+        self.sleep: Callable[[float], None] = sleep if sleep is not None else time.sleep
         self.session = TimeoutSession(timeout)
         if basic is not None:
             self.session.auth = requests.auth.HTTPBasicAuth(*basic)
@@ -283,7 +285,7 @@ class Transport:
                 error = error_from_response(response, service=self.service)
                 cause = None
                 if isinstance(error, ThrottledError):
-                    retryable = True  # a throttled request was not carried out (B14)
+                    retryable = True  # a throttled request was not carried out ("Service protection API limits")
                     retry_wait = error.retry_after
                 else:
                     retryable = error.transient and idempotent
@@ -300,7 +302,7 @@ class Transport:
                 raise error from cause
             logger.info("%s %s %s: %s; retry %d of %d in %.2f s", self.service, method, _strip_query(url),
                         error.code or error.layer, attempt + 1, self.max_retries, wait)
-            time.sleep(wait)
+            self.sleep(wait)
             waited += wait
             attempt += 1
 

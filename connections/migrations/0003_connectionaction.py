@@ -2,7 +2,7 @@
 
 import django.core.serializers.json
 import django.db.models.deletion
-import portal.fields
+import base.fields
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ('report', models.JSONField(blank=True, default=dict)),
                 ('message', models.CharField(blank=True, help_text='The outcome in one sentence', max_length=500)),
                 ('admin_username', models.CharField(blank=True, help_text='Blanked by the task once read', max_length=250)),
-                ('admin_password', portal.fields.EncryptedTextField(blank=True, default='', editable=False, help_text='Blanked by the task once read')),
+                ('admin_password', base.fields.EncryptedTextField(blank=True, default='', editable=False, help_text='Blanked by the task once read')),
                 ('rq_job_id', models.CharField(blank=True, max_length=100, verbose_name='RQ job ID')),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('started_at', models.DateTimeField(blank=True, null=True)),

@@ -12,6 +12,9 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
+from django.test import override_settings
+
+from portal import embedded_redis
 
 # A fixed Fernet key for tests only; production keys come from the environment.
 TEST_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1kby1ub3QtdXNlLTEyMzQ1Njc="
@@ -38,8 +41,6 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     atexit.register(shutil.rmtree, static_root, True)
     os.environ["STATIC_ROOT"] = static_root
     if not os.environ.get("REDIS_URL"):
-        from portal import embedded_redis
-
         url = f"redis://127.0.0.1:{embedded_redis.free_port()}/0"
         process = embedded_redis.start(url)
         atexit.register(process.terminate)
@@ -54,8 +55,6 @@ def _plain_static_storage() -> Iterator[None]:
     tests/portal); pytest-django's live server, though, finds static files by their plain names through the
     staticfiles finders, so browser tests need pages that ask for plain names.
     """
-    from django.test import override_settings
-
     with override_settings(
         STORAGES={
             "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

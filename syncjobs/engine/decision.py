@@ -1,9 +1,10 @@
-"""The per-record decision of a pass (BC: codeunit 5345 "Integration Rec. Synch. Invoke", reference 6.3).
+"""The per-record decision of a pass (BC: codeunit 5345 "Integration Rec. Synch. Invoke", SynchRecord).
 
 :func:`decide` is pure: it looks at the coupling, the source's modified-on, whether the destination still exists
 and whether someone other than the integration user changed it since the last synchronization, and returns what to
-do. The pass then transfers the fields and turns a Modify without any changed field into Unchanged (6.3 step 7) and
-a Conflict into Modify / Fail depending on whether a bidirectional field really differs (6.3 step 6).
+do. The pass then transfers the fields and turns a Modify without any changed field into Unchanged and a Conflict
+into Modify / Fail depending on whether a bidirectional field really differs (BC: OnUpdateConflictDetected and the
+mapping's "Update-Conflict Resolution", table 5335 "Integration Table Mapping").
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from mappings.models import Coupling, Direction, IntegrationTableMapping
 
 
 class Action(enum.StrEnum):
-    """What a pass does with one record (BC's SynchAction, reference 6.3)."""
+    """What a pass does with one record (BC: codeunit 5345 "Integration Rec. Synch. Invoke", SynchAction)."""
 
     INSERT = "Insert"
     MODIFY = "Modify"
@@ -39,19 +40,21 @@ class Decision:
 
 def last_synced_source_time(coupling: Coupling, direction: str) -> datetime | None:
     """The source side's modified-on stored at the last successful synchronization (UTC): BC's for a
-    ToIntegrationTable pass, Dataverse's for a FromIntegrationTable pass (reference 6.7 fields 4 and 5)."""
+    ToIntegrationTable pass, Dataverse's for a FromIntegrationTable pass (BC: table 5331 "CRM Integration Record",
+    fields "Last Synch. Modified On" and "Last Synch. CRM Modified On")."""
     if direction == Direction.TO_INTEGRATION_TABLE:
         return coupling.last_synch_modified_on
     return coupling.last_synch_crm_modified_on
 
 
-#: Dataverse keeps ``modifiedon`` to the second: its comparisons subtract 999 ms (reference 11).
+#: Dataverse keeps ``modifiedon`` to the second: its comparisons subtract 999 ms (BC: codeunit 5340 "CRM Integration
+#: Table Synch." filters ModifiedOn > "Synch. Modified On Filter" - 999 ms).
 DATAVERSE_PRECISION = timedelta(milliseconds=999)
 
 
 def comparable(stored: datetime, direction: str) -> datetime:
     """The stored modified-on to compare a source's modified-on against: Dataverse sources (FromIntegrationTable)
-    compare with 999 ms subtracted, since ``modifiedon`` has whole seconds (reference 11); BC is exact."""
+    compare with 999 ms subtracted, since ``modifiedon`` has whole seconds (as BC does); BC is exact."""
     return stored - DATAVERSE_PRECISION if direction == Direction.FROM_INTEGRATION_TABLE else stored
 
 
@@ -73,7 +76,8 @@ def decide(
     only_coupled: bool = True,
     force: bool = False,
 ) -> Decision:
-    """Decide what to do with one source record (reference 6.3 steps 0-6).
+    """Decide what to do with one source record (BC: codeunit 5345 "Integration Rec. Synch. Invoke", SynchRecord:
+    skipped couplings, missing destinations, deletion conflicts, change detection, update conflicts).
 
     ``direction`` is the pass direction (Direction.TO_INTEGRATION_TABLE or FROM_INTEGRATION_TABLE);
     ``destination_exists`` is None when the destination was not looked up (the record is unchanged or uncoupled);

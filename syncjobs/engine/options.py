@@ -1,10 +1,11 @@
 """Option-set mappings: BC code tables to the choices of a Dataverse column (PAYMENT TERMS -> account.paymenttermscode,
 SHIPMENT METHOD -> account.address1_freighttermscode, SHIPPING AGENT -> account.address1_shippingmethodcode).
 
-BC: codeunit "CDS Int. Option Synch" with the "CRM Option Mapping" table (reference 4.A "option-set mapping", 6.1
-"option-keyed mappings -> option sync"). Each BC record becomes one option of the column, labelled with its code:
+BC: codeunit "CDS Int. Option Synch" with the "CRM Option Mapping" table (codeunit 5340 "CRM Integration Table
+Synch." hands option-keyed mappings to it). Each BC record becomes one option of the column, labelled with its code:
 an option whose label already equals the code is coupled, otherwise the option is added with the Web API action
-``InsertOptionValue`` (protocols.md B11/B17). A coupling's Dataverse id is ``UUID(int=<option value>)`` (the
+``InsertOptionValue`` (Microsoft Learn: "InsertOptionValue Action"; the options are read as in "Query table
+definitions using the Web API"). A coupling's Dataverse id is ``UUID(int=<option value>)`` (the
 convention of ``IntegrationTableMapping.coupling_dataverse_table``). The mapping is always BC -> Dataverse.
 """
 from __future__ import annotations
@@ -42,7 +43,8 @@ def option_label(option: dict[str, Any]) -> str:
 
 def picklist_options(dv_client: Any, table: str, column: str) -> dict[int, str]:
     """The options {value: label} of the choice column ``table.column``, read from the attribute metadata
-    (protocols.md B17). Raises ClientError when the metadata cannot be read."""
+    (Microsoft Learn: "Query table definitions using the Web API"). Raises ClientError when the metadata cannot be
+    read."""
     path = (f"EntityDefinitions(LogicalName='{table}')/Attributes(LogicalName='{column}')/"
             "Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet($select=Options)")
     metadata = dv_client.execute(path)

@@ -3,13 +3,17 @@
 This module is the single place where the engine reads the catalogue, so the passes only see two small shapes:
 :class:`BCTableInfo` (entity set, API route, key and modified-on properties, BC field name -> API property) and
 :class:`DVTableInfo` (entity set, primary id / name / modifiedon columns, lookups with their targets and navigation
-properties for ``@odata.bind`` (protocols.md B5), picklist options).
+properties for ``@odata.bind`` (Microsoft Learn: "Associate and disassociate table rows using the Web API"),
+picklist options).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from django.core.exceptions import ValidationError
+
+from mappings import catalogue
 from syncjobs.engine.errors import SynchronizationNotPossible
 
 
@@ -44,7 +48,8 @@ class BCTableInfo:
 
 @dataclass(frozen=True)
 class DVLookup:
-    """A Dataverse lookup column: its targets and the navigation property per target (protocols.md B5)."""
+    """A Dataverse lookup column: its targets and the navigation property per target (Microsoft Learn: "Associate
+    and disassociate table rows using the Web API")."""
 
     column: str
     targets: tuple[str, ...]
@@ -71,7 +76,8 @@ class DVTableInfo:
     types: dict[str, str] = field(default_factory=dict)
 
     def read_name(self, column: str) -> str:
-        """The name under which a column comes back in a GET: ``_<lookup>_value`` for lookups (protocols.md B4)."""
+        """The name under which a column comes back in a GET: ``_<lookup>_value`` for lookups (Microsoft Learn:
+        "Lookup properties")."""
         return f"_{column}_value" if column in self.lookups else column
 
 
@@ -81,10 +87,6 @@ def bc_info(name: str) -> BCTableInfo:
 
     Raises SynchronizationNotPossible when the catalogue does not describe it.
     """
-    from django.core.exceptions import ValidationError
-
-    from mappings import catalogue
-
     try:
         table = catalogue.bc_table(name)
     except ValidationError as exc:
@@ -110,10 +112,6 @@ def dv_info(logical_name: str) -> DVTableInfo:
 
     Raises SynchronizationNotPossible when the catalogue does not describe it.
     """
-    from django.core.exceptions import ValidationError
-
-    from mappings import catalogue
-
     try:
         table = catalogue.dataverse_table(logical_name)
     except ValidationError as exc:

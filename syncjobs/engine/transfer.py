@@ -1,16 +1,19 @@
 """Field transfer: integration field mappings, constants, transformation rules, foreign keys through couplings and
-option sets (BC: codeunit 5336 "Integration Record Synch.", reference 3.2 and 6.3 step 5).
+option sets (BC: codeunit 5336 "Integration Record Synch."; table 5336 "Integration Field Mapping").
 
 Payloads are *logical*: a Dataverse payload maps column logical names to values, lookup columns to a UUID (or None)
 and is turned into ``<navigation property>@odata.bind`` only by the writer; a BC payload maps API properties to
 values. Foreign keys are translated through the couplings of the connection: BC code -> coupled Dataverse id and
-back (reference 6.3 step 5; 10 for the owner). Option sets are matched by label (reference 6.3 step 5, "CRM Option
-Mapping").
+back (BC: codeunit 5336 "Integration Record Synch.", foreign keys of mapped tables). Option sets are matched by label
+(BC: table "CRM Option Mapping").
+
+Nothing here knows a table by name: what differs per table comes from the table rules as a :class:`ForeignKeyRules`
+(given to the :class:`Resolver`) and a :data:`LookupHook` (given to :func:`bc_to_dataverse`).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
@@ -18,10 +21,17 @@ from uuid import UUID
 from connections.clients.errors import ClientError
 from connections.models import ConnectionSetup
 from mappings.models import Coupling, Direction, IntegrationFieldMapping, IntegrationTableMapping
-from syncjobs.engine.errors import RecordFailure, SynchronizationNotPossible, not_coupled_failure
+from syncjobs.engine.errors import (
+    CouplingHints,
+    RecordFailure,
+    SynchronizationNotPossible,
+    not_coupled_failure,
+    not_coupled_in_business_central_failure,
+)
 from syncjobs.engine.schema import BCTableInfo, DVTableInfo, bc_info, dv_info
 
-# Transformation rules the engine applies before transfer (reference 3.2 field 13).
+# Transformation rules the engine applies before transfer (BC: table 5336 "Integration Field Mapping", field
+# "Transformation Rule").
 TRANSFORMATIONS: dict[str, Callable[[Any], Any]] = {
     "": lambda value: value,
     "UPPERCASE": lambda value: value.upper() if isinstance(value, str) else value,
@@ -57,7 +67,8 @@ def dv_column(name: str, dv: DVTableInfo | None = None) -> str:
 
 
 def field_rules(mapping: IntegrationTableMapping, direction: str, dv: DVTableInfo | None = None) -> list[FieldRule]:
-    """The field rules of ``mapping`` for a pass in ``direction`` (BC: BuildTempIntegrationFieldMapping, 6.1):
+    """The field rules of ``mapping`` for a pass in ``direction`` (BC: codeunit 5340 "CRM Integration Table Synch.",
+    BuildTempIntegrationFieldMapping):
     enabled field mappings whose direction is the pass direction or Bidirectional.
 
     Raises SynchronizationNotPossible when there is none (BC: "no field mapping rows for the mapping").
@@ -127,23 +138,64 @@ def _is_guid(value: Any) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class ForeignKeyRules:
+    """The table-specific parts of foreign key translation, supplied by the table rules (see
+    ``syncjobs.engine.rules.registry.foreign_key_rules``); the defaults translate every key the same way.
+
+    * ``blank_codes``: Dataverse table -> (Dataverse id, BC table) that a blank BC code stands for (a blank currency
+      code is the local currency: the connection's base currency);
+    * ``owner_scoped_codes``: BC table whose codes are unique per owner record only -> (API property holding the
+      owner's number, the owner's BC table); such codes are keyed "<owner number>|<code>";
+    * ``default_targets``: polymorphic lookup column -> the target table used when the payload names none;
+    * ``kept_targets``: (lookup column, target table) pairs whose uncoupled Dataverse value leaves the BC field as it
+      is instead of failing the record;
+    * ``hints``: how the messages about a missing coupling word particular tables.
+    """
+
+    blank_codes: Mapping[str, tuple[UUID, str]] = field(default_factory=dict)
+    owner_scoped_codes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    default_targets: Mapping[str, str] = field(default_factory=dict)
+    kept_targets: frozenset[tuple[str, str]] = frozenset()
+    hints: CouplingHints = field(default_factory=CouplingHints)
+
+
+@dataclass(frozen=True)
+class LookupOutcome:
+    """What a :data:`LookupHook` decided for one Dataverse lookup column: write ``value`` (a Dataverse id or None) with
+    ``target`` as its table when not empty, or leave the column out of the payload (``write`` False)."""
+
+    value: UUID | None = None
+    target: str = ""
+    write: bool = True
+
+
+#: A table rule's say on one lookup column of a BC -> Dataverse transfer: called with the field rule, the source
+#: value (transformed), the BC row and the record's name for messages; returns None to let the couplings translate
+#: the value as usual. May raise RecordFailure naming the record, the field and the fix.
+LookupHook = Callable[["FieldRule", Any, dict[str, Any], str], LookupOutcome | None]
+
+
 class Resolver:
     """Translates foreign keys through the couplings of one connection, caching per pass.
 
     BC -> Dataverse: a BC code ("JO", "EUR", "10000") of the BC table coupled to the lookup's target table ->
     the BC record's SystemId (one paged read of that table, cached) -> its coupling -> the Dataverse id.
-    Dataverse -> BC: the reverse. A blank currency code is the local currency: the connection's base currency
-    (BC: LCY). ``bc_client`` is a BusinessCentralClient.
+    Dataverse -> BC: the reverse. ``keys`` holds the table rules' exceptions (blank codes, codes unique per owner,
+    default and kept lookup targets). ``bc_client`` is a BusinessCentralClient, ``dv_client`` a DataverseClient
+    (only needed for choice columns' options).
     """
 
-    def __init__(self, *, connection: ConnectionSetup, bc_client: Any, dv_client: Any = None) -> None:
+    def __init__(self, *, connection: ConnectionSetup, bc_client: Any, dv_client: Any = None,
+                 keys: ForeignKeyRules | None = None) -> None:
         self.connection = connection
         self.bc_client = bc_client
         self.dv_client = dv_client
+        self.keys = keys or ForeignKeyRules()
         self._bc_tables: dict[str, list[str]] = {}
         self._codes: dict[str, tuple[dict[str, UUID], dict[UUID, str]]] = {}
         self._couplings: dict[tuple[str, str], tuple[dict[UUID, UUID], dict[UUID, UUID]]] = {}
-        self._company_customers: dict[str, UUID] | None = None
+        self._options: dict[tuple[str, str], dict[int, str]] = {}
 
     def bc_tables_for(self, dataverse_table: str) -> list[str]:
         """BC tables coupled to ``dataverse_table`` by the connection's mappings ("product" -> Item, Resource)."""
@@ -165,12 +217,12 @@ class Resolver:
             info = bc_info(bc_table)
             by_code: dict[str, UUID] = {}
             by_id: dict[UUID, str] = {}
-            owner = UNIT_TABLES.get(bc_table)
+            owner = self.keys.owner_scoped_codes.get(bc_table)
             if info.natural_key:
                 select = [info.key, info.natural_key] + ([owner[0]] if owner else [])
                 for row in self.bc_client.iter_rows(info.entity_set, select=select, api=info.api):
                     code = str(row.get(info.natural_key) or "")
-                    if owner:  # units of measure of one item/resource: keyed "<item no.>|<code>"
+                    if owner:  # codes of one owner record (its units of measure): keyed "<owner no.>|<code>"
                         code = f"{row.get(owner[0]) or ''}|{code}"
                     ident = UUID(str(row[info.key]))
                     by_code[code.upper()] = ident
@@ -191,11 +243,24 @@ class Resolver:
             self._couplings[key] = (forward, backward)
         return self._couplings[key]
 
+    def coupled_dataverse_id(self, *, bc_table: str, dataverse_table: str, bc_id: UUID) -> UUID | None:
+        """The Dataverse id coupled to BC record ``bc_id`` of ``bc_table`` in ``dataverse_table`` (settled couplings
+        only, read once per table pair and pass); None when it is not coupled."""
+        forward, _ = self._coupling_maps(bc_table, dataverse_table)
+        return forward.get(bc_id)
+
+    def code_of(self, *, bc_table: str, bc_id: UUID) -> str | None:
+        """The code (number) of BC record ``bc_id`` of ``bc_table`` (one paged read of the table per pass); None when
+        the table has no such record."""
+        _, by_id = self._code_maps(bc_table)
+        return by_id.get(bc_id)
+
     def picklist_options(self, table: str, column: str) -> dict[int, str]:
         """The options {value: label} of a Dataverse choice column, read once per pass from the attribute
-        metadata (protocols.md B17); {} when the metadata cannot be read."""
+        metadata (Microsoft Learn: "Query table definitions using the Web API"); {} when the metadata cannot be
+        read."""
         key = (table, column)
-        cache: dict[tuple[str, str], dict[int, str]] = self.__dict__.setdefault("_options", {})
+        cache = self._options
         if key not in cache:
             options: dict[int, str] = {}
             if self.dv_client is not None:
@@ -227,12 +292,12 @@ class Resolver:
         ``owner`` = (BC table, number) of the record the code belongs to, for codes that are only unique per
         item or resource (the units of measure of unit group mode: Item 1000's "PCS")."""
         if code in (None, ""):
-            if target == "transactioncurrency" and self.connection.base_currency_id:
-                return self.connection.base_currency_id, "Currency"
+            if target in self.keys.blank_codes:
+                return self.keys.blank_codes[target]
             return None, ""
         tables = self.bc_tables_for(target)
         for bc_table in tables:
-            unit_owner = UNIT_TABLES.get(bc_table)
+            unit_owner = self.keys.owner_scoped_codes.get(bc_table)
             if unit_owner and (owner is None or owner[0] != unit_owner[1]):
                 continue
             key = f"{owner[1]}|{code}" if unit_owner and owner else str(code)
@@ -245,56 +310,15 @@ class Resolver:
                 return forward[bc_id], bc_table
         return None, tables[0] if tables else ""
 
-    def customer_of_company_contact(self, contact_number: str) -> UUID | None:
-        """The SystemId of the customer a BC company contact is linked to through its Contact Business Relation
-        (Link to Table = Customer), or None when it has none. All relations are read once per pass from API v2.0
-        ``contactsInformation`` (protocols.md D10), never per record.
-
-        Raises SynchronizationNotPossible when Business Central does not serve ``contactsInformation``."""
-        if self._company_customers is None:
-            links: dict[str, UUID] = {}
-            try:
-                for row in self.bc_client.iter_rows("contactsInformation", filter="relatedType eq 'Customer'",
-                                                    select=["contactNumber", "relatedId", "relatedType"]):
-                    if row.get("relatedType") == "Customer" and _as_uuid(row.get("relatedId")) is not None:
-                        links.setdefault(str(row.get("contactNumber") or "").upper(), UUID(str(row["relatedId"])))
-            except ClientError as error:
-                raise SynchronizationNotPossible(
-                    f"Business Central did not answer the contact business relations (contactsInformation): {error}; "
-                    "the account of a contact's company is found through them"
-                ) from error
-            self._company_customers = links
-        return self._company_customers.get(str(contact_number).upper())
-
-    def account_of_company_contact(self, *, contact_number: str, record: str, field_name: str) -> UUID | None:
-        """The Dataverse account of a BC company contact: contact number -> its Contact Business Relation with
-        Link to Table = Customer -> that customer -> the account coupled to it (BC: CRM Synch. Helper,
-        FindNewValueForSpecialMapping / FindParentCRMAccountForOpportunity, OPPORTUNITY "Contact Company No." ->
-        ParentAccountId, reference 4.B).
-
-        Returns None when the company contact is not linked to a customer (a prospect): BC leaves ParentAccountId
-        empty then, and so do we. Raises RecordFailure naming ``record``, the customer and the fix when the linked
-        customer is not coupled to an account (where BC silently leaves the field empty, we say which customer to
-        synchronize first; "Clear Value on Failed Sync" gives BC's behaviour)."""
-        customer_id = self.customer_of_company_contact(contact_number)
-        if customer_id is None:
-            return None
-        forward, _ = self._coupling_maps("Customer", "account")
-        if customer_id in forward:
-            return forward[customer_id]
-        _, by_id = self._code_maps("Customer")
-        raise not_coupled_failure(record=record, field_name=field_name, referenced_table="Customer",
-                                  value=f"{by_id.get(customer_id, customer_id)} (of contact {contact_number})",
-                                  destination_table="account")
-
     def bc_code(self, *, target: str, dataverse_id: UUID | None) -> tuple[str | None, str]:
         """The BC code coupled to Dataverse row ``dataverse_id`` of ``target``; returns (code or None, BC table).
 
-        The connection's base currency is the blank (local) currency code."""
+        The Dataverse id a blank code stands for (``keys.blank_codes``: the base currency) is the blank code."""
         if dataverse_id is None:
             return "", ""
-        if target == "transactioncurrency" and self.connection.base_currency_id == dataverse_id:
-            return "", "Currency"
+        blank = self.keys.blank_codes.get(target)
+        if blank is not None and blank[0] == dataverse_id:
+            return "", blank[1]
         tables = self.bc_tables_for(target)
         for bc_table in tables:
             _, backward = self._coupling_maps(bc_table, target)
@@ -303,12 +327,13 @@ class Resolver:
                 continue
             _, by_id = self._code_maps(bc_table)
             if bc_id in by_id:
-                return by_id[bc_id].split("|")[-1], bc_table  # a unit's code without its item number
+                return by_id[bc_id].split("|")[-1], bc_table  # an owner-scoped code without its owner's number
         return None, tables[0] if tables else ""
 
 
 def constant_for(constant: str, column_type: str) -> Any:
-    """A constant value evaluated into the destination column's type (reference 3.2 field 7): "1"/"true"/"yes" for
+    """A constant value evaluated into the destination column's type (BC: table 5336 "Integration Field Mapping",
+    field "Constant Value"): "1"/"true"/"yes" for
     Boolean, numbers for Integer/Decimal/Money/Double; text otherwise (option labels are matched later)."""
     if column_type == "Boolean":
         return constant.strip().lower() in ("1", "true", "yes")
@@ -325,23 +350,12 @@ def constant_for(constant: str, column_type: str) -> Any:
     return constant
 
 
-#: BC fields holding a company contact's number: an account lookup fed by one resolves through the contact's
-#: business relation to a customer, not by looking the number up among customer numbers (BC: CRM Int. Table.
-#: Subscriber; reference 4.B OPPORTUNITY "Contact Company No." -> ParentAccountId).
-COMPANY_CONTACT_FIELDS = frozenset({"Contact Company No."})
-
-#: BC tables whose code is unique per item/resource: the API property naming the owner and the owner's table.
-UNIT_TABLES = {
-    "Item Unit of Measure": ("itemNumber", "Item"),
-    "Resource Unit of Measure": ("resourceNumber", "Resource"),
-}
-
-
 def _transform(rule: FieldRule, value: Any) -> Any:
     return TRANSFORMATIONS[rule.transformation](value)
 
 
-def _as_uuid(value: Any) -> UUID | None:
+def as_uuid(value: Any) -> UUID | None:
+    """``value`` as a UUID; None for None, "" and the empty GUID."""
     if value in (None, "", "00000000-0000-0000-0000-000000000000"):
         return None
     return value if isinstance(value, UUID) else UUID(str(value))
@@ -367,15 +381,14 @@ def _option_value(options: dict[int, str], value: Any) -> int | None:
 
 def bc_to_dataverse(
     row: dict[str, Any], *, rules: list[FieldRule], bc: BCTableInfo, dv: DVTableInfo, resolver: Resolver,
-    record: str,
+    record: str, lookup: LookupHook | None = None,
 ) -> dict[str, Any]:
-    """The Dataverse payload for BC ``row`` (API properties) under ``rules`` (reference 6.3 step 5).
+    """The Dataverse payload for BC ``row`` (API properties) under ``rules`` (BC: codeunit 5336 "Integration Record
+    Synch.", field transfer).
 
     Returns a logical payload (lookups as UUID or None; polymorphic owner/customer types under "<col>type").
-    A company contact number (:data:`COMPANY_CONTACT_FIELDS`) feeding an account lookup resolves through the
-    contact's business relation to a customer (:meth:`Resolver.account_of_company_contact`; a prospect company, linked
-    to no customer, leaves it empty as in BC); a "Contact No." that is the company contact itself leaves the contact
-    lookup empty (company contacts are not Dataverse contacts).
+    ``lookup`` is the table rule's hook for lookup columns (a company contact number feeding an account lookup, for
+    instance): when it returns a :class:`LookupOutcome` that outcome is written instead of the coupled id.
     Raises RecordFailure naming the record, the field and the fix when a referenced record is not coupled or an
     option has no match (unless the field mapping has "Clear Value on Failed Sync").
     """
@@ -388,35 +401,20 @@ def bc_to_dataverse(
             value = constant_for(rule.constant, dv.types.get(column, ""))
         value = _transform(rule, value)
         if column.endswith("idtype") and column[:-4] in dv.lookups:
-            payload[column] = str(value)  # polymorphic target type (OwnerIdType = 'systemuser', reference 4.B)
+            payload[column] = str(value)  # polymorphic target type (OwnerIdType = 'systemuser': codeunit 5334)
             continue
-        if column in dv.lookups and rule.source in COMPANY_CONTACT_FIELDS and "account" in dv.lookups[column].targets:
-            if value in (None, ""):
-                if not rule.not_null:
-                    payload[column] = None
+        if column in dv.lookups and lookup is not None:
+            outcome = lookup(rule, value, row, record)
+            if outcome is not None:
+                if outcome.write:
+                    payload[column] = outcome.value
+                    if outcome.value is not None and outcome.target:
+                        payload[f"{column}type"] = outcome.target
                 continue
-            try:
-                payload[column] = resolver.account_of_company_contact(contact_number=str(value), record=record,
-                                                                      field_name=rule.source)
-            except RecordFailure:
-                if not rule.clear_on_fail:
-                    raise
-                payload[column] = None
-            if payload[column] is not None:
-                payload[f"{column}type"] = "account"
-            continue
-        if (column in dv.lookups and rule.source == "Contact No." and dv.lookups[column].targets == ("contact",)
-                and value not in (None, "") and "Contact Company No." in bc.fields
-                and str(row.get(bc.fields["Contact Company No."]) or "") == str(value)):
-            # The opportunity's contact is the company itself: company contacts are not Dataverse contacts (6.2
-            # step 3); the company arrives as the parent account ("Contact Company No.") instead.
-            if not rule.not_null:
-                payload[column] = None
-            continue
         if column in dv.lookups:
-            lookup = dv.lookups[column]
-            wanted = payload.get(f"{column}type") or ("systemuser" if column == "ownerid" else None)
-            targets = [wanted] if wanted in lookup.targets else list(lookup.targets)
+            targets_of = dv.lookups[column].targets
+            wanted = payload.get(f"{column}type") or resolver.keys.default_targets.get(column)
+            targets = [wanted] if wanted in targets_of else list(targets_of)
             target_id: UUID | None = None
             bc_table = ""
             owner = (bc.name, str(row.get(bc.natural_key) or "")) if bc.natural_key else None
@@ -431,9 +429,10 @@ def bc_to_dataverse(
                     continue
                 raise not_coupled_failure(record=record, field_name=rule.source or column,
                                           referenced_table=bc_table or "/".join(targets), value=str(value),
-                                          destination_table=targets[0] if targets else column)
+                                          destination_table=targets[0] if targets else column,
+                                          hints=resolver.keys.hints)
             if target_id is None and rule.not_null:
-                continue  # Not Null: a null source keeps the destination's value (reference 3.2 field 12)
+                continue  # Not Null keeps the destination's value (BC: table 5336, field "Not Null")
             payload[column] = target_id
             continue
         if column in dv.picklists:
@@ -460,7 +459,8 @@ def dataverse_to_bc(
     row: dict[str, Any], *, rules: list[FieldRule], bc: BCTableInfo, dv: DVTableInfo, resolver: Resolver,
     record: str,
 ) -> dict[str, Any]:
-    """The BC payload (API properties) for Dataverse ``row`` under ``rules`` (reference 6.3 step 5, 10).
+    """The BC payload (API properties) for Dataverse ``row`` under ``rules`` (BC: codeunit 5336 "Integration Record
+    Synch.", field transfer).
 
     Raises RecordFailure naming the record, the column and the fix when a looked-up row is not coupled.
     """
@@ -472,7 +472,7 @@ def dataverse_to_bc(
             continue
         column = rule.source
         if column in dv.lookups:
-            ident = _as_uuid(row.get(dv.read_name(column)))
+            ident = as_uuid(row.get(dv.read_name(column)))
             target = row.get(f"{dv.read_name(column)}@Microsoft.Dynamics.CRM.lookuplogicalname")
             targets = [target] if target else list(dv.lookups[column].targets)
             code: str | None = None
@@ -485,16 +485,11 @@ def dataverse_to_bc(
                 if rule.clear_on_fail:
                     payload[prop] = ""
                     continue
-                if column == "ownerid" and target == "team":
-                    continue  # team-owned rows keep the BC salesperson (reference 10)
-                raise RecordFailure(
-                    message=f"{record}: {column} {ident} is not coupled to a Business Central "
-                            f"{bc_table or 'record'}",
-                    field_name=column,
-                    fix=("couple the user under Couple Salespersons" if targets and targets[0] == "systemuser" else
-                         f"couple it on the coupled records page of the mapping for {bc_table or targets[0]}")
-                    + "; then retry this record",
-                )
+                if (column, target) in resolver.keys.kept_targets:
+                    continue  # e.g. a team-owned row keeps the BC salesperson
+                raise not_coupled_in_business_central_failure(record=record, column=column, dataverse_id=ident,
+                                                              bc_table=bc_table, targets=targets,
+                                                              hints=resolver.keys.hints)
             if code == "" and rule.not_null:
                 continue
             payload[prop] = _transform(rule, code)
@@ -509,7 +504,7 @@ def dataverse_to_bc(
 def dataverse_row_value(row: dict[str, Any], column: str, dv: DVTableInfo) -> Any:
     """A column's current value in a retrieved Dataverse row (lookups as UUID)."""
     value = row.get(dv.read_name(column))
-    return _as_uuid(value) if column in dv.lookups else value
+    return as_uuid(value) if column in dv.lookups else value
 
 
 def changed_columns(payload: dict[str, Any], existing: dict[str, Any] | None, dv: DVTableInfo) -> dict[str, Any]:
@@ -537,7 +532,8 @@ def changed_properties(payload: dict[str, Any], existing: dict[str, Any] | None)
 
 
 def to_web_api(payload: dict[str, Any], dv: DVTableInfo, *, entity_sets: Callable[[str], str]) -> dict[str, Any]:
-    """Turn a logical Dataverse payload into Web API JSON: lookups become ``<nav>@odata.bind`` (protocols.md B5)."""
+    """Turn a logical Dataverse payload into Web API JSON: lookups become ``<nav>@odata.bind`` (Microsoft Learn:
+    "Associate and disassociate table rows using the Web API")."""
     body: dict[str, Any] = {}
     for column, value in payload.items():
         if column.endswith("idtype") and column[:-4] in dv.lookups:
@@ -553,19 +549,3 @@ def to_web_api(payload: dict[str, Any], dv: DVTableInfo, *, entity_sets: Callabl
             continue
         body[column] = str(value) if isinstance(value, UUID) else value
     return body
-
-
-def record_label(table: str, row: dict[str, Any], key: str) -> str:
-    """A record's name for messages: "Item 1000", "product Bicycle"."""
-    value = row.get(key) if key else None
-    return f"{table} {value}" if value not in (None, "") else table
-
-
-def dv_info_for(mapping: IntegrationTableMapping) -> DVTableInfo:
-    """The Dataverse table of ``mapping``."""
-    return dv_info(mapping.integration_table)
-
-
-def bc_info_for(mapping: IntegrationTableMapping) -> BCTableInfo:
-    """The BC table of ``mapping``."""
-    return bc_info(mapping.table)

@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
                 ('status', models.CharField(choices=[('InProcess', 'In Process'), ('Success', 'Success'), ('Error', 'Error')], default='InProcess', max_length=20)),
                 ('attempt', models.PositiveIntegerField(default=1)),
-                ('idle', models.BooleanField(default=False, help_text='Nothing inserted, modified, deleted or failed (reference 6.6)')),
+                ('idle', models.BooleanField(default=False, help_text='Nothing inserted, modified, deleted or failed (BC: HaveJobsBeenIdle)')),
                 ('records_changed', models.PositiveIntegerField(default=0, help_text='Inserted + modified + deleted + coupled')),
                 ('records_failed', models.PositiveIntegerField(default=0)),
                 ('error_message', models.TextField(blank=True)),

@@ -13,7 +13,7 @@ BC_ACCESS_KEY = "bc-key-0a1b2c3d-plaintext-never-shown"
 @pytest.fixture
 def connection(db: Any, admin_user: Any) -> Any:
     """A disabled connection setup (client secret sign-in) saved through the service, so it has a change log."""
-    from connections.services import connection_save
+    from connections.actions.configuration import connection_save
 
     return connection_save(connection=None, user=admin_user, data={
         "name": "Contoso", "dataverse_url": "https://contoso.crm4.dynamics.com", "authentication_type": "ClientSecret",
@@ -62,7 +62,7 @@ def emulator_setup_data(info: dict[str, Any], **overrides: Any) -> dict[str, Any
 @pytest.fixture
 def emulated_connection(db: Any, emulator_info: dict[str, Any], admin_user: Any) -> Any:
     """A disabled connection setup pointing at the emulators (client secret sign-in)."""
-    from connections.services import connection_save
+    from connections.actions.configuration import connection_save
 
     return connection_save(connection=None, user=admin_user, data=emulator_setup_data(emulator_info))
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from connections import services
+from connections.actions.configuration import default_configuration_apply
 from connections.models import ConnectionSetup
 from mappings.models import IntegrationTableMapping
 from syncjobs.models import JobQueueEntry
@@ -28,7 +28,7 @@ def default_queue(db: Any) -> Iterator[Any]:
 @pytest.fixture
 def enabled_connection(connection: ConnectionSetup, admin_user: Any) -> ConnectionSetup:
     """The fixture connection with its default configuration, enabled (as after a successful enable)."""
-    services.default_configuration_apply(connection=connection, user=admin_user)
+    default_configuration_apply(connection=connection, user=admin_user)
     JobQueueEntry.objects.filter(connection=connection).update(status=JobQueueEntry.Status.READY)
     ConnectionSetup.objects.filter(pk=connection.pk).update(is_enabled=True)
     connection.refresh_from_db()

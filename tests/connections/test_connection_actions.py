@@ -11,7 +11,10 @@ import pytest
 from django.urls import reverse
 from rq import SimpleWorker
 
-from connections import services, tasks
+from connections import tasks
+from connections.actions import runner
+from connections.actions.queue import connection_action_enqueue
+from connections.diagnostics import CheckReport, CheckStep
 from connections.models import ConnectionAction, ConnectionSetup
 
 Kind = ConnectionAction.Kind
@@ -96,10 +99,10 @@ def test_a_second_request_while_one_is_queued_returns_the_running_action(
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_enqueue_returns_the_running_action(connection: ConnectionSetup, admin_user: Any,
                                                        default_queue: Any) -> None:
-    first = services.connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
+    first = connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
     assert first.created
-    assert tasks.connection_action_claim(action_id=str(first.pk)) is not None  # a worker took it: Running
-    again = services.connection_action_enqueue(connection=connection, kind=Kind.FINISH, user=admin_user,
+    assert runner.connection_action_claim(action_id=str(first.pk)) is not None  # a worker took it: Running
+    again = connection_action_enqueue(connection=connection, kind=Kind.FINISH, user=admin_user,
                                                options={"enable": True})
     assert not again.created and again.pk == first.pk and again.status == Status.RUNNING
     assert ConnectionAction.objects.count() == 1 and len(default_queue) == 1
@@ -112,9 +115,9 @@ def test_concurrent_enqueue_returns_the_running_action(connection: ConnectionSet
 
 @pytest.mark.django_db(transaction=True)
 def test_a_claimed_action_is_not_run_twice(connection: ConnectionSetup, admin_user: Any, default_queue: Any) -> None:
-    action = services.connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
-    assert tasks.connection_action_claim(action_id=str(action.pk)) is not None
-    assert tasks.connection_action_claim(action_id=str(action.pk)) is None
+    action = connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
+    assert runner.connection_action_claim(action_id=str(action.pk)) is not None
+    assert runner.connection_action_claim(action_id=str(action.pk)) is None
     assert tasks.run_connection_action(str(action.pk)) == "not claimed"
     action.refresh_from_db()
     assert action.status == Status.RUNNING and action.report == {}
@@ -123,13 +126,13 @@ def test_a_claimed_action_is_not_run_twice(connection: ConnectionSetup, admin_us
 @pytest.mark.django_db(transaction=True)
 def test_a_task_that_raises_ends_failed_with_the_error_and_wipes_the_credentials(
         connection: ConnectionSetup, admin_user: Any, default_queue: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    def explode(**kwargs: Any) -> services.CheckReport:
-        signed_in = services.CheckStep("Administrator sign-in", True, "Signed in.")
-        kwargs["progress"](services.CheckReport(steps=[signed_in]))
+    def explode(**kwargs: Any) -> CheckReport:
+        signed_in = CheckStep("Administrator sign-in", True, "Signed in.")
+        kwargs["progress"](CheckReport(steps=[signed_in]))
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "integration_solution_import", explode)
-    action = services.connection_action_enqueue(connection=connection, kind=Kind.REDEPLOY, user=admin_user,
+    monkeypatch.setattr(runner, "integration_solution_import", explode)
+    action = connection_action_enqueue(connection=connection, kind=Kind.REDEPLOY, user=admin_user,
                                                 admin_username="admin@contoso.com", admin_password=ADMIN_PASSWORD)
     work(default_queue)
     action.refresh_from_db()
@@ -140,7 +143,7 @@ def test_a_task_that_raises_ends_failed_with_the_error_and_wipes_the_credentials
     assert steps[-1]["message"] == "RuntimeError: database went away" and steps[-1]["layer"] == "unexpected"
     assert action.admin_username == "" and action.admin_password == ""
     # A new action may start now that this one has ended.
-    assert services.connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user).created
+    assert connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user).created
 
 
 @pytest.mark.django_db(transaction=True)
@@ -148,10 +151,10 @@ def test_an_action_whose_job_is_lost_is_failed_and_a_new_one_starts(
         connection: ConnectionSetup, admin_user: Any, default_queue: Any) -> None:
     from datetime import timedelta
 
-    lost = services.connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
+    lost = connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
     default_queue.connection.flushdb()  # Redis emptied: the job is gone
     ConnectionAction.objects.filter(pk=lost.pk).update(created_at=lost.created_at - timedelta(minutes=5))
-    fresh = services.connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
+    fresh = connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
     assert fresh.created and fresh.pk != lost.pk
     lost.refresh_from_db()
     assert lost.status == Status.FAILED and "no longer exists" in lost.message
@@ -167,7 +170,7 @@ def test_the_scheduler_fails_an_action_whose_worker_was_killed(
 
     from connections.tasks import recover_lost_connection_actions
 
-    action = services.connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
+    action = connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
     assert recover_lost_connection_actions() == 0  # queued, job present: may still run
     ConnectionAction.objects.filter(pk=action.pk).update(status=Status.RUNNING)
     job = Job.fetch(action.rq_job_id, connection=default_queue.connection)
@@ -199,7 +202,7 @@ def test_viewers_cannot_start_actions(client: Any, viewer: Any, connection: Conn
 @pytest.mark.django_db(transaction=True)
 def test_the_connection_page_lists_recent_actions_with_their_outcome(
         admin_client: Any, connection: ConnectionSetup, admin_user: Any, default_queue: Any) -> None:
-    action = services.connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
+    action = connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
     ConnectionAction.objects.filter(pk=action.pk).update(status=Status.FAILED,
                                                          message="The connection test failed; it stays disabled.")
     page = admin_client.get(reverse("connections:connection-detail", args=[connection.pk])).content.decode()
@@ -211,7 +214,7 @@ def test_the_connection_page_lists_recent_actions_with_their_outcome(
 @pytest.mark.django_db(transaction=True)
 def test_status_of_an_action_of_another_connection_is_404(admin_client: Any, connection: ConnectionSetup,
                                                           admin_user: Any, default_queue: Any) -> None:
-    action = services.connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
+    action = connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
     other = ConnectionSetup.objects.create(name="Other")
     url = reverse("connections:connectionaction-status", args=[other.pk, action.pk])
     assert admin_client.get(url).status_code == 404
@@ -220,7 +223,7 @@ def test_status_of_an_action_of_another_connection_is_404(admin_client: Any, con
 @pytest.mark.django_db(transaction=True)
 def test_the_connection_page_points_to_the_running_action(admin_client: Any, connection: ConnectionSetup,
                                                           admin_user: Any, default_queue: Any) -> None:
-    action = services.connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
+    action = connection_action_enqueue(connection=connection, kind=Kind.ENABLE, user=admin_user)
     page = admin_client.get(reverse("connections:connection-detail", args=[connection.pk])).content.decode()
     banner = page.split('id="active-action">')[1].split("</p>")[0]
     assert "Enable is queued on a worker" in banner and action_url(action) in banner

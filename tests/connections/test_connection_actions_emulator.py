@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from connections import services, tasks
+from connections.actions import runner
+from connections.actions.configuration import connection_save
+from connections.actions.queue import connection_action_enqueue
+from connections.diagnostics import CheckReport
 from connections.models import ConnectionAction, ConnectionSetup
 from connections.solution import INTEGRATION_ROLES
 from tests.connections.conftest import emulator_setup_data
@@ -74,7 +77,7 @@ def test_finish_on_a_worker_sets_the_connection_up_step_by_step(
         admin_client: Any, emulated_connection: ConnectionSetup, emulator_info: dict[str, Any], admin_user: Any,
         default_queue: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     password = emulator_info["admin_password"]
-    action = services.connection_action_enqueue(
+    action = connection_action_enqueue(
         connection=emulated_connection, kind=Kind.FINISH, user=admin_user, admin_username=emulator_info["admin_user"],
         admin_password=password, options={"import_solution": True, "enable": True})
     # Queued: the password is in the row only encrypted, and nowhere in Redis (the job carries the id only).
@@ -83,12 +86,12 @@ def test_finish_on_a_worker_sets_the_connection_up_step_by_step(
     assert str(action.pk).encode() in redis_text(default_queue.connection)
 
     seen: list[tuple[str, int]] = []
-    write = tasks._progress_writer
+    write = runner._progress_writer
 
     def recording_writer(running: ConnectionAction) -> Any:
         inner = write(running)
 
-        def progress(report: services.CheckReport) -> None:
+        def progress(report: CheckReport) -> None:
             inner(report)
             row = ConnectionAction.objects.get(pk=running.pk)
             seen.append((row.status, len(row.report.get("steps", []))))
@@ -96,7 +99,7 @@ def test_finish_on_a_worker_sets_the_connection_up_step_by_step(
 
         return progress
 
-    monkeypatch.setattr(tasks, "_progress_writer", recording_writer)
+    monkeypatch.setattr(runner, "_progress_writer", recording_writer)
     work(default_queue)
 
     action.refresh_from_db()
@@ -130,9 +133,9 @@ def test_finish_on_a_worker_sets_the_connection_up_step_by_step(
 
 def test_a_failing_finish_ends_failed_with_the_step_and_fix_and_keeps_the_data(
         admin_client: Any, emulator_info: dict[str, Any], admin_user: Any, default_queue: Any) -> None:
-    connection = services.connection_save(connection=None, user=admin_user, data=emulator_setup_data(
+    connection = connection_save(connection=None, user=admin_user, data=emulator_setup_data(
         emulator_info, client_secret="not-the-secret"))
-    action = services.connection_action_enqueue(
+    action = connection_action_enqueue(
         connection=connection, kind=Kind.FINISH, user=admin_user, admin_username=emulator_info["admin_user"],
         admin_password=emulator_info["admin_password"], options={"import_solution": True, "enable": True})
     work(default_queue)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connections import services
+from connections.diagnostics import CheckReport, connection_test
 from connections.models import ConnectionSetup
 from connections.solution import SYSTEM_ADMINISTRATOR_ROLE_TEMPLATE_ID, solution_package
 from tests.connections.conftest import admin_dataverse
@@ -23,8 +23,8 @@ def _set(connection: ConnectionSetup, **values: Any) -> ConnectionSetup:
     return connection
 
 
-def _test(connection: ConnectionSetup, **kwargs: Any) -> services.CheckReport:
-    return services.connection_test(connection=connection, timeout=kwargs.pop("timeout", 10), **kwargs)
+def _test(connection: ConnectionSetup, **kwargs: Any) -> CheckReport:
+    return connection_test(connection=connection, timeout=kwargs.pop("timeout", 10), **kwargs)
 
 
 def test_succeeds_and_reads_the_server(emulated_connection: ConnectionSetup, emulator_info: dict[str, Any]) -> None:
@@ -118,7 +118,7 @@ def test_disabled_application_user_fails_test_connection(emulated_connection: Co
 
 def test_disabled_integration_user(emulator_info: dict[str, Any]) -> None:
     # The requirement check itself, on the emulator's seeded disabled user (read as the administrator).
-    from connections.services import integration_user_requirements
+    from connections.diagnostics import integration_user_requirements
 
     admin = admin_dataverse(emulator_info)
     disabled = next(admin.iter_rows("systemusers", select=["systemuserid"],

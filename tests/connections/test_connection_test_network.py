@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from connections import services
+from connections.diagnostics import connection_test
 from connections.models import ConnectionSetup
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def test_dns_failure_names_the_layer(connection: ConnectionSetup) -> None:
     ConnectionSetup.objects.filter(pk=connection.pk).update(dataverse_url="https://nonexistent.invalid",
                                                             authority_host="https://nonexistent.invalid")
     connection.refresh_from_db()
-    report = services.connection_test(connection=connection, timeout=5)
+    report = connection_test(connection=connection, timeout=5)
     assert not report.ok
     assert report.failing_layer == "dns"
     assert report.failed_step.name == "Sign in to Microsoft Entra ID"
@@ -37,7 +37,7 @@ def test_refused_connection_names_the_layer(connection: ConnectionSetup, setting
     ConnectionSetup.objects.filter(pk=connection.pk).update(dataverse_url=f"https://127.0.0.1:{port}",
                                                             authority_host=f"https://127.0.0.1:{port}")
     connection.refresh_from_db()
-    report = services.connection_test(connection=connection, timeout=5)
+    report = connection_test(connection=connection, timeout=5)
     assert report.failing_layer == "connection"
     assert "Nothing answered" in report.failed_step.fix
 
@@ -46,7 +46,7 @@ def test_private_address_is_refused_before_any_request(connection: ConnectionSet
     settings.OUTBOUND_ALLOWED_HOSTS = []
     ConnectionSetup.objects.filter(pk=connection.pk).update(dataverse_url="https://127.0.0.1:1")
     connection.refresh_from_db()
-    report = services.connection_test(connection=connection, timeout=5)
+    report = connection_test(connection=connection, timeout=5)
     assert report.failed_step.name == "Outbound URLs allowed"
     assert report.failing_layer == "outbound"
     assert "OUTBOUND_ALLOWED_HOSTS" in report.failed_step.fix
@@ -55,7 +55,7 @@ def test_private_address_is_refused_before_any_request(connection: ConnectionSet
 def test_missing_settings_are_named(connection: ConnectionSetup) -> None:
     connection.client_secret = ""
     connection.tenant_id = ""
-    report = services.connection_test(connection=connection, save=False)
+    report = connection_test(connection=connection, save=False)
     assert report.failing_layer == "configuration"
     assert "Enter the tenant ID." in report.failed_step.message
     assert "Enter the client secret." in report.failed_step.message

@@ -1,21 +1,22 @@
 """Test Connection against the emulators for two failure classes produced by the services themselves (not by
-constructed errors): a privilege the integration user's role lacks (Dataverse 403 ``0x80040220``, protocols.md B13)
-and BC's local currency missing in Dataverse (reference 1.3: LCY Code must exist as an ISO currency code)."""
+constructed errors): a privilege the integration user's role lacks (Dataverse 403 ``0x80040220``, Microsoft Learn:
+"Web service error codes") and BC's local currency missing in Dataverse (BC: table 5330 CRM Connection Setup,
+EnableCRMConnection: LCY Code must exist as an ISO currency code)."""
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
 
-from connections import services
+from connections.diagnostics import CheckReport, connection_test
 from connections.models import ConnectionSetup
 from tests.connections.conftest import admin_dataverse
 
 pytestmark = pytest.mark.django_db
 
 
-def _test(connection: ConnectionSetup) -> services.CheckReport:
-    return services.connection_test(connection=connection, timeout=10, check_roles=False)
+def _test(connection: ConnectionSetup) -> CheckReport:
+    return connection_test(connection=connection, timeout=10, check_roles=False)
 
 
 def test_missing_read_privilege_names_the_privilege_layer_and_fix(emulated_connection: ConnectionSetup,
@@ -69,7 +70,7 @@ def test_local_currency_missing_in_dataverse_then_added(emulated_connection: Con
 
 
 def test_blank_local_currency_code_fails(emulated_connection: ConnectionSetup, emulator: Any) -> None:
-    """Reference 1.3: General Ledger Setup "LCY Code" must be non-empty."""
+    """BC (EnableCRMConnection): General Ledger Setup "LCY Code" must be non-empty."""
     emulator.local_currency("")
     report = _test(emulated_connection)
     assert report.failing_layer == "currency"

@@ -1,7 +1,7 @@
-"""Redeploy Integration Solution, Enable and Disable from the page against the emulators (reference 1.2, 1.3):
-Enable and Redeploy run on an RQ worker (here rq's SimpleWorker in this process); the solution import assigns the
-integration roles with administrator credentials used once; enabling applies the default configuration when none
-exists and restores held job queue entries otherwise."""
+"""Redeploy Integration Solution, Enable and Disable from the page against the emulators (BC: page and table 5330
+CRM Connection Setup): Enable and Redeploy run on an RQ worker (here rq's SimpleWorker in this process); the solution
+import assigns the integration roles with administrator credentials used once; enabling applies the default
+configuration when none exists and restores held job queue entries otherwise."""
 from __future__ import annotations
 
 from collections.abc import Iterator

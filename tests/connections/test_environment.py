@@ -1,4 +1,5 @@
-"""URL normalisation and the legacy connection string (reference 1.4)."""
+"""URL normalisation and the legacy connection string (BC: codeunit 5330 CRM Integration Management,
+CheckModifyCRMConnectionURL; table 5330 CRM Connection Setup, field 138 Server Connection String)."""
 from __future__ import annotations
 
 import pytest

@@ -4,7 +4,7 @@ and test_connection_test_privileges.py."""
 from __future__ import annotations
 
 from connections.clients.errors import AccessDeniedError, AuthenticationError, NotFoundError, TransientError
-from connections.services import check_step_for_error
+from connections.diagnostics import check_step_for_error
 
 
 def test_missing_privilege() -> None:

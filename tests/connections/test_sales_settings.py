@@ -1,5 +1,6 @@
 """Sales settings on the connection setup page: legacy and bi-directional sales orders exclude each other, and
-toggles rebuild the affected mappings and job queue entries (reference 1.3, 4.B ResetSalesOrderMappingConfiguration)."""
+toggles rebuild the affected mappings and job queue entries (BC: codeunit 5334 CRM Setup Defaults,
+ResetSalesOrderMappingConfiguration)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from connections import services
+from connections.actions.configuration import connection_sales_settings_update, default_configuration_apply
 from connections.models import ConnectionSetup
 from mappings.models import IntegrationTableMapping
 from syncjobs.models import JobQueueEntry
@@ -33,10 +34,10 @@ def test_page_refuses_legacy_and_bidirectional_together(admin_client: Any, conne
 
 def test_service_refuses_turning_on_bidirectional_while_legacy_is_on(connection: ConnectionSetup,
                                                                       admin_user: Any) -> None:
-    services.connection_sales_settings_update(connection=connection, user=admin_user,
+    connection_sales_settings_update(connection=connection, user=admin_user,
                                               data={"legacy_sales_order_integration": True})
     with pytest.raises(ValidationError, match="exclude each other"):
-        services.connection_sales_settings_update(connection=connection, user=admin_user,
+        connection_sales_settings_update(connection=connection, user=admin_user,
                                                   data={"legacy_sales_order_integration": True,
                                                         "bidirectional_sales_order_integration": True})
     connection.refresh_from_db()
@@ -54,13 +55,13 @@ def test_wizard_options_step_refuses_both(admin_client: Any) -> None:
 
 def test_auto_create_needs_legacy(connection: ConnectionSetup, admin_user: Any) -> None:
     with pytest.raises(ValidationError, match="legacy sales order integration only"):
-        services.connection_sales_settings_update(connection=connection, user=admin_user,
+        connection_sales_settings_update(connection=connection, user=admin_user,
                                                   data={"auto_create_sales_orders": True})
 
 
 def test_toggling_bidirectional_rebuilds_sales_order_mappings_and_jobs(admin_client: Any, connection: ConnectionSetup,
                                                                       admin_user: Any) -> None:
-    services.default_configuration_apply(connection=connection, user=admin_user)
+    default_configuration_apply(connection=connection, user=admin_user)
     mappings = IntegrationTableMapping.objects.filter(connection=connection)
     assert not mappings.filter(name="SOLINE-ORDERDETAIL").exists()
     assert not JobQueueEntry.objects.filter(connection=connection,
@@ -94,7 +95,7 @@ def test_unit_group_mapping_is_locked_while_enabled(connection: ConnectionSetup,
     ConnectionSetup.objects.filter(pk=connection.pk).update(is_enabled=True)
     connection.refresh_from_db()
     with pytest.raises(ValidationError, match="only while the connection is disabled"):
-        services.connection_sales_settings_update(connection=connection, user=admin_user,
+        connection_sales_settings_update(connection=connection, user=admin_user,
                                                   data={"unit_group_mapping_enabled": False})
     connection.refresh_from_db()
     assert connection.unit_group_mapping_enabled

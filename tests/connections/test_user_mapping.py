@@ -1,13 +1,14 @@
-"""User mapping required (reference 1.1): work done on behalf of a portal user runs as the Dataverse user with the
-same e-mail (impersonation, protocols.md B12); users without a match lose the integration actions."""
+"""User mapping required (BC: table 5330 CRM Connection Setup, field 61 Is User Mapping Required): work done on
+behalf of a portal user runs as the Dataverse user with the same e-mail (impersonation, Microsoft Learn: "Impersonate
+another user using the Web API"); users without a match lose the integration actions."""
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
 
-from connections import services
 from connections.models import ConnectionSetup
+from connections.users import UserNotMapped, dataverse_client_for_user, dataverse_user_for, user_has_integration_actions
 
 pytestmark = pytest.mark.django_db
 
@@ -18,18 +19,18 @@ def test_matching_user_is_impersonated_and_others_lose_the_actions(
     stranger = django_user_model.objects.create_user("stranger", "nobody@example.com", "pw-123456789")
 
     # Off: everyone keeps the actions and work runs as the integration user.
-    assert services.user_has_integration_actions(connection=emulated_connection, user=stranger)
-    plain = services.dataverse_client_for_user(connection=emulated_connection, user=stranger)
+    assert user_has_integration_actions(connection=emulated_connection, user=stranger)
+    plain = dataverse_client_for_user(connection=emulated_connection, user=stranger)
     assert plain.who_am_i()["UserId"] == emulator_info["application_user_id"]
 
     ConnectionSetup.objects.filter(pk=emulated_connection.pk).update(user_mapping_required=True)
     emulated_connection.refresh_from_db()
-    client = services.dataverse_client_for_user(connection=emulated_connection, user=seller)
-    caller = services.dataverse_user_for(connection=emulated_connection, user=seller)
+    client = dataverse_client_for_user(connection=emulated_connection, user=seller)
+    caller = dataverse_user_for(connection=emulated_connection, user=seller)
     assert client.caller_id == caller
     assert client.who_am_i()["UserId"] == str(caller) != emulator_info["application_user_id"]
-    assert services.user_has_integration_actions(connection=emulated_connection, user=seller)
+    assert user_has_integration_actions(connection=emulated_connection, user=seller)
 
-    assert not services.user_has_integration_actions(connection=emulated_connection, user=stranger)
-    with pytest.raises(services.UserNotMapped, match="no enabled Dataverse user has the e-mail"):
-        services.dataverse_client_for_user(connection=emulated_connection, user=stranger)
+    assert not user_has_integration_actions(connection=emulated_connection, user=stranger)
+    with pytest.raises(UserNotMapped, match="no enabled Dataverse user has the e-mail"):
+        dataverse_client_for_user(connection=emulated_connection, user=stranger)

@@ -1,5 +1,5 @@
 """The assisted setup's "Couple salespersons" step (Person ownership model only; BC: CDS Connection Setup Wizard
-step CoupleSalespersons, "must couple before Next", reference 2.1), driven with the Django test client against the
+step CoupleSalespersons, "must couple before Next"), driven with the Django test client against the
 emulators, and the Finish step that applies the couplings (``connection_setup_finish``) and its scripted twin
 ``setup_connection --couple-salespersons-by-email``."""
 from __future__ import annotations
@@ -15,7 +15,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from connections import forms, services
+from connections import forms
+from connections.actions.finish import connection_setup_finish
 from connections.models import ConnectionSetup
 from emulators.testing import client_token
 from mappings.models import Coupling
@@ -132,7 +133,7 @@ def test_finish_creates_the_chosen_couplings(admin_client: Any, emulator_info: d
     # Finish with the wizard's data (the step's form re-validated from the session, as done() does)
     storage = admin_client.session[f"wizard_{WIZARD}"]
     data = dict(wizard_data(storage, emulator_info))
-    report = services.connection_setup_finish(data=data, user=admin_user, timeout=10)
+    report = connection_setup_finish(data=data, user=admin_user, timeout=10)
     step = next(s for s in report.steps if s.name == "Couple salespersons")
     assert step.ok is True, report.as_dict()
     assert step.message == "5 salespersons coupled to Dataverse users."
@@ -145,7 +146,7 @@ def test_finish_creates_the_chosen_couplings(admin_client: Any, emulator_info: d
     expected[uuid.UUID(salespeople["RB"]["id"])] = uuid.UUID(users[emulator_info["admin_user"].lower()])
     assert coupled == expected
     # finishing again (same data) couples nothing twice
-    again = services.connection_setup_finish(data=data, user=admin_user, timeout=10)
+    again = connection_setup_finish(data=data, user=admin_user, timeout=10)
     step = next(s for s in again.steps if s.name == "Couple salespersons")
     assert step.ok and step.message == "0 salespersons coupled to Dataverse users; 5 were already coupled."
     assert Coupling.objects.filter(connection=connection, bc_table="Salesperson/Purchaser").count() == 5
@@ -162,7 +163,7 @@ def test_finish_without_enabling_still_couples(admin_client: Any, emulator_info:
     assert response.context["wizard"]["steps"].current == "review"
     data = wizard_data(admin_client.session[f"wizard_{WIZARD}"], emulator_info)
     data["enable"] = False
-    report = services.connection_setup_finish(data=data, user=admin_user, timeout=10)
+    report = connection_setup_finish(data=data, user=admin_user, timeout=10)
     assert report.ok, report.as_dict()
     connection = ConnectionSetup.objects.get()
     assert not connection.is_enabled

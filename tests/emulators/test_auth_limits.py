@@ -1,4 +1,5 @@
-"""Token checks, service protection limits, faults and the control endpoint (protocols.md B13, B14, D7, D8)."""
+"""Token checks, service protection limits, faults and the control endpoint (Microsoft Learn "Service protection API
+limits", "Working with API limits in Dynamics 365 Business Central")."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ def test_impersonation(dv: Api, info: dict[str, Any]) -> None:
 
 def test_latency_holds_the_concurrency_slot(emu: RunningEmulators, info: dict[str, Any], dv_token: str) -> None:
     """Added latency runs inside the concurrency gate: with dv_concurrent=2 and slow requests, a third
-    concurrent request gets 429 0x80072326 with Retry-After (protocols.md B14)."""
+    concurrent request gets 429 0x80072326 with Retry-After ("Service protection API limits")."""
     import threading
 
     from emulators.testing import EmulatorSession
@@ -135,8 +136,9 @@ def test_latency_holds_the_concurrency_slot(emu: RunningEmulators, info: dict[st
 
 def test_bc_processes_a_few_requests_at_once_and_queues_the_rest(emu: RunningEmulators, info: dict[str, Any],
                                                                  bc_token: str) -> None:
-    """BC online limits (protocols.md D8): a few requests per user are processed at once, further ones wait in a
-    bounded queue, and a request that finds the queue full gets 429. Scaled down here to 1 processed + 1 queued."""
+    """BC online limits ("Working with API limits in Dynamics 365 Business Central"): a few requests per user are
+    processed at once, further ones wait in a bounded queue, and a request that finds the queue full gets 429.
+    Scaled down here to 1 processed + 1 queued."""
     import threading
     import time
 

@@ -1,4 +1,4 @@
-"""Business Central API emulator (protocols.md D)."""
+"""Business Central API emulator (Microsoft Learn "Business Central API (v2.0)")."""
 
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ def test_count_segment(bc: Api, bc_custom: Api, cronus: str) -> None:
 
 
 def test_custom_route_shipping_agents_and_unit_groups(bc: Api, bc_custom: Api, cronus: str) -> None:
-    """Tables v2.0 lacks (protocols.md D11) on bcportal/integration/v1.0; not on v2.0."""
+    """Tables v2.0 lacks (the companion extension's custom API) on bcportal/integration/v1.0; not on v2.0."""
     agents = bc_custom.get(f"companies({cronus})/shippingAgents").json()["value"]
     assert len(agents) == 3 and {"code", "displayName", "internetAddress"} <= set(agents[0])
     assert bc.get(f"companies({cronus})/shippingAgents").status_code == 404

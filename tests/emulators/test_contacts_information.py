@@ -1,4 +1,4 @@
-"""API v2.0 ``contactsInformation`` (Contact Business Relation, protocols.md D10) on the BC emulator."""
+"""API v2.0 ``contactsInformation`` (Contact Business Relation, "Business Central API (v2.0)") on the BC emulator."""
 
 from __future__ import annotations
 

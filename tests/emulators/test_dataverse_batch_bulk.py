@@ -1,4 +1,5 @@
-"""$batch, bulk messages, ImportSolution, role $ref and metadata endpoints (protocols.md B9-B11, B17)."""
+"""$batch, bulk messages, ImportSolution, role $ref and metadata endpoints (Microsoft Learn "Execute batch operations
+using the Web API", "Use bulk operation messages", "Query table definitions using the Web API")."""
 
 from __future__ import annotations
 
@@ -153,7 +154,7 @@ def _product_targets(dv: Api, numbers: list[str]) -> list[dict[str, Any]]:
 
 
 def test_create_multiple_duplicate_second_target_rolls_back_first(dv: Api) -> None:
-    """protocols.md B10: CreateMultiple on a standard table is all-or-nothing ("Cannot insert duplicate key.")."""
+    """CreateMultiple on a standard table is all-or-nothing ("Cannot insert duplicate key.")."""
     r = dv.post("products/Microsoft.Dynamics.CRM.CreateMultiple",
                 json={"Targets": _product_targets(dv, ["ATOM-1", "ATOM-1"])})
     assert r.status_code == 412 and r.json()["error"]["code"] == "0x80040237"
@@ -167,7 +168,7 @@ def test_create_multiple_duplicate_second_target_rolls_back_first(dv: Api) -> No
 
 
 def test_bulk_rolls_back_on_malformed_second_target(dv: Api) -> None:
-    """A second target with a malformed lookup URL is a 400 (not a 500) and leaves nothing behind (B10, B13)."""
+    """A second target with a malformed lookup URL is a 400 (not a 500) and leaves nothing behind."""
     for message in ("CreateMultiple", "UpsertMultiple"):
         kind = "Microsoft.Dynamics.CRM.account"
         targets = [{"@odata.type": kind, "accountid": "5a5a5a5a-0000-4000-8000-000000000001", "name": "Atomic kept?"},
@@ -186,7 +187,7 @@ def test_bulk_rolls_back_on_malformed_second_target(dv: Api) -> None:
 
 
 def test_bulk_in_batch_changeset_is_atomic(dv: Api) -> None:
-    """A CreateMultiple part inside a $batch change set that fails undoes the whole change set (B9, B10)."""
+    """A CreateMultiple part inside a $batch change set that fails undoes the whole change set."""
     import json as _json
 
     targets = _json.dumps({"Targets": _product_targets(dv, ["ATOM-2", "ATOM-2"])})

@@ -1,4 +1,5 @@
-"""Dataverse CRUD, upsert, ETags, lookups and table rules (protocols.md B4-B6, C)."""
+"""Dataverse CRUD, upsert, ETags, lookups and table rules (Microsoft Learn "Create a table row using the Web API",
+"Update and delete table rows using the Web API", "Perform conditional operations using the Web API")."""
 
 from __future__ import annotations
 
@@ -200,7 +201,7 @@ def test_single_property_and_ref(dv: Api) -> None:
 
 
 def test_standard_columns_the_integration_maps(dv: Api) -> None:
-    """Columns of protocols.md C / the standard tables that the integration's field mappings use."""
+    """Columns of the standard tables that the integration's field mappings use."""
     _sched, unit = _units(dv)
     pid = _product(dv, "1900-S", vendorid="10000", vendorpartnumber="4711", stockvolume=0.5)
     prod = dv.get(f"products({pid})?$select=vendorid,vendorpartnumber").json()
@@ -236,7 +237,7 @@ def test_standard_columns_the_integration_maps(dv: Api) -> None:
 
 def test_integration_solution_columns(dv: Api) -> None:
     """bcbi_* columns on salesorder / salesorderdetail come with the integration solution
-    (business-central-integration.md 8.2: "bcbi_* attributes needed")."""
+    of Business Central ("Integrating with Dynamics 365 Sales")."""
     import base64
     import io
     import zipfile

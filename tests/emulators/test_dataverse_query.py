@@ -1,4 +1,5 @@
-"""Dataverse queries: $select/$filter/$orderby/$top/$count/$expand, paging and change tracking (protocols.md B7, B8)."""
+"""Dataverse queries: $select/$filter/$orderby/$top/$count/$expand, paging and change tracking (Microsoft Learn "Query
+data using the Web API", "Use change tracking to synchronize data with external systems")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Security roles and disabled users in the Dataverse emulator (protocols.md B12, B13 ``0x80040220``, C9)."""
+"""Security roles and disabled users in the Dataverse emulator (Microsoft Learn "Security concepts in Microsoft
+Dataverse", "Impersonate another user using the Web API"; ``0x80040220``)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def test_caller_without_any_role_is_denied(dv: Api, admin_dv: Api, info: dict[st
 
 
 def test_impersonating_a_user_without_roles_is_denied(dv: Api, admin_dv: Api) -> None:
-    """B12: effective rights are the intersection of the caller's and the impersonated user's."""
+    """Effective rights are the intersection of the caller's and the impersonated user's."""
     admin_id = admin_dv.get("WhoAmI").json()["UserId"]
     bare = admin_dv.post("systemusers", json={"firstname": "No", "lastname": "Roles", "domainname": "noroles@x.test",
                                               "businessunitid@odata.bind": "/businessunits(" + admin_dv.get(
@@ -95,7 +96,7 @@ def test_privilege_enforcement_can_be_switched_off(emu: RunningEmulators, dv: Ap
 def test_revoked_privilege_is_denied_with_dataverse_error(emu: RunningEmulators, dv: Api, admin_dv: Api,
                                                           info: dict[str, Any]) -> None:
     """A role grants privileges; revoking prvReadAccount from the app user's only role denies reading accounts with
-    Dataverse's 403 body (B13 ``0x80040220``), other reads and other principals are unaffected."""
+    Dataverse's 403 body (``0x80040220``), other reads and other principals are unaffected."""
     app_user = info["application_user_id"]
     changed = emu.privileges("Basic User", revoke=["prvReadAccount"])
     assert [(r["name"], r["revoked"]) for r in changed] == [("Basic User", ["prvReadAccount"])]
@@ -144,7 +145,7 @@ def test_privilege_from_any_role_counts_and_grant_restores(emu: RunningEmulators
 
 
 def test_impersonated_user_needs_the_privilege_too(emu: RunningEmulators, dv: Api, admin_dv: Api) -> None:
-    """B12: effective rights are the intersection of the caller's and the impersonated user's privileges."""
+    """Effective rights are the intersection of the caller's and the impersonated user's privileges."""
     sales_user = admin_dv.get("systemusers?$select=fullname&$filter=internalemailaddress eq 'jo@contoso.com'"
                               ).json()["value"][0]["systemuserid"]
     emu.privileges("Salesperson", revoke=["prvCreateContact"])

@@ -1,4 +1,5 @@
-"""Entra ID emulator as msal uses it (protocols.md A)."""
+"""Entra ID emulator as msal uses it (Microsoft Learn "Microsoft identity platform and OAuth 2.0 client credentials
+flow", "OpenID Connect on the Microsoft identity platform")."""
 
 from __future__ import annotations
 

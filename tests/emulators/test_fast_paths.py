@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from emulators.dv_store import now_iso
+from emulators.dataverse.store import now_iso
 from emulators.odata import ODataError, parse_segment, split_top_level
 
 

@@ -1,5 +1,6 @@
-"""Option sets as Dataverse serves them (protocols.md B17, C7; business-central-integration.md 4.A option
-mappings PAYMENT TERMS / SHIPMENT METHOD / SHIPPING AGENT), the accounts that match CRONUS customers, and the
+"""Option sets as Dataverse serves them (Microsoft Learn "Query table definitions using the Web API", "InsertOptionValue
+Action"; the option mappings PAYMENT TERMS / SHIPMENT METHOD / SHIPPING AGENT of "Integrating with Dynamics 365
+Sales"), the accounts that match CRONUS customers, and the
 request counters of the control endpoint."""
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def test_unknown_tables_name_the_known_ones() -> None:
 def test_catalogue_describes_keys_names_and_lookups() -> None:
     assert BC_TABLES["Item"].field("No.").api_property == "number"
     assert BC_TABLES["Item"].field("Unit Price").api_property == "unitPrice"
-    # D11: Resource is served by the custom route; Item too, because it carries fields v2.0 lacks (Gross Weight)
+    # Resource is served by the custom route; Item too, because it carries fields v2.0 lacks (Gross Weight)
     assert BC_TABLES["Resource"].api == CUSTOM_API and BC_TABLES["Item"].field("Gross Weight").extension
     assert BC_TABLES["Item"].api == CUSTOM_API
     assert BC_TABLES["Currency"].api == STANDARD_API  # no extension fields: the standard API serves it

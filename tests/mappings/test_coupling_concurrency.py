@@ -1,4 +1,5 @@
-"""Coupling constraints under concurrent attempts (reference 6.7): PostgreSQL only (SQLite serializes writers).
+"""Coupling constraints under concurrent attempts (BC: table 5331 CRM Integration Record): PostgreSQL only (SQLite
+serializes writers).
 
 The same constraints are exercised without concurrency on every database in test_services.py.
 """

@@ -1,4 +1,5 @@
-"""The default configuration against reference 4.A and 4.B for every combination of options, and the toggles."""
+"""The default configuration against BC's codeunit 7204 CDS Setup Defaults and codeunit 5334 CRM Setup Defaults for
+every combination of options, and the toggles."""
 from __future__ import annotations
 
 import itertools
@@ -8,17 +9,18 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from mappings.catalogue import bc_table, dataverse_table, validate_filter
-from mappings.defaults import (
+from mappings.models import IntegrationFieldMapping, IntegrationTableMapping
+from syncjobs.defaults import (
     default_configuration_reset,
     ownership_model_apply,
     sales_order_configuration_reset,
     special_jobs_apply,
     unit_group_mapping_apply,
 )
-from mappings.models import IntegrationFieldMapping, IntegrationTableMapping
 from syncjobs.models import JobQueueEntry
 
-# Reference 4.A / 4.B tables: name -> (BC table, Dataverse table, direction, coupled only, BC filter, Dataverse filter)
+# BC's default mappings (CDS / CRM Setup Defaults): name -> (BC table, Dataverse table, direction, coupled only,
+# BC filter, Dataverse filter)
 BASE = {
     "CURRENCY": ("Currency", "transactioncurrency", "ToIntegrationTable", True, "", ""),
     "PAYMENT TERMS": ("Payment Terms", "account", "ToIntegrationTable", True, "", ""),
@@ -55,7 +57,8 @@ BIDIRECTIONAL_SO = {
                            "lineType eq 'Item' or lineType eq 'Resource'", ""),
 }
 
-# (minutes between runs, inactivity timeout, category); None = no job queue entry (reference 4.A/4.B JQ column)
+# (minutes between runs, inactivity timeout, category); None = no job queue entry (BC: the job queue entries that
+# CDS / CRM Setup Defaults create)
 JOBS = {
     "SALESPEOPLE": (30, 1440, ""), "CUSTOMER": (30, 720, "BCI CUST"), "VENDOR": (30, 720, "BCI CUST"),
     "CONTACT": (30, 720, "BCI CUST"), "CURRENCY": (30, 720, ""), "PAYMENT TERMS": (30, 1440, "BCI OPTION"),
@@ -86,7 +89,7 @@ def _party(owner_field: str, credit_limit: bool) -> list[str]:
     return [*rows, "Primary Contact No.|primarycontactid|Bi"]
 
 
-# Field mapping lists of reference 4.A/4.B in Person ownership; "BC field|Dataverse column|direction|constant".
+# Field mapping lists of CDS / CRM Setup Defaults in Person ownership; "BC field|Dataverse column|direction|constant".
 FIELDS = {
     "SALESPEOPLE": ["E-Mail|internalemailaddress|From", "Name|fullname|From", "Phone No.|mobilephone|From"],
     "CUSTOMER": _party("Salesperson Code", True),

@@ -1,5 +1,5 @@
-"""Match-based coupling against the emulators' demo data (reference 6.8): every outcome, case sensitivity, priority
-groups, and a preview that equals what the run then does."""
+"""Match-based coupling against the emulators' demo data (BC: "Match Based Coupling Criteria" + "Int. Coupling Job
+Runner"): every outcome, case sensitivity, priority groups, and a preview that equals what the run then does."""
 from __future__ import annotations
 
 import uuid
@@ -10,10 +10,11 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from emulators.seed import CRONUS_ACCOUNTS
-from mappings.defaults import default_configuration_reset
-from mappings.matching import MatchCriterion, match_based_coupling_preview, match_based_coupling_run
+from mappings.matching import MatchCriterion, match_based_coupling_preview
 from mappings.models import Coupling, CouplingLogEntry, IntegrationTableMapping
 from mappings.services import CouplingConflict, coupling_create, coupling_delete, couplings_for_mapping
+from syncjobs.coupling import match_based_coupling_run
+from syncjobs.defaults import default_configuration_reset
 
 pytestmark = pytest.mark.django_db
 
@@ -148,7 +149,7 @@ def test_unusable_criteria_are_refused(emulated: Any) -> None:
 def test_start_runs_as_a_job_queue_entry_and_fills_the_coupling_log(emulated: Any, clients: Any, admin_client: Any,
                                                                     django_capture_on_commit_callbacks: Any) -> None:
     from syncjobs.models import JobQueueEntry
-    from syncjobs.tasks import execute_job_queue_entry
+    from syncjobs.runner import execute_job_queue_entry
 
     bc, dataverse = clients
     cannon_bc = _customers(bc)["The Cannon Group PLC"]
@@ -215,7 +216,8 @@ def test_couple_salespersons_and_create_a_salesperson_from_a_user(emulated: Any,
 
 
 def test_create_new_and_synchronize_after_coupling_hand_over_to_the_engine(emulated: Any, clients: Any) -> None:
-    """CURRENCY (reference 4.A: both flags on): ISO codes present in Dataverse are coupled, the others created."""
+    """CURRENCY (BC: CDS Setup Defaults sets both flags): ISO codes present in Dataverse are coupled, the others
+    created."""
     bc, dataverse = clients
     mapping = IntegrationTableMapping.objects.get(connection=emulated, name="CURRENCY")
     assert mapping.synch_after_bulk_coupling and mapping.create_new_in_case_of_no_match
@@ -273,8 +275,8 @@ def test_uncoupling_a_sales_order_uncouples_its_lines_with_bidirectional_orders(
 
 def test_synchronize_now_from_the_coupled_records_page(emulated: Any, clients: Any, admin_client: Any,
                                                        django_capture_on_commit_callbacks: Any) -> None:
-    """Reference 11: "Synchronize now" for one coupled record, the direction chosen on a bidirectional mapping; the
-    queued task writes the BC customer's name into its coupled account."""
+    """BC's single-record "Synchronize": "Synchronize now" for one coupled record, the direction chosen on a
+    bidirectional mapping; the queued task writes the BC customer's name into its coupled account."""
     import django_rq
 
     bc, dataverse = clients

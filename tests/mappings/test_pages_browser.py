@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from mappings.defaults import default_configuration_reset
 from mappings.models import IntegrationTableMapping
+from syncjobs.defaults import default_configuration_reset
 from tests.conftest import sign_in
 
 

@@ -1,4 +1,4 @@
-"""Coupling constraints, field mapping rules and the direction rules of reference 3.1."""
+"""Coupling constraints, field mapping rules and the direction rules of BC's table 5335 Integration Table Mapping."""
 from __future__ import annotations
 
 import uuid
@@ -8,7 +8,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from mappings.defaults import default_configuration_reset
 from mappings.models import Coupling, IntegrationTableMapping
 from mappings.services import (
     CouplingConflict,
@@ -18,9 +17,9 @@ from mappings.services import (
     couplings_for_mapping,
     integration_field_mapping_create,
     integration_field_mapping_update,
-    integration_table_mapping_create,
-    integration_table_mapping_update,
 )
+from syncjobs.defaults import default_configuration_reset
+from syncjobs.mapping_jobs import integration_table_mapping_create, integration_table_mapping_update
 from syncjobs.models import JobQueueEntry
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,8 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from mappings.defaults import default_configuration_reset
 from mappings.models import Coupling, IntegrationTableMapping
+from syncjobs.defaults import default_configuration_reset
 from syncjobs.models import SynchronizationJob
 
 pytestmark = pytest.mark.django_db

@@ -67,7 +67,7 @@ def emulator_connection(emulator: Any, settings: Any, db: Any) -> Any:
     from urllib.parse import urlsplit
 
     from connections.models import ConnectionSetup
-    from mappings.defaults import default_configuration_reset
+    from syncjobs.defaults import default_configuration_reset
 
     info = emulator.info
     settings.OUTBOUND_CA_BUNDLE = info["ca_bundle"]

@@ -1,4 +1,5 @@
-"""The synchronization job log and the Coupled Data Synchronization Errors page (reference 6.4, 6.6)."""
+"""The synchronization job log and the Coupled Data Synchronization Errors page (BC: table 5338 Integration Synch.
+Job, page "CRM Skipped Records")."""
 from __future__ import annotations
 
 import uuid

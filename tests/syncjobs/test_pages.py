@@ -52,7 +52,7 @@ def test_only_integration_administrators_may_change(client, django_user_model, m
 
 
 def test_log_page_shows_runs(admin_client, make_mapping, make_entry):
-    from syncjobs.scheduler import job_queue_entry_begin_run, job_queue_entry_finish_run
+    from syncjobs.jobqueue import job_queue_entry_begin_run, job_queue_entry_finish_run
 
     entry = make_entry(make_mapping("ITEM-PRODUCT"), status=Status.IN_PROCESS)
     log = job_queue_entry_begin_run(entry=entry, worker_name="worker-7")

@@ -8,9 +8,9 @@ import pytest
 from rq.job import Job
 
 from syncjobs import review
+from syncjobs.jobqueue import RunOutcome, job_queue_entry_finish_run
 from syncjobs.models import FullSyncReviewLine, JobQueueEntry, SynchronizationJob
 from syncjobs.review import TableCounts, initial_synch_recommendation
-from syncjobs.scheduler import RunOutcome, job_queue_entry_finish_run
 
 Recommendation = FullSyncReviewLine.Recommendation
 Status = JobQueueEntry.Status
@@ -157,7 +157,8 @@ def test_sync_all_starts_independent_lines_together_and_chains_the_rest(connecti
         assert entry.status == Status.IN_PROCESS and lines[name].job_queue_entry_status == Status.IN_PROCESS
         job = Job.fetch(entry.rq_job_id, connection=sync_queue.connection)
         assert job.func_name == "syncjobs.tasks.run_full_sync_line" and job.args == (lines[name].pk,)
-        # The mapping's recurring entry is held while its full synchronization runs (reference 5.5).
+        # The mapping's recurring entry is held while its full synchronization runs (BC:
+        # SetOriginalJobQueueEntryOnHold).
         recurring = JobQueueEntry.objects.get(table_mapping=lines[name].table_mapping, recurring_job=True)
         assert recurring.status == Status.ON_HOLD
     assert lines["ITEM UOM"].job_queue_entry is None
@@ -259,7 +260,7 @@ def test_status_reports_progress_rate_and_time_remaining(connection, chain):
 @pytest.mark.django_db
 def test_couple_records_matches_on_the_chosen_criteria_else_on_the_name(make_mapping):
     from mappings.models import IntegrationFieldMapping
-    from syncjobs.tasks import review_match_criteria
+    from syncjobs.runner import review_match_criteria
 
     mapping = make_mapping("CUSTOMER")
     phone = IntegrationFieldMapping.objects.create(table_mapping=mapping, sequence=2, field_name="Phone No.",

@@ -1,4 +1,5 @@
-"""The job queue dispatcher and its state machine (reference 7.2, 7.3), against the test run's embedded Redis."""
+"""The job queue dispatcher and its state machine (BC: codeunit 448 Job Queue Dispatcher, table 472 Job Queue
+Entry), against the test run's embedded Redis."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -9,16 +10,10 @@ from django.utils import timezone
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 
+from syncjobs.jobqueue import RunOutcome, claim_entry, job_queue_entry_begin_run, job_queue_entry_finish_run
 from syncjobs.models import JobQueueEntry, JobQueueLogEntry
-from syncjobs.scheduler import (
-    RunOutcome,
-    claim_entry,
-    dispatch_due_entries,
-    job_queue_entry_begin_run,
-    job_queue_entry_finish_run,
-    recover_abandoned_entries,
-)
-from syncjobs.tasks import run_claimed_entry
+from syncjobs.runner import run_claimed_entry
+from syncjobs.scheduler import dispatch_due_entries, recover_abandoned_entries
 
 Status = JobQueueEntry.Status
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,5 +1,6 @@
-"""Entries On Hold with Inactivity Timeout wake up within a minute when either side changes (reference 7.3, improved):
-the engine's change probe asks the emulators for records modified beyond the mapping's watermarks."""
+"""Entries On Hold with Inactivity Timeout wake up within a minute when either side changes (BC: table 472 Job Queue
+Entry wake-up, improved): the engine's change probe asks the emulators for records modified beyond the mapping's
+watermarks."""
 from __future__ import annotations
 
 import time

@@ -10,10 +10,10 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import connection, transaction
 
-from portal import crypto
-from portal.fields import EncryptedTextField
+from base import crypto
+from base.fields import EncryptedTextField
 
 
 class Command(BaseCommand):
@@ -39,8 +39,6 @@ class Command(BaseCommand):
 
     @staticmethod
     def _raw(model: Any, pk: Any, name: str) -> str:
-        from django.db import connection
-
         table = connection.ops.quote_name(model._meta.db_table)
         column = connection.ops.quote_name(model._meta.get_field(name).column)
         key = connection.ops.quote_name(model._meta.pk.column)
@@ -52,8 +50,6 @@ class Command(BaseCommand):
 
     @staticmethod
     def _write(model: Any, pk: Any, values: dict[str, str]) -> None:
-        from django.db import connection
-
         table = connection.ops.quote_name(model._meta.db_table)
         key = connection.ops.quote_name(model._meta.pk.column)
         assignments = ", ".join(f"{connection.ops.quote_name(model._meta.get_field(n).column)} = %s" for n in values)

@@ -16,18 +16,17 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from connections.actions.finish import connection_setup_finish
 from connections.environment import normalise_environment_url
-from connections.forms import validate_sales_order_options
+from connections.fields import COMMAND_OPTIONS, COMMAND_SECRETS
 from connections.models import ConnectionSetup
+from connections.validation import validate_sales_order_options
 
-#: secret name -> (option for a file, environment variable)
-SECRETS = {
-    "client_secret": ("--client-secret-file", "PORTAL_SETUP_CLIENT_SECRET"),
-    "certificate": ("--certificate-file", "PORTAL_SETUP_CERTIFICATE"),
-    "password": ("--password-file", "PORTAL_SETUP_PASSWORD"),
-    "admin_password": ("--admin-password-file", "PORTAL_SETUP_ADMIN_PASSWORD"),
-    "bc_client_secret": ("--bc-client-secret-file", "PORTAL_SETUP_BC_CLIENT_SECRET"),
-    "bc_access_key": ("--bc-access-key-file", "PORTAL_SETUP_BC_ACCESS_KEY"),
+#: Choices of the options that take one (the registry of connection fields gives every other option).
+CHOICES = {
+    "authentication_type": ConnectionSetup.AuthenticationType.values,
+    "ownership_model": ConnectionSetup.OwnershipModel.values,
+    "bc_authentication_type": ConnectionSetup.BCAuthenticationType.values,
 }
 
 
@@ -66,27 +65,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--from-emulator", metavar="FILE",
                             help="The JSON line printed by `python -m emulators serve` (URLs, tenant, credentials).")
-        parser.add_argument("--name", default="Dynamics 365 Sales")
-        parser.add_argument("--dataverse-url")
-        parser.add_argument("--authentication-type", choices=ConnectionSetup.AuthenticationType.values)
-        parser.add_argument("--tenant-id")
-        parser.add_argument("--authority-host")
-        parser.add_argument("--client-id")
-        parser.add_argument("--certificate-thumbprint")
-        parser.add_argument("--username", help="OAuth (user name and password) sign-in: the integration user")
-        parser.add_argument("--admin-username", help="Dataverse administrator for the solution import (used once)")
-        parser.add_argument("--web-api-version")
-        parser.add_argument("--ownership-model", choices=ConnectionSetup.OwnershipModel.values)
-        parser.add_argument("--bc-api-url")
-        parser.add_argument("--bc-tenant")
-        parser.add_argument("--bc-environment")
-        parser.add_argument("--bc-company", help="BC company ID or name")
-        parser.add_argument("--bc-authentication-type", choices=ConnectionSetup.BCAuthenticationType.values)
-        parser.add_argument("--bc-client-id")
-        parser.add_argument("--bc-username")
-        parser.add_argument("--bc-web-client-url")
-        for option, variable in SECRETS.values():
-            parser.add_argument(option, metavar="FILE", help=f"read from FILE (or set {variable})")
+        for spec in COMMAND_OPTIONS:
+            parser.add_argument(spec.option, choices=CHOICES.get(spec.name), help=spec.help_text or spec.label,
+                                **({"default": "Dynamics 365 Sales"} if spec.name == "name" else {}))
+        for spec in COMMAND_SECRETS:
+            parser.add_argument(spec.option, metavar="FILE",
+                                help=f"{spec.label}: read from FILE (or set {spec.variable})")
         parser.add_argument("--import-solution", action="store_true", help="import the integration solution")
         parser.add_argument("--enable", action="store_true", help="enable the connection when every step succeeds")
         parser.add_argument("--legacy-sales-orders", action="store_true")
@@ -101,8 +85,6 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=30.0, help="seconds per remote request")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from connections.services import connection_setup_finish
-
         data = self._data(options)
         try:
             report = connection_setup_finish(data=data, user=None, timeout=options["timeout"])
@@ -131,13 +113,11 @@ class Command(BaseCommand):
             if info.get("ca_bundle") and not settings.OUTBOUND_CA_BUNDLE:
                 # The emulators' test CA is trusted for this command only (export OUTBOUND_CA_BUNDLE for the server).
                 settings.OUTBOUND_CA_BUNDLE = info["ca_bundle"]
-        for name in ("dataverse_url", "authentication_type", "tenant_id", "authority_host", "client_id",
-                     "certificate_thumbprint", "username", "admin_username", "web_api_version", "ownership_model",
-                     "bc_api_url", "bc_tenant", "bc_environment", "bc_company", "bc_authentication_type",
-                     "bc_client_id", "bc_username", "bc_web_client_url"):
-            if options.get(name):
-                data[name] = options[name]
-        for name, (option, variable) in SECRETS.items():
+        for spec in COMMAND_OPTIONS:
+            if spec.name != "name" and options.get(spec.name):
+                data[spec.name] = options[spec.name]
+        for spec in COMMAND_SECRETS:
+            name, option, variable = spec.name, spec.option, spec.variable
             file_option = option.lstrip("-").replace("-", "_")
             if options.get(file_option):
                 try:

@@ -1,8 +1,9 @@
 """`python manage.py fullsync [--mapping NAME ...] [--wait] [--json]`: the full synchronization of the review page.
 
-Starts the lines of the full synchronization review that can start (Sync All; reference 5.4); RQ workers on the
-``sync`` queue run them in dependency order. With ``--wait`` it shows progress until the run ends and exits 0 when
-every line finished without failed records, 1 otherwise (2 when ``--timeout`` seconds passed first).
+Starts the lines of the full synchronization review that can start (Sync All; BC: table 5373 CRM Full Synch. Review
+Line, Start); RQ workers on the ``sync`` queue run them in dependency order. With ``--wait`` it shows progress until
+the run ends and exits 0 when every line finished without failed records, 1 otherwise (2 when ``--timeout`` seconds
+passed first).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from connections.models import ConnectionSetup
 from syncjobs import review
 from syncjobs.models import FullSyncReviewLine, JobQueueEntry
 
@@ -58,8 +60,6 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=6 * 3600, help="Seconds to wait at most (default 6 h).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from connections.models import ConnectionSetup
-
         connections = ConnectionSetup.objects.order_by("name")
         if options["connection"]:
             connections = connections.filter(name=options["connection"])

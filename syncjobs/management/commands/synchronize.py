@@ -22,8 +22,9 @@ COUNTERS = ("inserted", "modified", "deleted", "unchanged", "skipped", "failed",
 
 
 def dependency_order(mappings: list[IntegrationTableMapping]) -> list[IntegrationTableMapping]:
-    """Mappings sorted so that every mapping comes after those named in its dependency filter (reference 3.1
-    field 30, 5.4), ties broken by priority then name. Dependencies outside the list are ignored."""
+    """Mappings sorted so that every mapping comes after those named in its dependency filter (BC: table 5335
+    Integration Table Mapping, field 30 Dependency Filter), ties broken by priority then name. Dependencies
+    outside the list are ignored."""
     by_name = {m.name: m for m in mappings}
     ordered: list[IntegrationTableMapping] = []
     done: set[str] = set()

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from connections.models import ConnectionSetup
 from syncjobs import review
 from syncjobs.management.commands.fullsync import line_summary
 from syncjobs.models import JobQueueEntry
@@ -22,8 +23,6 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print JSON: {job_queue: [...], review: [...]}")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from connections.models import ConnectionSetup
-
         entries = [
             {
                 "description": entry.description.strip(),

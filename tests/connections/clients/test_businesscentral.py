@@ -1,4 +1,4 @@
-"""BusinessCentralClient against the BC emulator over HTTPS (protocols.md D)."""
+"""BusinessCentralClient against the BC emulator over HTTPS (Microsoft Learn: "Business Central API (v2.0)")."""
 from __future__ import annotations
 
 import uuid
@@ -38,7 +38,7 @@ def test_create_update_delete_with_etags(bc):
     assert created["number"] == number and created["@odata.etag"]
     updated = bc.update("items", created["id"], {"displayName": "Renamed"}, etag=created["@odata.etag"])
     assert updated["displayName"] == "Renamed"
-    with pytest.raises(PreconditionFailedError) as caught:  # D6: stale ETag → 409 Request_EntityChanged
+    with pytest.raises(PreconditionFailedError) as caught:  # stale ETag → 409 Request_EntityChanged
         bc.update("items", created["id"], {"displayName": "Stale"}, etag=created["@odata.etag"])
     assert (caught.value.status, caught.value.code) == (409, "Request_EntityChanged")
     with pytest.raises(DuplicateKeyError):

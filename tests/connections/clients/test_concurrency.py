@@ -1,4 +1,5 @@
-"""The per-credential concurrency cap shared through Redis (issue 6; protocols.md B14, D8)."""
+"""The per-credential concurrency cap shared through Redis (issue 6; Microsoft Learn: "Service protection API
+limits", "Operational limits for Business Central online")."""
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
-"""DataverseClient against the Dataverse emulator over HTTPS (protocols.md B)."""
+"""DataverseClient against the Dataverse emulator over HTTPS (Microsoft Learn: "Use the Microsoft Dataverse Web
+API")."""
 from __future__ import annotations
 
 import threading
@@ -46,7 +47,7 @@ def test_crud_with_etags(dv):
     assert row["name"] == "Contoso"
     etag = row["@odata.etag"]
     dv.update("accounts", account_id, {"name": "Contoso Ltd"}, if_match=etag)
-    with pytest.raises(PreconditionFailedError) as caught:  # B6: stale etag → 412 0x80060882
+    with pytest.raises(PreconditionFailedError) as caught:  # stale etag → 412 0x80060882 (conditional operations)
         dv.update("accounts", account_id, {"name": "stale"}, if_match=etag)
     assert (caught.value.status, caught.value.code) == (412, "0x80060882")
     dv.upsert("accounts", account_id, {"telephone1": "555"})
@@ -55,7 +56,7 @@ def test_crud_with_etags(dv):
     with pytest.raises(NotFoundError) as caught:
         dv.retrieve("accounts", account_id)
     assert (caught.value.status, caught.value.code) == (404, "0x80040217")
-    with pytest.raises(NotFoundError):  # If-Match: * → update only, never create (B4)
+    with pytest.raises(NotFoundError):  # If-Match: * → update only, never create (Upsert)
         dv.update("accounts", account_id, {"name": "ghost"})
 
 
@@ -72,7 +73,7 @@ def test_duplicate_key(dv):
     with pytest.raises(DuplicateKeyError) as caught:
         dv.create("accounts", {"accountid": account_id, "name": "Twice"})
     assert (caught.value.status, caught.value.code) == (412, "0x80040237")
-    with pytest.raises(DuplicateKeyError):  # B4: If-None-Match: * → create only
+    with pytest.raises(DuplicateKeyError):  # If-None-Match: * → create only (Upsert)
         dv.upsert("accounts", account_id, {"name": "again"}, if_none_match="*")
 
 
@@ -290,7 +291,8 @@ def test_concurrency_cap_is_shared_across_clients(info, tokens, emulator):
 
 
 def test_impersonation_header(dv, info):
-    """B12: MSCRMCallerID makes the impersonated user the creator."""
+    """MSCRMCallerID makes the impersonated user the creator (Microsoft Learn: "Impersonate another user using the
+    Web API")."""
     me = uuid.UUID(dv.who_am_i()["UserId"])
     other = next(u for u in dv.iter_rows("systemusers", select=["systemuserid", "fullname"])
                  if uuid.UUID(u["systemuserid"]) != me and "SYSTEM" not in u["fullname"].upper())

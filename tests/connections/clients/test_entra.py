@@ -1,4 +1,5 @@
-"""TokenProvider against the Entra ID emulator: each credential type and Entra's own error codes (protocols.md A)."""
+"""TokenProvider against the Entra ID emulator: each credential type and Entra's own error codes (Microsoft Learn:
+"Microsoft Entra authentication and authorization error codes")."""
 from __future__ import annotations
 
 import base64
@@ -28,7 +29,7 @@ def test_client_secret_token_is_cached(info, tokens):
     claims = _claims(first)
     assert claims["appid"] == info["client_id"]
     assert claims["aud"].rstrip("/") == info["dataverse_url"].rstrip("/")
-    assert tokens.token(_scope(info)) == first  # msal's in-memory cache (A8)
+    assert tokens.token(_scope(info)) == first  # msal's in-memory cache
     tokens.invalidate()
     assert tokens.token(_scope(info)) != first
 

@@ -1,4 +1,6 @@
-"""The error hierarchy's mapping rules (protocols.md A7, B13, B14, D6, D7) and its plumbing."""
+"""The error hierarchy's mapping rules (Microsoft Learn: "Compose HTTP requests and handle errors", "Web service
+error codes", "Service protection API limits", "Troubleshooting REST API/OData calls", "Microsoft Entra authentication
+and authorization error codes") and its plumbing."""
 from __future__ import annotations
 
 import pickle

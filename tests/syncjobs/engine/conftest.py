@@ -6,20 +6,24 @@ from typing import Any
 
 import pytest
 
+from connections.clients import dataverse_client_for
+from connections.models import ConnectionSetup
+from mappings.models import Coupling, IntegrationFieldMapping, IntegrationTableMapping
+from syncjobs.defaults import default_configuration_reset
+from syncjobs.engine import clients_for, synchronize_mapping
+
 
 @pytest.fixture
 def sync_connection(emulator: Any, settings: Any, db: Any) -> Any:
     """An enabled connection setup on the freshly reset emulators (Person ownership, unit-of-measure mode), with the
-    default configuration of reference 4.A/4.B applied by the MAPPINGS engineer's ``default_configuration_reset``."""
+    default configuration (BC: codeunit 7204 "CDS Setup Defaults" and codeunit 5334 "CRM Setup Defaults",
+    ResetConfiguration) applied by ``default_configuration_reset``."""
     return make_sync_connection(emulator, settings)
 
 
 def make_sync_connection(emulator: Any, settings: Any, company: str = "CRONUS International Ltd.") -> Any:
     """Create the emulated connection setup of :func:`sync_connection` for the BC ``company`` (the database must be
     available)."""
-    from connections.models import ConnectionSetup
-    from mappings.defaults import default_configuration_reset
-
     settings.OUTBOUND_CA_BUNDLE = emulator.info["ca_bundle"]
     info = emulator.info
     company = next(c for c in info["bc_companies"] if c["name"] == company)
@@ -32,8 +36,6 @@ def make_sync_connection(emulator: Any, settings: Any, company: str = "CRONUS In
         ownership_model=ConnectionSetup.OwnershipModel.PERSON, unit_group_mapping_enabled=False,
         integration_user_id=info["application_user_id"], is_enabled=True,
     )
-    from syncjobs.engine import clients_for
-
     _, dv = clients_for(connection)
     organization = next(dv.iter_rows("organizations", select=["_basecurrencyid_value"]))
     connection.base_currency_id = organization["_basecurrencyid_value"]
@@ -46,9 +48,7 @@ def make_sync_connection(emulator: Any, settings: Any, company: str = "CRONUS In
 
 def disable_unknown_columns(connection: Any, dv: Any) -> None:
     """Disable the field mappings whose Dataverse column the emulated environment lacks (vendorid, fax,
-    address1_primarycontactname; reported to the lead), as an administrator would for their environment."""
-    from mappings.models import IntegrationFieldMapping
-
+    address1_primarycontactname), as an administrator would for their environment."""
     known: dict[str, set[str]] = {}
     for field_mapping in IntegrationFieldMapping.objects.filter(table_mapping__connection=connection).exclude(
             integration_field_name="").select_related("table_mapping"):
@@ -63,15 +63,13 @@ def disable_unknown_columns(connection: Any, dv: Any) -> None:
 
 
 #: Option set columns whose BC codes ("1M(8D)", "EXW") have no option in the emulated Dataverse, which has the
-#: standard options only and no InsertOptionValue to add them (reported to the lead).
+#: standard options only and no InsertOptionValue to add them.
 UNMATCHED_OPTION_COLUMNS = ("paymenttermscode", "address1_freighttermscode", "freighttermscode")
 
 
 def disable_unmatched_options(connection: Any) -> None:
     """Disable the field mappings into :data:`UNMATCHED_OPTION_COLUMNS` (an administrator's choice until the option
     values exist in Dataverse); the shipping agent options (DHL, FedEx, UPS) do exist and stay mapped."""
-    from mappings.models import IntegrationFieldMapping
-
     IntegrationFieldMapping.objects.filter(table_mapping__connection=connection,
                                            integration_field_name__in=UNMATCHED_OPTION_COLUMNS).update(
         status=IntegrationFieldMapping.Status.DISABLED)
@@ -80,16 +78,12 @@ def disable_unmatched_options(connection: Any) -> None:
 @pytest.fixture
 def clients(sync_connection: Any) -> tuple[Any, Any]:
     """(BusinessCentralClient, DataverseClient) of the emulated connection."""
-    from syncjobs.engine import clients_for
-
     return clients_for(sync_connection)
 
 
 @pytest.fixture
 def mapping(sync_connection: Any) -> Callable[[str], Any]:
     """The connection's integration table mapping by name: ``mapping("ITEM-PRODUCT")``."""
-    from mappings.models import IntegrationTableMapping
-
     def get(name: str) -> Any:
         return IntegrationTableMapping.objects.get(connection=sync_connection, name=name)
 
@@ -99,8 +93,6 @@ def mapping(sync_connection: Any) -> Callable[[str], Any]:
 @pytest.fixture
 def run(mapping: Callable[[str], Any]) -> Callable[..., list[Any]]:
     """Run the engine for named mappings in order: ``run("CURRENCY", "ITEM-PRODUCT", full=True)``."""
-    from syncjobs.engine import synchronize_mapping
-
     def go(*names: str, full: bool = False, batch_size: int | None = None) -> list[Any]:
         jobs: list[Any] = []
         for name in names:
@@ -112,10 +104,8 @@ def run(mapping: Callable[[str], Any]) -> Callable[..., list[Any]]:
 
 @pytest.fixture
 def admin_dv(sync_connection: Any, clients: tuple[Any, Any], emulator: Any) -> Any:
-    """A DataverseClient acting as the System Administrator (impersonation, protocols.md B12): its changes are a
-    user's changes, not the integration user's."""
-    from connections.clients import dataverse_client_for
-
+    """A DataverseClient acting as the System Administrator (Microsoft Learn: "Impersonate another user using the Web
+    API"): its changes are a user's changes, not the integration user's."""
     _, dv = clients
     admin = next(dv.iter_rows("systemusers", select=["systemuserid"],
                               filter=f"domainname eq '{emulator.info['admin_user']}'"))
@@ -133,10 +123,8 @@ def synced_items(run: Callable[..., list[Any]], clients: tuple[Any, Any]) -> dic
 
 @pytest.fixture
 def couple_salespeople(sync_connection: Any, clients: tuple[Any, Any], emulator: Any) -> Callable[..., None]:
-    """Couple BC salespeople to Dataverse users by code and user name, as Couple Salespersons does (reference 10):
-    ``couple_salespeople(JO="admin", OF="integration")``."""
-    from mappings.models import Coupling
-
+    """Couple BC salespeople to Dataverse users by code and user name, as Couple Salespersons does (BC: page "Users -
+    Dataverse", Couple): ``couple_salespeople(JO="admin", OF="integration")``."""
     bc, dv = clients
     users = {u["domainname"]: u["systemuserid"] for u in dv.iter_rows("systemusers",
                                                                       select=["systemuserid", "domainname"])}

@@ -1,4 +1,4 @@
-"""Couplings are written per batch, not per record (issue 6, "Speed and memory"): a full synchronization inserts the
+"""Couplings are written per batch, not per record (speed and memory): a full synchronization inserts the
 pending couplings of a batch with one statement and stores the batch's results with a few more, whatever the number
 of records; the values stored are still each record's own."""
 from __future__ import annotations

@@ -1,22 +1,22 @@
 """OPPORTUNITY "Contact Company No." -> parentaccountid resolves through the company contact's Contact Business
-Relation to a customer and that customer's coupled account (reference 4.B; protocols.md D10 contactsInformation)."""
+Relation to a customer and that customer's coupled account (BC: codeunit "CRM Synch. Helper",
+FindParentCRMAccountForOpportunity; API v2.0 contactsInformation)."""
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
-from mappings.models import Coupling, IntegrationFieldMapping
+from connections.models import ConnectionSetup
+from mappings.models import Coupling, IntegrationFieldMapping, IntegrationTableMapping
+from syncjobs.defaults import default_configuration_reset
+from syncjobs.engine import clients_for, synchronize_mapping
+from tests.syncjobs.engine.conftest import disable_unknown_columns, disable_unmatched_options, make_sync_connection
 
 OPEN = "status eq 'Not Started' or status eq 'In Progress'"
 
 
 def _team_connection(emulator: Any, settings: Any, company: str) -> Any:
     """A connection in the Team ownership model (no owner field mappings, so no salesperson needs a user)."""
-    from connections.models import ConnectionSetup
-    from mappings.defaults import default_configuration_reset
-    from syncjobs.engine import clients_for
-    from tests.syncjobs.engine.conftest import disable_unknown_columns, disable_unmatched_options, make_sync_connection
-
     connection = make_sync_connection(emulator, settings, company=company)
     connection.ownership_model = ConnectionSetup.OwnershipModel.TEAM
     connection.save(update_fields=["ownership_model"])
@@ -28,16 +28,11 @@ def _team_connection(emulator: Any, settings: Any, company: str) -> Any:
 
 
 def _run(connection: Any, *names: str) -> dict[str, list[Any]]:
-    from mappings.models import IntegrationTableMapping
-    from syncjobs.engine import synchronize_mapping
-
     return {name: synchronize_mapping(mapping=IntegrationTableMapping.objects.get(connection=connection, name=name),
                                       full=True) for name in names}
 
 
 def test_full_chain_gives_every_opportunity_its_parent_account(emulator: Any, settings: Any, db: Any) -> None:
-    from syncjobs.engine import clients_for
-
     connection = _team_connection(emulator, settings, "Contoso Coffee")
     bc, dv = clients_for(connection)
     _run(connection, "CURRENCY", "CUSTOMER", "CONTACT")
@@ -67,8 +62,6 @@ def test_opportunity_of_a_prospect_company_goes_without_parent_account(
     """BC: CRM Synch. Helper FindParentCRMAccountForOpportunity exits with an empty AccountId when the opportunity's
     company contact has no business relation to a customer; the opportunity is synchronized without a parent account
     (no failure, no Clear Value on Failed Sync needed)."""
-    from syncjobs.engine import clients_for
-
     connection = _team_connection(emulator, settings, "CRONUS International Ltd.")
     bc, dv = clients_for(connection)
     _run(connection, "CURRENCY", "CUSTOMER", "CONTACT")

@@ -1,4 +1,5 @@
-"""The per-record decision (reference 6.3) on real coupling and mapping rows."""
+"""The per-record decision (BC: codeunit 5345 "Integration Rec. Synch. Invoke", SynchRecord) on real coupling and
+mapping rows."""
 from __future__ import annotations
 
 import uuid
@@ -7,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from connections.models import ConnectionSetup
 from mappings.models import Coupling, Direction, IntegrationTableMapping
 from syncjobs.engine.decision import Action, decide
 
@@ -17,8 +19,6 @@ FROM = Direction.FROM_INTEGRATION_TABLE
 
 @pytest.fixture
 def mapping(db: Any) -> IntegrationTableMapping:
-    from connections.models import ConnectionSetup
-
     connection = ConnectionSetup.objects.create(name="Decision world", is_enabled=True)
     return IntegrationTableMapping.objects.create(connection=connection, name="CUSTOMER", table="Customer",
                                                   integration_table="account", direction=Direction.BIDIRECTIONAL)
@@ -63,7 +63,7 @@ def test_changed_source_is_modified(mapping: IntegrationTableMapping, coupling: 
 
 
 def test_dataverse_whole_seconds_compare_with_999_ms(mapping: IntegrationTableMapping, coupling: Coupling) -> None:
-    # modifiedon has whole seconds: a change in the same second as the stored time is a change (reference 11)
+    # modifiedon has whole seconds: a change in the same second as the stored time is a change (BC subtracts 999 ms)
     coupling.last_synch_crm_modified_on = T0 + timedelta(milliseconds=600)
     assert decide(mapping=mapping, direction=FROM, coupling=coupling, source_modified=T0,
                   destination_exists=True).action == Action.MODIFY

@@ -1,4 +1,5 @@
-"""Per-record decisions, conflicts, watermarks and loop prevention against the emulators (reference 6.2-6.5)."""
+"""Per-record decisions, conflicts, watermarks and loop prevention against the emulators (BC: codeunit 5340 "CRM
+Integration Table Synch." and codeunit 5345 "Integration Rec. Synch. Invoke")."""
 from __future__ import annotations
 
 from datetime import timedelta

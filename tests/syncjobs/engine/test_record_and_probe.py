@@ -1,13 +1,15 @@
-"""Synchronize now for one record (reference 11), the RQ task behind it, and the scheduler's change probe."""
+"""Synchronize now for one record (BC: "Synchronize" on a coupled record), the RQ task behind it, and the scheduler's
+change probe."""
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
 
+from connections.clients.errors import NotFoundError
 from mappings.models import Coupling, Direction
-from syncjobs.engine import ChangeProbe, SynchronizationNotPossible, synchronize_record
-from syncjobs.tasks_engine import synchronize_coupling
+from syncjobs.engine import ChangeProbe, SynchronizationNotPossible, records, synchronize_record
+from syncjobs.tasks_engine import delete_surviving_record, synchronize_coupling
 
 
 def _coupling_of(number: str, clients: Any) -> Coupling:
@@ -71,10 +73,6 @@ def test_change_probe_sees_changes_on_either_side_and_nothing_after_a_run(synced
 def test_restore_and_delete_records_tasks_resolve_deletion_conflicts(synced_items: Any, clients: Any, run: Any,
                                                                      sync_queue: Any,
                                                                      django_capture_on_commit_callbacks: Any) -> None:
-    from connections.clients.errors import NotFoundError
-    from syncjobs.engine import records
-    from syncjobs.tasks_engine import delete_surviving_record
-
     bc, dv = clients
     restored_number, deleted_number = sorted(synced_items)[3:5]
     couplings = {n: _coupling_of(n, clients) for n in (restored_number, deleted_number)}

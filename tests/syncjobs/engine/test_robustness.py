@@ -1,5 +1,5 @@
 """Failures, retries and crashes: two-strike skip, transient errors, lost creates, split batches, 429, resume
-(issue 6 "Fix BC's known faults"; reference 6.4). Against the emulators over HTTPS."""
+(BC's known faults fixed; BC: table 5331 "CRM Integration Record", field Skipped). Against the emulators over HTTPS."""
 from __future__ import annotations
 
 import time
@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from connections.clients import business_central_client_for, dataverse_client_for
 from mappings.models import Coupling
-from syncjobs.engine.passes import Pass, ToIntegrationPass
+from syncjobs.engine import pending_business_central_creates, synchronize_mapping
+from syncjobs.engine.passes import FromIntegrationPass, Pass, ToIntegrationPass
 from syncjobs.models import SynchronizationJob
 
 
@@ -24,6 +26,20 @@ def _product_numbers(dv: Any) -> Counter[str]:
 
 def _items(bc: Any) -> list[dict[str, Any]]:
     return list(bc.iter_rows("items", filter="blocked eq false"))
+
+
+def _record_waits(client: Any) -> list[float]:
+    """Make ``client``'s transport record the waits it asks for before a retry (Retry-After, backoff) instead of
+    spending them; returns the list they are appended to. That a wait really blocks is checked in
+    tests/connections/clients (test_throttled_request_waits_for_retry_after)."""
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(0.01)  # still yield, as a real wait would
+
+    client.transport.sleep = sleep
+    return waits
 
 
 def test_permanent_failure_twice_skips_the_record(run: Any, clients: Any, sync_connection: Any) -> None:
@@ -49,8 +65,6 @@ def test_permanent_failure_twice_skips_the_record(run: Any, clients: Any, sync_c
 
 def test_transient_failures_never_skip_and_are_retried(run: Any, clients: Any, sync_connection: Any,
                                                        mapping: Any, emulator: Any) -> None:
-    from connections.clients import business_central_client_for, dataverse_client_for
-
     run("CURRENCY", "UNIT OF MEASURE", full=True)
     bc = business_central_client_for(sync_connection)
     dv = dataverse_client_for(sync_connection, max_retries=1, backoff_base=0.01, backoff_max=0.02)
@@ -88,15 +102,18 @@ def test_lost_create_answer_is_retried_without_a_duplicate(run: Any, clients: An
     assert not Coupling.objects.filter(bc_table="Item", is_pending=True).exists()
 
 
-def test_dropped_requests_are_repeated_without_duplicates(run: Any, clients: Any, emulator: Any) -> None:
+def test_dropped_requests_are_repeated_without_duplicates(run: Any, clients: Any, emulator: Any,
+                                                          mapping: Any) -> None:
     bc, dv = clients
     run("CURRENCY", "UNIT OF MEASURE", full=True)
+    waits = _record_waits(dv)  # ~20 backoffs of up to a few seconds each: recorded, not spent
     emulator.control(drop_rate=0.3, fault_seed=7, fault_services=["dataverse"])
     try:
-        job = run("ITEM-PRODUCT", full=True, batch_size=10)[0]
+        job = synchronize_mapping(mapping=mapping("ITEM-PRODUCT"), full=True, batch_size=10, clients=clients)[0]
     finally:
         emulator.control(drop_rate=0.0)
     assert job.failed == 0, list(job.errors.values_list("message", flat=True))[:2]
+    assert waits and all(0 < wait <= dv.transport.backoff_max for wait in waits), waits  # repeated after a backoff
     numbers = _product_numbers(dv)
     assert len(numbers) == len(_items(bc)) and max(numbers.values()) == 1
 
@@ -114,17 +131,22 @@ def test_failing_batch_is_split_so_the_good_rows_land(run: Any, clients: Any) ->
     assert bad["number"] not in _product_numbers(dv)
 
 
-def test_429_retry_after_is_honoured(run: Any, clients: Any, emulator: Any) -> None:
+def test_429_retry_after_is_honoured(run: Any, clients: Any, emulator: Any, mapping: Any) -> None:
+    """Every 429 is repeated after the Retry-After the emulator sent (2 s for its 429 fault). The waits are recorded,
+    not spent (the run would otherwise sleep 2 s for each of its ~15 throttled requests)."""
     bc, dv = clients
     run("CURRENCY", "UNIT OF MEASURE", full=True)
+    waits = _record_waits(dv)
+    sent_before = dv.requests_sent
     emulator.control(rate_429=0.5, fault_seed=3, fault_services=["dataverse"])
-    started = time.monotonic()
     try:
-        job = run("ITEM-PRODUCT", full=True, batch_size=20)[0]
+        job = synchronize_mapping(mapping=mapping("ITEM-PRODUCT"), full=True, batch_size=20, clients=clients)[0]
     finally:
         emulator.control(rate_429=0.0)
     assert job.failed == 0 and job.inserted == len(_items(bc))
-    assert time.monotonic() - started >= 2  # at least one Retry-After: 2 was waited out, not failed
+    # at least one Retry-After: 2 was waited out, not failed; every wait was the Retry-After the server sent
+    assert waits and set(waits) == {2.0}, waits
+    assert dv.requests_sent - sent_before > len(waits)  # each throttled request was repeated after its wait
 
 
 def test_crash_between_batches_resumes_without_duplicates(run: Any, clients: Any, sync_connection: Any,
@@ -163,8 +185,6 @@ def test_lost_business_central_create_is_not_repeated(run: Any, clients: Any, co
     samples = {o["name"] for o in dv.iter_rows("opportunities", select=["name"])}
     before = Counter(o["description"] for o in bc.iter_rows("opportunities"))
     # BC carried out the creates (numbers from its number series) but the worker died before recording them
-    from syncjobs.engine.passes import FromIntegrationPass
-
     monkeypatch.setattr(FromIntegrationPass, "record_results", lambda self, items: (_ for _ in ()).throw(Crash()))
     with pytest.raises(Crash):
         run("OPPORTUNITY", full=True)
@@ -176,8 +196,6 @@ def test_lost_business_central_create_is_not_repeated(run: Any, clients: Any, co
     assert recovery.failed == 0 and recovery.inserted == len(samples)  # settled: adopted, none created again
     final = Counter(o["description"] for o in bc.iter_rows("opportunities"))
     assert all(final[name] == before[name] + 1 for name in samples)  # adopted, not created twice
-    from syncjobs.engine import pending_business_central_creates
-
     assert pending_business_central_creates(from_job.table_mapping) == []
     in_sales = Counter(o["name"] for o in dv.iter_rows("opportunities", select=["name"]))
     assert all(in_sales[name] == 1 for name in samples)  # nor sent back to Sales as new opportunities

@@ -1,9 +1,14 @@
-"""Each default mapping's round trip on the demo data, against the emulators over HTTPS (reference 4.B, 10)."""
+"""Each default mapping's round trip on the demo data, against the emulators over HTTPS (BC: codeunit 5334 "CRM
+Setup Defaults")."""
 from __future__ import annotations
 
 from typing import Any
 
-from mappings.models import Coupling
+from connections.models import ConnectionSetup
+from mappings.models import Coupling, IntegrationFieldMapping, IntegrationTableMapping
+from syncjobs.defaults import default_configuration_reset
+from syncjobs.engine import clients_for, synchronize_mapping
+from tests.syncjobs.engine.conftest import disable_unknown_columns, disable_unmatched_options, make_sync_connection
 
 
 def test_items_become_products_with_units_and_price_list(run: Any, clients: Any, sync_connection: Any) -> None:
@@ -93,13 +98,13 @@ def test_contacts_go_under_their_accounts(run: Any, clients: Any, couple_salespe
     run("CURRENCY", "CUSTOMER", full=True)
     to_job = run("CONTACT", full=True)[0]
     assert to_job.inserted > 0
-    # contacts of salespeople not coupled to a user fail, naming the salesperson (reference 10)
+    # contacts of salespeople not coupled to a user fail, naming the salesperson
     assert all("is not coupled to a Dataverse user" in m for m in to_job.errors.values_list("message", flat=True))
     account = next(dv.iter_rows("accounts", select=["accountid"], filter=f"name eq '{customer['displayName']}'"))
     contact = next(dv.iter_rows("contacts", select=["_parentcustomerid_value", "emailaddress1"],
                                 filter=f"emailaddress1 eq '{person['email']}'"))
     assert contact["_parentcustomerid_value"] == account["accountid"]
-    # company contacts are not synchronized as contacts (reference 6.2 step 3)
+    # company contacts are not synchronized as contacts (BC: SynchNAVTableToCRM ignores them)
     assert not Coupling.objects.filter(bc_table="Contact", bc_id=company["id"]).exists()
 
 
@@ -116,7 +121,7 @@ def test_opportunities_both_ways(run: Any, clients: Any, couple_salespeople: Any
     # a prospect (no business relation to a customer, CRONUS CT100010 ...) go without a parent account, as in BC
     for error in to_job.errors.all():
         assert "is not coupled" in error.message and error.fix
-    # the Sales sample opportunities arrive in BC (OPPORTUNITY couples new records both ways, reference 4.B)
+    # the Sales sample opportunities arrive in BC (OPPORTUNITY couples new records both ways)
     assert from_job.inserted == len(samples) > 0 and from_job.failed == 0
     bc_descriptions = {o["description"] for o in bc.iter_rows("opportunities")}
     assert samples <= bc_descriptions
@@ -135,7 +140,7 @@ def test_customer_price_groups_and_sales_prices(run: Any, clients: Any) -> None:
                                                                                    api="custom")))
     price_list = next(dv.iter_rows("pricelevels", select=["pricelevelid"], filter=f"name eq '{group['code']}'"))
     price_job = run("SALESPRC-PRODPRICE", full=True)[0]
-    # only prices of customer price groups with a code become price list items (reference 4.B)
+    # only prices of customer price groups with a code become price list items (the SALESPRC-PRODPRICE table filter)
     assert (price_job.inserted, price_job.failed) == (1, 0), list(price_job.errors.values_list("message", flat=True))
     product = next(dv.iter_rows("products", select=["productid"], filter="productnumber eq '1000'"))
     items = list(dv.iter_rows("productpricelevels", select=["amount", "_productid_value"],
@@ -144,10 +149,6 @@ def test_customer_price_groups_and_sales_prices(run: Any, clients: Any) -> None:
 
 
 def test_posted_invoices_with_lines(emulator: Any, settings: Any, db: Any) -> None:
-    from mappings.models import Coupling, IntegrationTableMapping
-    from syncjobs.engine import clients_for, synchronize_mapping
-    from tests.syncjobs.engine.conftest import make_sync_connection
-
     connection = make_sync_connection(emulator, settings, company="Contoso Coffee")
     bc, dv = clients_for(connection)
     users = {u["domainname"]: u["systemuserid"] for u in dv.iter_rows("systemusers",
@@ -176,14 +177,10 @@ def test_posted_invoices_with_lines(emulator: Any, settings: Any, db: Any) -> No
 
 
 def test_team_ownership_gives_new_accounts_the_default_team(run: Any, clients: Any, sync_connection: Any) -> None:
-    from connections.models import ConnectionSetup
-    from mappings.defaults import default_configuration_reset
-    from tests.syncjobs.engine.conftest import disable_unknown_columns, disable_unmatched_options
-
     bc, dv = clients
     sync_connection.ownership_model = ConnectionSetup.OwnershipModel.TEAM
     sync_connection.save(update_fields=["ownership_model"])
-    default_configuration_reset(connection=sync_connection)  # no owner field mappings, no SALESPEOPLE (ref. 10)
+    default_configuration_reset(connection=sync_connection)  # no owner field mappings, no SALESPEOPLE
     disable_unknown_columns(sync_connection, dv)
     disable_unmatched_options(sync_connection)
     run("CURRENCY", full=True)
@@ -200,9 +197,6 @@ def test_team_ownership_gives_new_accounts_the_default_team(run: Any, clients: A
 
 
 def test_unit_group_mode_items_get_their_own_unit_group(run: Any, clients: Any, sync_connection: Any) -> None:
-    from mappings.defaults import default_configuration_reset
-    from tests.syncjobs.engine.conftest import disable_unknown_columns, disable_unmatched_options
-
     bc, dv = clients
     sync_connection.unit_group_mapping_enabled = True  # the default option of a new connection setup
     sync_connection.save(update_fields=["unit_group_mapping_enabled"])
@@ -229,8 +223,6 @@ def test_unit_group_mode_items_get_their_own_unit_group(run: Any, clients: Any, 
 
 def test_option_without_a_matching_dataverse_option_fails_naming_field_and_choices(
         run: Any, sync_connection: Any, couple_salespeople: Any) -> None:
-    from mappings.models import IntegrationFieldMapping
-
     couple_salespeople(JO="admin", OF="integration")
     IntegrationFieldMapping.objects.filter(table_mapping__connection=sync_connection,
                                            integration_field_name="address1_freighttermscode").update(

@@ -1,11 +1,18 @@
-"""Sales orders against the emulators (reference 4.B SALESORDER-ORDER / SOLINE-ORDERDETAIL, 8.1, 8.2, 10): released
-BC orders reach Dataverse with their lines (legacy, one-way), and orders submitted in Dynamics 365 Sales become
-released BC orders whose changes flow back (bi-directional)."""
+"""Sales orders against the emulators (BC: codeunit 5334 "CRM Setup Defaults", SALESORDER-ORDER /
+SOLINE-ORDERDETAIL; codeunit 5341 "CRM Int. Table. Subscriber"; table 5330 "CRM Connection Setup", legacy and
+bidirectional sales order integration): released BC orders reach Dataverse with their lines (legacy, one-way), and
+orders submitted in Dynamics 365 Sales become released BC orders whose changes flow back (bi-directional)."""
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+
+from connections.actions.configuration import connection_sales_settings_update
+from connections.clients.errors import ClientError
+from connections.solution import solution_package
+from mappings.models import Coupling, IntegrationTableMapping
+from tests.syncjobs.engine.conftest import disable_unknown_columns, disable_unmatched_options
 
 SUBMITTED = 1
 
@@ -14,8 +21,6 @@ SUBMITTED = 1
 def sales_world(sync_connection: Any, run: Any, couple_salespeople: Any, clients: Any) -> dict[str, Any]:
     """Currencies, units, items and customers synchronized; returns a coupled customer (number, account id, its
     salesperson) and two coupled items (numbers -> product ids)."""
-    from mappings.models import Coupling
-
     couple_salespeople(JO="admin", OF="integration")
     run("CURRENCY", "UNIT OF MEASURE", "ITEM-PRODUCT", "CUSTOMER", full=True)
     bc, _ = clients
@@ -29,9 +34,7 @@ def sales_world(sync_connection: Any, run: Any, couple_salespeople: Any, clients
 
 
 def enable(connection: Any, user: Any, setting: str) -> None:
-    """Turn a sales order integration on through the connection's Sales settings (rebuilds the mappings, ref. 8)."""
-    from connections.services import connection_sales_settings_update
-
+    """Turn a sales order integration on through the connection's Sales settings (rebuilds the mappings)."""
     connection_sales_settings_update(connection=connection, user=user, data={setting: True})
 
 
@@ -42,11 +45,8 @@ def release(bc: Any, order_id: str, action: str = "release") -> None:
 
 
 def enable_bidirectional(connection: Any, user: Any, dv: Any, admin_dv: Any) -> None:
-    """Import the integration solution (the bcbi_* columns, reference 8.2) and turn bi-directional sales order
+    """Import the integration solution (the bcbi_* columns) and turn bi-directional sales order
     integration on, disabling the field mappings the emulated environment cannot hold."""
-    from connections.solution import solution_package
-    from tests.syncjobs.engine.conftest import disable_unknown_columns, disable_unmatched_options
-
     admin_dv.import_solution(solution_package())
     enable(connection, user, "bidirectional_sales_order_integration")
     disable_unknown_columns(connection, dv)
@@ -84,8 +84,6 @@ def dv_lines(dv: Any, order_id: Any, *extra: str) -> list[dict[str, Any]]:
 def test_legacy_released_order_reaches_dataverse_with_lines(sync_connection: Any, admin_user: Any, run: Any,
                                                             clients: Any, sales_world: dict[str, Any],
                                                             emulator: Any) -> None:
-    from mappings.models import Coupling, IntegrationTableMapping
-
     enable(sync_connection, admin_user, "legacy_sales_order_integration")
     mapping = IntegrationTableMapping.objects.get(connection=sync_connection, name="SALESORDER-ORDER")
     assert mapping.direction == "ToIntegrationTable"
@@ -124,8 +122,6 @@ def test_legacy_released_order_reaches_dataverse_with_lines(sync_connection: Any
 
     # a change in BC (reopen, change a line, release) reaches the submitted order on the next scheduled run; a
     # released order refuses changes until it is reopened (BC: TestStatusOpen)
-    from connections.clients.errors import ClientError
-
     line = next(ln for ln in bc.iter_rows("salesOrderLines", filter=f"documentId eq {order['id']}")
                 if ln["lineObjectNumber"] == first)
     with pytest.raises(ClientError, match="Status must be equal to 'Open'"):
@@ -142,8 +138,6 @@ def test_legacy_released_order_reaches_dataverse_with_lines(sync_connection: Any
 def test_bidirectional_orders_submitted_in_sales_become_released_bc_orders(
         sync_connection: Any, admin_user: Any, run: Any, clients: Any, sales_world: dict[str, Any],
         admin_dv: Any) -> None:
-    from mappings.models import Coupling, IntegrationTableMapping
-
     bc, dv = clients
     enable_bidirectional(sync_connection, admin_user, dv, admin_dv)
     lines_mapping = IntegrationTableMapping.objects.get(connection=sync_connection, name="SOLINE-ORDERDETAIL")
@@ -186,7 +180,7 @@ def test_bidirectional_orders_submitted_in_sales_become_released_bc_orders(
     assert dv.retrieve("salesorders", order_id, select=["statecode"])["statecode"] == SUBMITTED
 
     # Sales refuses changes to a submitted order; the user reactivates it, changes a line and submits it again: the
-    # BC order is reopened, changed and released again (reference 8.2)
+    # BC order is reopened, changed and released again (BC: codeunit 414 "Release Sales Document")
     dv_line = next(ln for ln in dv_lines(dv, order_id) if float(ln["quantity"]) == 4.0)
     admin_dv.update("salesorders", order_id, {"statecode": 0, "statuscode": 1})
     admin_dv.update("salesorderdetails", dv_line["salesorderdetailid"], {"quantity": 9})
@@ -203,8 +197,6 @@ def coupled_order(sync_connection: Any, admin_user: Any, run: Any, clients: Any,
                   admin_dv: Any) -> dict[str, Any]:
     """A bi-directional order submitted in Sales with lines first x2 and second x4, synchronized into a released
     BC order and back (line numbers written back): {"dv": order id, "bc": BC order id, "first", "second"}."""
-    from mappings.models import Coupling
-
     _, dv = clients
     enable_bidirectional(sync_connection, admin_user, dv, admin_dv)
     first, second = sorted(sales_world["items"])
@@ -230,8 +222,6 @@ def run_as_scheduler(run: Any) -> dict[tuple[str, str], Any]:
 def order_state(bc: Any, dv: Any, order: dict[str, Any], items: dict[str, Any]) -> dict[str, Any]:
     """Both sides of the order: BC (item number, quantity) lines and status, Dataverse (item number, quantity)
     lines and statecode, and the number of line couplings."""
-    from mappings.models import Coupling
-
     numbers = {str(product): number for number, product in items.items()}
     return {
         "bc": sorted((ln["lineObjectNumber"], float(ln["quantity"])) for ln in bc.iter_rows(
@@ -249,7 +239,7 @@ def test_bidirectional_line_deleted_in_sales_is_deleted_in_bc(run: Any, clients:
     bc, dv = clients
     first, second = coupled_order["first"], coupled_order["second"]
     removed = next(ln for ln in dv_lines(dv, coupled_order["dv"]) if float(ln["quantity"]) == 2.0)
-    # the user reactivates the order, deletes a line, adds a new one and submits again (reference 8.2)
+    # the user reactivates the order, deletes a line, adds a new one and submits again
     admin_dv.update("salesorders", coupled_order["dv"], {"statecode": 0, "statuscode": 1})
     admin_dv.delete("salesorderdetails", removed["salesorderdetailid"])
     add_dv_line(dv, admin_dv, coupled_order["dv"], sales_world["items"][first], 5)
@@ -300,8 +290,6 @@ def test_bidirectional_line_deleted_in_bc_is_deleted_in_sales(run: Any, clients:
 
 def test_order_whose_lines_all_go_cannot_be_released_and_fails_naming_it(
         run: Any, clients: Any, admin_dv: Any, sales_world: dict[str, Any], coupled_order: dict[str, Any]) -> None:
-    from mappings.models import Coupling
-
     bc, dv = clients
     admin_dv.update("salesorders", coupled_order["dv"], {"statecode": 0, "statuscode": 1})
     for line in dv_lines(dv, coupled_order["dv"]):

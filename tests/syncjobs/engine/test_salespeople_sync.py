@@ -1,10 +1,13 @@
 """SALESPEOPLE (Dataverse users -> BC salespeople, From) creates new salespersons with BC's 'SP NO. nnnnn' codes
-(reference 10) and couples them; integration, disabled and unlicensed users are left out."""
+(BC: codeunit 7204 "CDS Setup Defaults", mapping SALESPEOPLE) and couples them; integration, disabled and
+unlicensed users are left out."""
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+
+from mappings.models import Coupling
 
 
 @pytest.fixture
@@ -28,8 +31,6 @@ def new_user(admin_dv: Any, clients: Any) -> Any:
 
 def test_new_users_become_salespersons_with_the_next_sp_codes(run: Any, clients: Any, couple_salespeople: Any,
                                                               new_user: Any, sync_connection: Any) -> None:
-    from mappings.models import Coupling
-
     bc, dv = clients
     couple_salespeople(JO="admin", OF="integration")  # the seeded interactive users are coupled already
     ann = new_user("Ann", "Lee")

@@ -1,6 +1,6 @@
-"""Apply the default configuration (``mappings.default_configuration``) to a connection setup (contract B).
+"""Apply the default configuration (``mappings.default_configuration``) to a connection setup.
 
-BC: CDS Setup Defaults.ResetConfiguration + CRM Setup Defaults.ResetConfiguration (reference 4.A, 4.B),
+BC: codeunit 7204 CDS Setup Defaults.ResetConfiguration + codeunit 5334 CRM Setup Defaults.ResetConfiguration,
 ResetSalesOrderMappingConfiguration, ResetUnitGroupMappingConfiguration and the ownership model switch
 (HandleOnEnableIntegration). One generic function applies the data for a scope of mapping names and special job kinds;
 the public functions only choose the scope.
@@ -18,8 +18,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from connections.models import ConnectionSetup
 from mappings import default_configuration as defaults
 from mappings.models import Direction, IntegrationFieldMapping, IntegrationTableMapping
+from syncjobs.models import JobQueueEntry
 
 
 @dataclass
@@ -53,8 +55,6 @@ class DefaultConfigurationReport:
 
 def connection_conditions(connection: Any) -> frozenset[str]:
     """The ``when`` conditions (see default_configuration) that hold for a connection setup's options."""
-    from connections.models import ConnectionSetup
-
     bidirectional = bool(connection.bidirectional_sales_order_integration)
     legacy = bool(connection.legacy_sales_order_integration) and not bidirectional
     held = {""}
@@ -129,7 +129,7 @@ def _field_values(definition: defaults.MappingDefault, held: frozenset[str]) -> 
             "status": IntegrationFieldMapping.Status.ENABLED.value,
             "not_null": field_default.not_null,
             "transformation_rule": "",
-            # reference 3.2 #14: forced to match Direction when Direction is not Bidirectional.
+            # BC: table 5336, field 14 Transformation Direction: forced to match Direction unless Bidirectional.
             "transformation_direction": "" if direction == Direction.BIDIRECTIONAL else direction,
             "use_for_match_based_coupling": field_default.use_for_match_based_coupling,
             "case_sensitive_matching": False,
@@ -141,8 +141,6 @@ def _field_values(definition: defaults.MappingDefault, held: frozenset[str]) -> 
 
 def _job_values(connection: Any, mapping: IntegrationTableMapping,
                 definition: defaults.MappingDefault) -> dict[str, Any]:
-    from syncjobs.models import JobQueueEntry
-
     job = definition.job
     assert job is not None
     return {
@@ -160,15 +158,11 @@ def _job_values(connection: Any, mapping: IntegrationTableMapping,
 def _status_at_creation(connection: Any, ready: str) -> str:
     """BC's creation status, except On Hold while the connection is disabled (BC: disabling puts entries On Hold;
     ``syncjobs.services.job_queue_entries_restore`` makes them Ready on enable)."""
-    from syncjobs.models import JobQueueEntry
-
     return ready if connection.is_enabled else JobQueueEntry.Status.ON_HOLD.value
 
 
 def _apply_mapping_job(connection: Any, mapping: IntegrationTableMapping, definition: defaults.MappingDefault,
                        held: frozenset[str], rebuilt: bool, report: DefaultConfigurationReport) -> None:
-    from syncjobs.models import JobQueueEntry
-
     existing = list(JobQueueEntry.objects.filter(table_mapping=mapping, kind=JobQueueEntry.Kind.MAPPING,
                                                  recurring_job=True))
     wanted = definition.job is not None and definition.job.when in held
@@ -189,8 +183,6 @@ def _apply_mapping_job(connection: Any, mapping: IntegrationTableMapping, defini
 
 def _apply_special_jobs(connection: Any, kinds: frozenset[str], held: frozenset[str],
                         report: DefaultConfigurationReport) -> None:
-    from syncjobs.models import JobQueueEntry
-
     for special in defaults.SPECIAL_JOBS:
         if special.kind not in kinds:
             continue
@@ -289,25 +281,25 @@ def default_configuration_reset(*, connection: Any, mapping_name: str | None = N
 
 def sales_order_configuration_reset(*, connection: Any) -> DefaultConfigurationReport:
     """Rebuild SALESORDER-ORDER / SOLINE-ORDERDETAIL and the sales order job queue entries for the connection's
-    sales order options (BC: CRM Setup Defaults.ResetSalesOrderMappingConfiguration, reference 4.B)."""
+    sales order options (BC: codeunit 5334 CRM Setup Defaults.ResetSalesOrderMappingConfiguration)."""
     return _apply(connection=connection, names=defaults.SALES_ORDER_SCOPE, job_kinds=defaults.SALES_ORDER_JOB_KINDS)
 
 
 def unit_group_mapping_apply(*, connection: Any) -> DefaultConfigurationReport:
     """Switch between UNIT OF MEASURE and UNIT GROUP / ITEM UOM / RESOURCE UOM and adjust ITEM-PRODUCT and
-    RESOURCE-PRODUCT (dependency filters, DefaultUoMId vs DefaultUoMScheduleId) (BC:
-    ResetUnitGroupMappingConfiguration, reference 4.B)."""
+    RESOURCE-PRODUCT (dependency filters, DefaultUoMId vs DefaultUoMScheduleId) (BC: codeunit 5334 CRM Setup
+    Defaults.ResetUnitGroupMappingConfiguration)."""
     return _apply(connection=connection, names=defaults.UNIT_GROUP_SCOPE, job_kinds=frozenset())
 
 
 def ownership_model_apply(*, connection: Any) -> DefaultConfigurationReport:
     """Apply the ownership model: Person creates SALESPEOPLE, its job and the owner field mappings and puts
-    SALESPEOPLE in CUSTOMER/VENDOR dependency filters; Team removes them (BC: HandleOnEnableIntegration,
-    reference 10)."""
+    SALESPEOPLE in CUSTOMER/VENDOR dependency filters; Team removes them (BC: codeunit 7204 CDS Setup Defaults,
+    HandleOnEnableIntegration)."""
     return _apply(connection=connection, names=defaults.OWNERSHIP_SCOPE, job_kinds=frozenset())
 
 
 def special_jobs_apply(*, connection: Any) -> DefaultConfigurationReport:
     """Create or delete the special job queue entries after an option toggle (item availability, automatic sales
-    order creation, automatic quote processing; reference 4.B "Non-mapping job queue entries")."""
+    order creation, automatic quote processing; BC: codeunit 5334 CRM Setup Defaults, RecreateJobQueueEntry)."""
     return _apply(connection=connection, names=frozenset(), job_kinds=_ALL_JOB_KINDS)

@@ -2,12 +2,14 @@
 
 Rows are plain dicts keyed by column logical name (lookups hold the target GUID; polymorphic
 lookups also keep ``"<col>@t"`` = target table).  ``versionnumber`` comes from one organization-wide
-counter (protocols.md B16: rowversion, the basis of ETags and change tracking).  Deleted rows leave
-a tombstone ``{id: version}`` so that delta queries report them (protocols.md B8).
+counter (the row version behind ETags and change tracking: Microsoft Learn "Perform conditional operations using the
+Web API", "Use change tracking to synchronize data with external systems").  Deleted rows leave a tombstone
+``{id: version}`` so that delta queries report them.
 
 All mutations go through :class:`Txn`, which keeps an undo log: a ``$batch`` change set or a
 ``CreateMultiple``/``UpdateMultiple``/``UpsertMultiple`` request rolls back completely on the first
-failure (protocols.md B9, B10: all-or-nothing on standard tables).
+failure ("Execute batch operations using the Web API", "Use bulk operation messages": all-or-nothing on standard
+tables).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dv_schema import TABLES
+from .schema import TABLES
 
 _NOW: tuple[int, str] = (0, "")
 

@@ -1,16 +1,17 @@
-"""Table definitions of the Dataverse emulator (protocols.md B16 and C1-C18).
+"""Table definitions of the Dataverse emulator.
 
 Each :class:`Table` lists its columns with type, required level, create/update validity, lookup
-targets with navigation property and relationship names, option values and state/status pairs.
-System columns (B16) are added by :func:`_finish`: primary key, ``createdon``/``modifiedon``,
+targets with navigation property and relationship names, option values and state/status pairs, as the Microsoft
+Learn table/entity references of Dataverse and Dynamics 365 Sales describe them ("Account table/entity reference",
+"Contact ...", "Product ...", "Order (SalesOrder) ...", "Price List Item (ProductPriceLevel) ...", ...).
+System columns are added by :func:`_finish`: primary key, ``createdon``/``modifiedon``,
 ``createdby``/``modifiedby`` (+ on-behalf-of), ``versionnumber``, ``overriddencreatedon``,
 ownership columns for user-owned tables, ``statecode``/``statuscode`` where the table has states,
 and ``transactioncurrencyid``/``exchangerate``/``<money>_base`` on money tables.
 
-Columns marked [K] in protocols.md C are used as written there; the two tables added by the
-integration solution (``nav_connection``, ``nav_accountstatistics``, business-central-integration.md
-§1.1 field 69 and §9.2) only become visible after ``ImportSolution`` of
-``MicrosoftDynamicsNavIntegration``.
+The two tables added by Business Central's integration solution (``nav_connection``, ``nav_accountstatistics``;
+Microsoft Learn "Integrating with Dynamics 365 Sales") and its ``bcbi_*`` columns only become visible after
+``ImportSolution`` of ``MicrosoftDynamicsNavIntegration``.
 """
 
 from __future__ import annotations
@@ -403,7 +404,7 @@ def _tables() -> list[Table]:
     order = _doc_header("ordernumber")
     order.update({"quoteid": L("quote", rels={"quote": "quote_orders"}), "requestdeliveryby": DATE(),
                   "datefulfilled": DT(), "submitdate": DT(), "lastbackofficesubmit": DATE(),
-                  # added by the integration solution (business-central-integration.md 8: bcbi_* attributes)
+                  # added by Business Central's integration solution (bcbi_* attributes)
                   "bcbi_businesscentralordernumber": S(20, solution=NAV_SOLUTION),
                   "bcbi_businesscentraldocumentoccurrencenumber": I(solution=NAV_SOLUTION)})
     order["customerid"].rels = {"account": "order_customer_accounts", "contact": "order_customer_contacts"}
@@ -522,7 +523,8 @@ def _finish(t: Table) -> Table:
 TABLES: dict[str, Table] = {x.logical: x for x in _tables()}
 BY_SET: dict[str, Table] = {x.entity_set: x for x in TABLES.values()}
 
-#: Well-known role template ids (business-central-integration.md §1.5).
+#: Well-known role ids: the System Administrator role template and the two roles of Business Central's integration
+#: solution (Microsoft Learn "Integrating with Dynamics 365 Sales", security roles of the integration user).
 SYSTEM_ADMINISTRATOR_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
 INTEGRATION_ADMIN_ROLE_ID = "8c8d4f51-a72b-e511-80d9-3863bb349780"
 INTEGRATION_USER_ROLE_ID = "6f960e32-a72b-e511-80d9-3863bb349780"
@@ -534,10 +536,25 @@ MANY_TO_MANY: dict[str, tuple[str, str]] = {
     "teammembership_association": ("systemuser", "team"),
 }
 
-#: Messages for which ``sdkmessagefilters`` report support (protocols.md B10).
+#: Messages for which ``sdkmessagefilters`` report support (Microsoft Learn "Use bulk operation messages").
 BULK_MESSAGES = ("CreateMultiple", "UpdateMultiple", "UpsertMultiple")
 
 
 def stable_id(*parts: str) -> str:
     """Deterministic GUID for seeded rows (stable across restarts and resets)."""
     return str(uuid.uuid5(_NS, "/".join(parts)))
+
+
+#: Schema names that are not the capitalised logical name.
+SCHEMA_NAMES = {"salesorder": "SalesOrder", "salesorderdetail": "SalesOrderDetail", "invoicedetail": "InvoiceDetail",
+                "transactioncurrency": "TransactionCurrency", "uom": "UoM", "uomschedule": "UoMSchedule",
+                "pricelevel": "PriceLevel", "productpricelevel": "ProductPriceLevel", "systemuser": "SystemUser",
+                "businessunit": "BusinessUnit", "roletemplate": "RoleTemplate", "sdkmessage": "SdkMessage",
+                "sdkmessagefilter": "SdkMessageFilter"}
+
+
+def schema_name(logical: str) -> str:
+    """A table's SchemaName (``account`` -> ``Account``, ``salesorder`` -> ``SalesOrder``; custom tables as is)."""
+    if logical.startswith("nav_"):
+        return logical
+    return SCHEMA_NAMES.get(logical, logical.capitalize())

@@ -5,15 +5,15 @@ from typing import Any
 
 from django.db import models
 
-from portal import crypto
+from base import crypto
 
 
 class EncryptedTextField(models.TextField):
-    """A text column whose value is stored Fernet-encrypted (see :mod:`portal.crypto`).
+    """A text column whose value is stored Fernet-encrypted (see :mod:`base.crypto`).
 
     In Python the attribute holds the plaintext; the database only ever sees ciphertext. Forms must never render
     the value back: use a masked "leave blank to keep" widget. Decrypting a value whose key is gone raises
-    :class:`portal.crypto.SecretUnreadable`.
+    :class:`base.crypto.SecretUnreadable`.
     """
 
     description = "Text encrypted at rest"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -76,8 +77,6 @@ def database_config(name: str, *, default_sqlite_path: Path) -> dict[str, Any]:
     file ``default_sqlite_path`` is used. Raises ImproperlyConfigured for any other scheme or a URL without
     a database name.
     """
-    import dj_database_url
-
     value = envstr(name)
     if value is None:
         return {

@@ -1,0 +1,204 @@
+"""Callers, impersonation, security roles and privileges of the Dataverse emulator.
+
+Sources: Microsoft Learn "Security concepts in Microsoft Dataverse" (roles grant privileges named
+``prv<Verb><Entity>``; a privilege from any of the user's roles, direct or through a team, counts), "Impersonate
+another user using the Web API" (``CallerObjectId`` / ``MSCRMCallerID``; the effective rights are those both the
+caller and the impersonated user hold) and "Web service error codes" (``0x80040220`` PrivilegeDenied,
+``0x80072560`` the user is not a member of the organization, ``0x80040225`` the user is disabled).
+
+Callers are enabled systemusers of the organization: an application user whose ``applicationid`` is the token's
+``appid``, or a user whose ``azureactivedirectoryobjectid`` is the token's ``oid``. Roles grant every privilege of
+:func:`all_privileges` unless revoked through the control endpoint ``/_emulator/privileges``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from ..httpcore import Headers
+from .core import Ctx, DataverseBase, DVError, not_exist
+from .schema import BY_SET, TABLES, schema_name, stable_id
+
+#: Privilege names that differ from the table's schema name (``prvReadUser``, not ``prvReadSystemUser``).
+_PRIVILEGE_NAMES = {"systemuser": "User", "uomschedule": "UoMSchedule", "uom": "UoM", "pricelevel": "PriceLevel",
+                    "productpricelevel": "ProductPriceLevel", "salesorder": "SalesOrder",
+                    "salesorderdetail": "SalesOrderDetail", "invoicedetail": "InvoiceDetail",
+                    "transactioncurrency": "TransactionCurrency", "businessunit": "BusinessUnit"}
+
+def privilege_name(verb: str, logical: str) -> str:
+    """Dataverse's privilege name ``prv<Verb><Entity schema name>`` (e.g. prvReadAccount, prvWriteUser)."""
+    return f"prv{verb}{_PRIVILEGE_NAMES.get(logical) or schema_name(logical)}"
+
+
+@functools.cache
+def all_privileges() -> frozenset[str]:
+    """Every privilege the emulator knows: Create, Read, Write, Delete, Append, AppendTo on each emulated table
+    (plus Assign and Share on user-owned tables), Read on 'entity' (metadata) and 'solution', and
+    prvImportCustomization."""
+    names = {"prvImportCustomization", privilege_name("Read", "entity"), privilege_name("Read", "solution")}
+    for t in TABLES.values():
+        verbs = ("Create", "Read", "Write", "Delete", "Append", "AppendTo")
+        if t.ownership == "UserOwned":
+            verbs += ("Assign", "Share")
+        names.update(privilege_name(verb, t.logical) for verb in verbs)
+    return frozenset(names)
+
+
+class SecurityMixin(DataverseBase):
+    """Who calls, on whose behalf, and with which privileges."""
+
+    def caller_for(self, principal: Any) -> str:
+        """Map the token's principal (application: ``appid``; user: ``oid``) to a systemuser id.
+
+        Raises 403 ``0x80072560`` when no systemuser exists and 403 ``0x80040225`` when it is disabled
+        (``systemuser.isdisabled``, which an administrator may PATCH): a disabled user's valid token is refused on
+        every request, WhoAmI included."""
+        users = self.state.rows["systemuser"]
+        if principal.kind == "app":
+            for uid, u in users.items():
+                if (u.get("applicationid") or "").lower() == (principal.app_id or "").lower():
+                    if u.get("isdisabled"):
+                        raise self._disabled(uid)
+                    return uid
+            raise DVError(403, "0x80072560",
+                          f"The user is not a member of the organization. No application user with "
+                          f"applicationid {principal.app_id} exists in this environment.")
+        for uid, u in users.items():
+            if (u.get("azureactivedirectoryobjectid") or "").lower() == principal.object_id.lower():
+                if u.get("isdisabled"):
+                    raise self._disabled(uid)
+                return uid
+        raise DVError(403, "0x80072560", "The user is not a member of the organization.")
+
+    def _disabled(self, uid: str) -> DVError:
+        return DVError(403, "0x80040225", f"The user with SystemUserId={uid} in OrganizationContext="
+                       f"{self.state.org_id} is disabled. Disabled users cannot access the system. Consider enabling "
+                       "this user. Also, users are disabled if they don't have a license or if the user account in "
+                       "Active Directory has been disabled.")
+
+    def impersonate(self, headers: Headers) -> str:
+        """The systemuser named by ``CallerObjectId`` (Entra object id) or ``MSCRMCallerID`` (systemuserid)."""
+        users = self.state.rows["systemuser"]
+        oid = headers.get("callerobjectid")
+        if oid:
+            for uid, u in users.items():
+                if (u.get("azureactivedirectoryobjectid") or "").lower() == oid.lower():
+                    return uid
+            raise DVError(404, "0x80040217", f"systemuser With azureactivedirectoryobjectid = {oid} Does Not Exist")
+        sid = (headers.get("mscrmcallerid") or "").lower()
+        if sid not in users:
+            raise not_exist("systemuser", sid)
+        return sid
+
+    # ------------------------------------------------------------------ roles and privileges
+    def user_roles(self, uid: str) -> set[str]:
+        """Ids of the security roles a systemuser holds directly or through its teams (``systemuserroles_association``,
+        ``teammembership_association`` + ``teamroles_association``)."""
+        n2n = self.state.n2n
+        direct = {r for u, r in n2n.get("systemuserroles_association", set()) if u == uid}
+        teams = {t for u, t in n2n.get("teammembership_association", set()) if u == uid}
+        via_teams = {r for t, r in n2n.get("teamroles_association", set()) if t in teams}
+        return direct | via_teams
+
+    def user_role_count(self, uid: str) -> int:
+        """How many security roles a systemuser holds (see :meth:`user_roles`)."""
+        return len(self.user_roles(uid))
+
+    def role_privileges(self, rid: str) -> frozenset[str]:
+        """Privilege names a role grants: every privilege of :func:`all_privileges` less those revoked through the
+        control endpoint (kept on the role row as ``@revoked``; a reset restores the seeded roles)."""
+        row = self.state.rows["role"].get(rid) or {}
+        return all_privileges() - frozenset(row.get("@revoked") or ())
+
+    def user_privileges(self, uid: str) -> frozenset[str]:
+        """The union of the privileges of a user's roles (Dataverse: a privilege from any role counts)."""
+        granted: frozenset[str] = frozenset()
+        for rid in self.user_roles(uid):
+            granted |= self.role_privileges(rid)
+        return granted
+
+    def role_privileges_change(self, role: str, *, revoke: list[str], grant: list[str]) -> list[dict[str, Any]]:
+        """Revoke privileges from / grant them back to a security role (control endpoint ``/_emulator/privileges``).
+
+        ``role`` is a role id or name (case-insensitive); a name changes every role of that name, i.e. the root
+        business unit's role and its business-unit copies, as editing a root role does in Dataverse. Returns
+        ``[{"roleid", "name", "revoked": [...]}]``. Raises KeyError for an unknown role and ValueError for a name
+        that is not a privilege of :func:`all_privileges`."""
+        unknown = sorted((set(revoke) | set(grant)) - all_privileges())
+        if unknown:
+            raise ValueError(f"unknown privilege(s) {', '.join(unknown)}; names look like prvReadAccount "
+                             "(prv + Create|Read|Write|Delete|Append|AppendTo|Assign|Share + the table's schema name)")
+        with self.lock:
+            roles = self.state.rows["role"]
+            wanted = role.strip().strip("{}").lower()
+            ids = [rid for rid, row in roles.items()
+                   if rid == wanted or (row.get("name") or "").lower() == wanted]
+            if not ids:
+                raise KeyError(role)
+            changed = []
+            for rid in ids:
+                revoked = (set(roles[rid].get("@revoked") or ()) | set(revoke)) - set(grant)
+                roles[rid]["@revoked"] = sorted(revoked)
+                changed.append({"roleid": rid, "name": roles[rid].get("name"), "revoked": sorted(revoked)})
+            return changed
+
+    def revoked_privileges(self) -> dict[str, list[str]]:
+        """``{role name (id): [revoked privilege, ...]}`` for the roles with revoked privileges."""
+        with self.lock:
+            return {f"{row.get('name')} ({rid})": list(row["@revoked"])
+                    for rid, row in self.state.rows["role"].items() if row.get("@revoked")}
+
+    def required_privileges(self, method: str, segs: list[str]) -> tuple[list[str], str, int]:
+        """The privileges a request needs, with the entity's logical name and object type code (OTC).
+
+        Table requests need ``prv<Verb><Entity>``: GET Read, POST Create, PATCH/PUT Write, DELETE Delete, ``$ref``
+        and POST to a collection-valued navigation AppendTo; bulk messages CreateMultiple (Create), UpdateMultiple
+        (Write), UpsertMultiple (Create and Write), DeleteMultiple (Delete). ``EntityDefinitions`` needs Read on
+        'entity'; ImportSolution needs prvImportCustomization; other actions Read on 'solution'."""
+        head = segs[0]
+        name = head.split("(", 1)[0]
+        table = BY_SET.get(name)
+        if name.startswith("ImportSolution"):
+            return ["prvImportCustomization"], "solution", 7100
+        if table is None and name.startswith("EntityDefinitions"):
+            return [privilege_name("Read", "entity")], "entity", 9800
+        if table is None:
+            return [privilege_name("Read", "solution")], "solution", 7100
+        verbs = [{"GET": "Read", "POST": "Create", "PATCH": "Write", "PUT": "Write",
+                  "DELETE": "Delete"}.get(method, "Read")]
+        if segs[-1] == "$ref" or (method == "POST" and len(segs) > 1 and not segs[1].startswith("Microsoft.Dynamics")):
+            verbs = ["AppendTo"]
+        elif method == "POST" and len(segs) == 2 and segs[1].startswith("Microsoft.Dynamics.CRM."):
+            verbs = {"CreateMultiple": ["Create"], "UpdateMultiple": ["Write"], "UpsertMultiple": ["Create", "Write"],
+                     "DeleteMultiple": ["Delete"]}.get(segs[1].rsplit(".", 1)[-1], ["Read"])
+        return [privilege_name(verb, table.logical) for verb in verbs], table.logical, table.object_type_code
+
+    def check_privilege(self, method: str, segs: list[str], ctx: Ctx) -> None:
+        """Privilege check (403 ``0x80040220`` PrivilegeDenied).
+
+        Roles grant privileges (every privilege of the emulated tables, less those revoked through
+        ``/_emulator/privileges``); a caller - and, with impersonation, the impersonated user as well (the
+        effective rights are the intersection) - needs every privilege of :meth:`required_privileges` from at least
+        one of its roles. WhoAmI, RetrieveVersion and ``$metadata`` work for every enabled user of the organization.
+        The 403 body is Dataverse's: "Principal user (Id=…, type=8, roleCount=…, privilegeCount=…, accessMode=…), is
+        missing prvReadAccount privilege (Id=…) on OTC=1 for entity 'account'. context.Caller=…"."""
+        if not getattr(self.settings, "enforce_privileges", True) or not segs:
+            return
+        head = segs[0]
+        if head in ("$metadata", "WhoAmI", "WhoAmI()", "RetrieveVersion", "RetrieveVersion()"):
+            return
+        needed: tuple[list[str], str, int] | None = None
+        for uid in dict.fromkeys(u for u in (ctx.real_caller_id, ctx.caller_id) if u):
+            roles = self.user_roles(uid)
+            needed = needed or self.required_privileges(method, segs)
+            privileges, logical, otc = needed
+            granted = self.user_privileges(uid) if roles else frozenset()
+            missing = next((p for p in privileges if p not in granted), None)
+            if missing is None:
+                continue
+            access = self.state.rows["systemuser"].get(uid, {}).get("accessmode") or 0
+            raise DVError(403, "0x80040220", f"Principal user (Id={uid}, type=8, roleCount={len(roles)}, "
+                          f"privilegeCount={len(granted)}, accessMode={access}), is missing {missing} privilege "
+                          f"(Id={stable_id('privilege', missing)}) on OTC={otc} for entity '{logical}'. "
+                          f"context.Caller={ctx.real_caller_id or ctx.caller_id}")

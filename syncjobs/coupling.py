@@ -1,0 +1,144 @@
+"""Match-based coupling runs: save the criteria and start a one-off coupling job queue entry, then, on a worker,
+couple the matched records, log each record's outcome and synchronize afterwards when asked (BC: codeunit 5360
+Int. Coupling Job Runner; table 5338 Integration Field Mapping, fields Use For Match-Based Coupling, Case-Sensitive
+Matching and Match Priority).
+
+Which record matches which is decided by :mod:`mappings.matching`; this module runs it as a synchronization job.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from mappings.matching import (
+    MatchCriterion,
+    MatchOutcome,
+    criteria_check,
+    criteria_from_mapping,
+    criteria_save,
+    match_outcomes,
+)
+from mappings.models import CouplingLogEntry, Direction, IntegrationTableMapping
+from mappings.services import CouplingConflict, coupling_create, couplings_for_mapping
+from syncjobs.engine import SynchronizationNotPossible, synchronize_mapping
+from syncjobs.models import JobQueueEntry, SynchronizationJob
+from syncjobs.services import job_queue_entry_run_now
+
+logger = logging.getLogger(__name__)
+
+
+Outcome = CouplingLogEntry.Outcome
+
+
+def match_based_coupling_start(*, mapping: IntegrationTableMapping, criteria: list[MatchCriterion],
+                               create_new_if_no_match: bool, synch_after: bool) -> Any:
+    """Save the criteria (on the field mappings) and flags (on the mapping) and run match-based coupling on a worker
+    (BC: MatchBasedCoupling → one-off job queue entry of "Int. Coupling Job Runner", category BCI INTEG, max 2
+    attempts). Returns the JobQueueEntry (kind Coupling), claimed and enqueued when this transaction commits.
+    Raises ``ValidationError`` for unusable criteria.
+    """
+
+    criteria_check(mapping, criteria)
+    with transaction.atomic():
+        criteria_save(mapping, criteria)
+        mapping.create_new_in_case_of_no_match = create_new_if_no_match
+        mapping.synch_after_bulk_coupling = synch_after
+        mapping.save(update_fields=["create_new_in_case_of_no_match", "synch_after_bulk_coupling"])
+        entry = JobQueueEntry.objects.create(
+            connection=mapping.connection, table_mapping=mapping, kind=JobQueueEntry.Kind.COUPLING,
+            description=f"{mapping.temp_description()} - Dynamics 365 Sales coupling job.", category="BCI INTEG",
+            recurring_job=False, maximum_no_of_attempts_to_run=2, rerun_delay_sec=30,
+            status=JobQueueEntry.Status.READY, earliest_start_date_time=timezone.now(),
+        )
+        job_queue_entry_run_now(entry=entry)
+    entry.refresh_from_db()
+    return entry
+
+
+def _record_outcomes(job: Any, outcomes: Iterable[MatchOutcome]) -> None:
+    CouplingLogEntry.objects.bulk_create(
+        CouplingLogEntry(job=job, sequence=i, bc_id=o.bc_id, bc_name=o.bc_name[:250], outcome=o.outcome,
+                         dataverse_id=o.dataverse_id, dataverse_name=o.dataverse_name[:250], message=o.message)
+        for i, o in enumerate(outcomes, start=1))
+
+
+def match_based_coupling_run(*, mapping: IntegrationTableMapping, job_queue_entry: Any = None,
+                             criteria: list[MatchCriterion] | None = None) -> Any:
+    """Run match-based coupling now (on a worker) with the criteria saved on the mapping (or ``criteria``).
+
+    Writes a SynchronizationJob of type Coupling before the first remote call, a coupling log line per BC record,
+    and the coupled/failed/skipped counters. Afterwards, when the mapping says so (Synch. After Match-Based Coupling,
+    or Create New in Case of No Match with unmatched records), synchronizes the mapping with the engine
+    (``syncjobs.engine.synchronize_mapping(full=True)``: coupled records are transferred and uncoupled ones created,
+    as BC's coupling job runner does). Returns the SynchronizationJob.
+    """
+
+    criteria = criteria if criteria is not None else criteria_from_mapping(mapping)
+    job = SynchronizationJob.objects.create(table_mapping=mapping, job_queue_entry=job_queue_entry,
+                                            type=SynchronizationJob.Type.COUPLING,
+                                            direction=Direction.TO_INTEGRATION_TABLE)
+    try:
+        outcomes = match_outcomes(mapping, criteria)
+    except ValidationError as exc:
+        job.message = " ".join(exc.messages)
+        job.finished_at = timezone.now()
+        job.save(update_fields=["message", "finished_at"])
+        raise
+    job.total = len(outcomes)
+    job.save(update_fields=["total"])
+    final: list[MatchOutcome] = []
+    for outcome in outcomes:
+        if outcome.outcome == Outcome.COUPLED:
+            try:
+                coupling_create(connection=mapping.connection, bc_table=mapping.table, bc_id=outcome.bc_id,
+                                dataverse_table=mapping.coupling_dataverse_table, dataverse_id=outcome.dataverse_id)
+            except CouplingConflict as exc:
+                outcome = MatchOutcome(outcome.bc_id, outcome.bc_name, Outcome.ALREADY_COUPLED, outcome.dataverse_id,
+                                       outcome.dataverse_name, exc.messages[0])
+        final.append(outcome)
+    _record_outcomes(job, final)
+    job.coupled = sum(o.outcome == Outcome.COUPLED for o in final)
+    job.skipped = sum(o.outcome in (Outcome.ALREADY_COUPLED, Outcome.NO_MATCH, Outcome.SEVERAL_MATCHES)
+                      for o in final)
+    job.processed = len(final)
+    job.finished_at = timezone.now()
+    job.message = ", ".join(f"{Outcome(k).label}: {v}" for k, v in _counts(final).items())
+    job.save(update_fields=["coupled", "skipped", "processed", "finished_at", "message"])
+    unmatched = [o for o in final if o.outcome == Outcome.NO_MATCH]
+    if (mapping.synch_after_bulk_coupling and job.coupled) or (mapping.create_new_in_case_of_no_match and unmatched):
+        _synchronize_after(mapping, job, unmatched)
+    return job
+
+
+def _counts(outcomes: list[MatchOutcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
+    return counts
+
+
+def _synchronize_after(mapping: IntegrationTableMapping, job: Any, unmatched: list[MatchOutcome]) -> None:
+    """Synchronize after coupling and mark the unmatched records that now have a counterpart as Created."""
+
+    try:
+        synchronize_mapping(mapping=mapping, full=True)
+    except SynchronizationNotPossible as exc:
+        job.message = f"{job.message}. Synchronization after coupling could not run: {exc}"
+        job.save(update_fields=["message"])
+        return
+    created = set(couplings_for_mapping(mapping).filter(bc_id__in=[o.bc_id for o in unmatched])
+                  .values_list("bc_id", flat=True))
+    if created:
+        job.coupling_log.filter(bc_id__in=created, outcome=Outcome.NO_MATCH).update(
+            outcome=Outcome.CREATED, message="No row matched; the counterpart was created.")
+        job.inserted = len(created)
+        final = [MatchOutcome(o.bc_id, o.bc_name, Outcome.CREATED if o.bc_id in created else o.outcome)
+                 for o in job.coupling_log.all()]
+        job.message = ", ".join(f"{Outcome(k).label}: {v}" for k, v in _counts(final).items())
+        job.save(update_fields=["inserted", "message"])
+
