@@ -1,6 +1,6 @@
 """Test Connection and its diagnostics: each check is a step of a :class:`CheckReport` that names the failing layer
-(DNS, TLS, sign-in, environment, privilege, integration user) and the fix (BC: codeunit 7200 CDS Integration Impl.,
-procedures TestConnection and TestIntegrationUserRequirements).
+(DNS, TLS, sign-in, environment, privilege, integration user) and the fix (BC: table 7200 CDS Connection
+Setup and page 5330 CRM Connection Setup, action Test Connection, and TestIntegrationUserRequirements).
 
 Remote errors (:class:`connections.clients.errors.ClientError`) become failed steps, never exceptions to a view.
 """
@@ -35,7 +35,7 @@ from connections.solution import (
 
 logger = logging.getLogger(__name__)
 
-#: Short client timeout of Test Connection (seconds): a page waits for it (DESIGN "thin views" exception).
+#: Short client timeout of Test Connection (seconds): a page waits for it (the one remote call a view makes).
 TEST_TIMEOUT = 15.0
 
 

@@ -154,10 +154,10 @@ class ConnectionActionQuerySet(models.QuerySet["ConnectionAction"]):
 
 
 class ConnectionAction(models.Model):
-    """One remote action of a connection setup run by an RQ worker, never inside a web request (DESIGN "thin views"):
+    """One remote action of a connection setup run by an RQ worker, never inside a web request (views stay thin):
     the assisted setup's Finish, Enable, or Redeploy Integration Solution.
 
-    The row is written before the job is enqueued (DESIGN principle 1) and holds the checklist (``report``, the
+    The row is written before the job is enqueued (the row is the truth) and holds the checklist (``report``, the
     :class:`connections.diagnostics.CheckReport` dict: ``{"ok", "checked_at", "steps": [{"name", "ok", "message",
     "fix", "layer", "details"}]}``), updated after each step while the worker runs it, so the status page shows the
     progress. At most one action per connection is Queued or Running (partial unique constraint).

@@ -1,6 +1,6 @@
 """Import of the integration solution into Dataverse and assignment of its security roles to the integration user,
-with a Dataverse administrator's sign-in used once (BC: codeunit 7200 CDS Integration Impl., procedure
-ImportIntegrationSolution; Microsoft Learn: "ImportSolution Action").
+with a Dataverse administrator's sign-in used once (BC: page 5330 CRM Connection Setup, action
+Redeploy Integration Solution; Microsoft Learn: "ImportSolution Action").
 """
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from connections.clients import business_central_client_for, dataverse_client_for
+from connections.models import ConnectionSetup
 from mappings.catalogue import BCTable, DataverseTable, bc_table, dataverse_table
 
 #: BC web client card/list page of each table (BC page ids of the Base Application).
@@ -41,7 +42,7 @@ def _quote(text: str) -> str:
     return text.replace("'", "''")
 
 
-def bc_record_url(connection: Any, table: str, record_id: uuid.UUID | str) -> str:
+def bc_record_url(connection: ConnectionSetup, table: str, record_id: uuid.UUID | str) -> str:
     """The BC web client address of a record ('' when the connection has no web client URL)."""
     base = (connection.bc_web_client_url or "").rstrip("/")
     if not base:
@@ -52,7 +53,7 @@ def bc_record_url(connection: Any, table: str, record_id: uuid.UUID | str) -> st
     return f"{base}/?{urlencode(query)}"
 
 
-def dataverse_record_url(connection: Any, logical_name: str, row_id: uuid.UUID | str) -> str:
+def dataverse_record_url(connection: ConnectionSetup, logical_name: str, row_id: uuid.UUID | str) -> str:
     """The Dataverse environment's address of a row."""
     base = (connection.dataverse_url or "").rstrip("/")
     return f"{base}/main.aspx?{urlencode({'etn': logical_name, 'id': str(row_id), 'pagetype': 'entityrecord'})}"
@@ -78,7 +79,7 @@ def _dv_select(side: DataverseTable) -> list[str]:
     return sorted({side.primary_id, side.primary_name} | {c for c in NUMBER_COLUMNS if c in side.columns})
 
 
-def bc_records(connection: Any, table: str, *, ids: Iterable[uuid.UUID] = (), search: str = "",
+def bc_records(connection: ConnectionSetup, table: str, *, ids: Iterable[uuid.UUID] = (), search: str = "",
                bc: Any = None) -> list[RemoteRecord]:
     """BC records of ``table`` by SystemId (all of ``ids``) or by a search on number and name (up to 25).
     Raises the clients' ``ClientError`` when BC cannot be read."""
@@ -102,7 +103,7 @@ def bc_records(connection: Any, table: str, *, ids: Iterable[uuid.UUID] = (), se
     return found
 
 
-def dataverse_rows(connection: Any, logical_name: str, *, ids: Iterable[uuid.UUID] = (), search: str = "",
+def dataverse_rows(connection: ConnectionSetup, logical_name: str, *, ids: Iterable[uuid.UUID] = (), search: str = "",
                    extra_filter: str = "", dataverse: Any = None) -> list[RemoteRecord]:
     """Dataverse rows of ``logical_name`` by id (all of ``ids``) or by a search on the name and number columns (up to
     25), within ``extra_filter``. Raises the clients' ``ClientError`` when Dataverse cannot be read."""

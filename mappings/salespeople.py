@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from connections.clients import business_central_client_for, dataverse_client_for
+from connections.models import ConnectionSetup
 from mappings.catalogue import bc_table, dataverse_table
 from mappings.models import Coupling
 from mappings.remote import bc_record_url, dataverse_record_url
@@ -108,7 +109,7 @@ def salespeople_match_by_email(salespeople: list[SalespersonRow], users: list[Us
     return matches
 
 
-def salespeople_overview(*, connection: Any, bc: Any = None,
+def salespeople_overview(*, connection: ConnectionSetup, bc: Any = None,
                          dataverse: Any = None) -> tuple[list[UserLine], list[SalespersonLine]]:
     """Users and salespeople side by side with their couplings. Raises the clients' ``ClientError``."""
     bc = bc or business_central_client_for(connection)
@@ -141,7 +142,7 @@ class CoupleResult:
     problems: list[str]
 
 
-def salespeople_couple(*, connection: Any, couplings: list[dict[str, str]]) -> CoupleResult:
+def salespeople_couple(*, connection: ConnectionSetup, couplings: list[dict[str, str]]) -> CoupleResult:
     """Couple salespeople to Dataverse users (BC: "Users - Dataverse" Couple; CDS Connection Setup Wizard step
     CoupleSalespersons).
 
@@ -191,7 +192,7 @@ def existing_salesperson_codes(bc: Any) -> list[str]:
                                                            filter="startswith(code,'SP NO. ')", api=sp_side.api)]
 
 
-def salesperson_create_from_user(*, connection: Any, user_id: uuid.UUID, bc: Any = None,
+def salesperson_create_from_user(*, connection: ConnectionSetup, user_id: uuid.UUID, bc: Any = None,
                                  dataverse: Any = None) -> Coupling:
     """Create a BC salesperson from a Dataverse user and couple them (BC: "Create Salesperson in Business Central").
 

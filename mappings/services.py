@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 
 from connections.clients import business_central_client_for
 from connections.clients.errors import NotFoundError
+from connections.models import ConnectionSetup
 from mappings.catalogue import bc_table, dataverse_table, validate_filter
 from mappings.models import Coupling, Direction, IntegrationFieldMapping, IntegrationTableMapping
 
@@ -38,7 +39,7 @@ class CouplingConflict(ValidationError):
         self.existing = existing
 
 
-def _conflict_for(*, connection: Any, bc_table_name: str, bc_id: uuid.UUID, dataverse_table_name: str,
+def _conflict_for(*, connection: ConnectionSetup, bc_table_name: str, bc_id: uuid.UUID, dataverse_table_name: str,
                   dataverse_id: uuid.UUID) -> CouplingConflict | None:
     holder = Coupling.objects.filter(connection=connection, dataverse_table=dataverse_table_name,
                                      dataverse_id=dataverse_id).first()
@@ -55,7 +56,7 @@ def _conflict_for(*, connection: Any, bc_table_name: str, bc_id: uuid.UUID, data
     return None
 
 
-def _holder_record_is_gone(connection: Any, holder: Coupling, bc: Any) -> bool:
+def _holder_record_is_gone(connection: ConnectionSetup, holder: Coupling, bc: Any) -> bool:
     """Whether the BC record of a coupling no longer exists (BC reads it; a 404 means it was deleted)."""
 
     side = bc_table(holder.bc_table)
@@ -67,7 +68,7 @@ def _holder_record_is_gone(connection: Any, holder: Coupling, bc: Any) -> bool:
     return False
 
 
-def coupling_create(*, connection: Any, bc_table: str, bc_id: uuid.UUID | str, dataverse_table: str,
+def coupling_create(*, connection: ConnectionSetup, bc_table: str, bc_id: uuid.UUID | str, dataverse_table: str,
                     dataverse_id: uuid.UUID | str, remove_stale: bool = False, bc: Any = None) -> Coupling:
     """Couple one BC record (SystemId) to one Dataverse row (GUID) (BC: table 5331 CRM Integration Record).
 

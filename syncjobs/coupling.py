@@ -1,6 +1,6 @@
 """Match-based coupling runs: save the criteria and start a one-off coupling job queue entry, then, on a worker,
-couple the matched records, log each record's outcome and synchronize afterwards when asked (BC: codeunit 5360
-Int. Coupling Job Runner; table 5338 Integration Field Mapping, fields Use For Match-Based Coupling, Case-Sensitive
+couple the matched records, log each record's outcome and synchronize afterwards when asked (BC: codeunit "Int.
+Coupling Job Runner"; table 5336 Integration Field Mapping, fields Use For Match-Based Coupling, Case-Sensitive
 Matching and Match Priority).
 
 Which record matches which is decided by :mod:`mappings.matching`; this module runs it as a synchronization job.

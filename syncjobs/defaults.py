@@ -53,7 +53,7 @@ class DefaultConfigurationReport:
         return text[0].upper() + text[1:] + "."
 
 
-def connection_conditions(connection: Any) -> frozenset[str]:
+def connection_conditions(connection: ConnectionSetup) -> frozenset[str]:
     """The ``when`` conditions (see default_configuration) that hold for a connection setup's options."""
     bidirectional = bool(connection.bidirectional_sales_order_integration)
     legacy = bool(connection.legacy_sales_order_integration) and not bidirectional
@@ -76,7 +76,7 @@ def connection_conditions(connection: Any) -> frozenset[str]:
     return frozenset(held)
 
 
-def desired_mappings(connection: Any) -> dict[str, defaults.MappingDefault]:
+def desired_mappings(connection: ConnectionSetup) -> dict[str, defaults.MappingDefault]:
     """The default mappings that exist for the connection setup's options, by name, in priority order."""
     held = connection_conditions(connection)
     chosen = {m.name: m for m in defaults.MAPPINGS if m.when in held}
@@ -139,7 +139,7 @@ def _field_values(definition: defaults.MappingDefault, held: frozenset[str]) -> 
     return rows
 
 
-def _job_values(connection: Any, mapping: IntegrationTableMapping,
+def _job_values(connection: ConnectionSetup, mapping: IntegrationTableMapping,
                 definition: defaults.MappingDefault) -> dict[str, Any]:
     job = definition.job
     assert job is not None
@@ -155,13 +155,14 @@ def _job_values(connection: Any, mapping: IntegrationTableMapping,
     }
 
 
-def _status_at_creation(connection: Any, ready: str) -> str:
+def _status_at_creation(connection: ConnectionSetup, ready: str) -> str:
     """BC's creation status, except On Hold while the connection is disabled (BC: disabling puts entries On Hold;
     ``syncjobs.services.job_queue_entries_restore`` makes them Ready on enable)."""
     return ready if connection.is_enabled else JobQueueEntry.Status.ON_HOLD.value
 
 
-def _apply_mapping_job(connection: Any, mapping: IntegrationTableMapping, definition: defaults.MappingDefault,
+def _apply_mapping_job(connection: ConnectionSetup, mapping: IntegrationTableMapping,
+                       definition: defaults.MappingDefault,
                        held: frozenset[str], rebuilt: bool, report: DefaultConfigurationReport) -> None:
     existing = list(JobQueueEntry.objects.filter(table_mapping=mapping, kind=JobQueueEntry.Kind.MAPPING,
                                                  recurring_job=True))
@@ -181,7 +182,7 @@ def _apply_mapping_job(connection: Any, mapping: IntegrationTableMapping, defini
         report.jobs_created.append(entry.description)
 
 
-def _apply_special_jobs(connection: Any, kinds: frozenset[str], held: frozenset[str],
+def _apply_special_jobs(connection: ConnectionSetup, kinds: frozenset[str], held: frozenset[str],
                         report: DefaultConfigurationReport) -> None:
     for special in defaults.SPECIAL_JOBS:
         if special.kind not in kinds:
@@ -208,7 +209,8 @@ def _apply_special_jobs(connection: Any, kinds: frozenset[str], held: frozenset[
             report.jobs_created.append(special.description)
 
 
-def _apply(*, connection: Any, names: frozenset[str], job_kinds: frozenset[str]) -> DefaultConfigurationReport:
+def _apply(*, connection: ConnectionSetup, names: frozenset[str],
+           job_kinds: frozenset[str]) -> DefaultConfigurationReport:
     """Make the connection's mappings named in ``names`` and its special jobs of ``job_kinds`` equal the defaults."""
     held = connection_conditions(connection)
     desired = desired_mappings(connection)
@@ -256,7 +258,8 @@ def _apply(*, connection: Any, names: frozenset[str], job_kinds: frozenset[str])
 _ALL_JOB_KINDS = frozenset(special.kind for special in defaults.SPECIAL_JOBS)
 
 
-def default_configuration_reset(*, connection: Any, mapping_name: str | None = None) -> DefaultConfigurationReport:
+def default_configuration_reset(*, connection: ConnectionSetup,
+                                mapping_name: str | None = None) -> DefaultConfigurationReport:
     """Rebuild the whole default configuration of a connection setup, or one default mapping ("Use Default
     Synchronization Setup"; BC: CDS/CRM Setup Defaults.ResetConfiguration, ResetIntTableMappingDefaultConfiguration).
 
@@ -279,27 +282,27 @@ def default_configuration_reset(*, connection: Any, mapping_name: str | None = N
     return _apply(connection=connection, names=frozenset({mapping_name}), job_kinds=frozenset())
 
 
-def sales_order_configuration_reset(*, connection: Any) -> DefaultConfigurationReport:
+def sales_order_configuration_reset(*, connection: ConnectionSetup) -> DefaultConfigurationReport:
     """Rebuild SALESORDER-ORDER / SOLINE-ORDERDETAIL and the sales order job queue entries for the connection's
     sales order options (BC: codeunit 5334 CRM Setup Defaults.ResetSalesOrderMappingConfiguration)."""
     return _apply(connection=connection, names=defaults.SALES_ORDER_SCOPE, job_kinds=defaults.SALES_ORDER_JOB_KINDS)
 
 
-def unit_group_mapping_apply(*, connection: Any) -> DefaultConfigurationReport:
+def unit_group_mapping_apply(*, connection: ConnectionSetup) -> DefaultConfigurationReport:
     """Switch between UNIT OF MEASURE and UNIT GROUP / ITEM UOM / RESOURCE UOM and adjust ITEM-PRODUCT and
     RESOURCE-PRODUCT (dependency filters, DefaultUoMId vs DefaultUoMScheduleId) (BC: codeunit 5334 CRM Setup
     Defaults.ResetUnitGroupMappingConfiguration)."""
     return _apply(connection=connection, names=defaults.UNIT_GROUP_SCOPE, job_kinds=frozenset())
 
 
-def ownership_model_apply(*, connection: Any) -> DefaultConfigurationReport:
+def ownership_model_apply(*, connection: ConnectionSetup) -> DefaultConfigurationReport:
     """Apply the ownership model: Person creates SALESPEOPLE, its job and the owner field mappings and puts
     SALESPEOPLE in CUSTOMER/VENDOR dependency filters; Team removes them (BC: codeunit 7204 CDS Setup Defaults,
     HandleOnEnableIntegration)."""
     return _apply(connection=connection, names=defaults.OWNERSHIP_SCOPE, job_kinds=frozenset())
 
 
-def special_jobs_apply(*, connection: Any) -> DefaultConfigurationReport:
+def special_jobs_apply(*, connection: ConnectionSetup) -> DefaultConfigurationReport:
     """Create or delete the special job queue entries after an option toggle (item availability, automatic sales
     order creation, automatic quote processing; BC: codeunit 5334 CRM Setup Defaults, RecreateJobQueueEntry)."""
     return _apply(connection=connection, names=frozenset(), job_kinds=_ALL_JOB_KINDS)

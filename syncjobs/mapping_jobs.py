@@ -1,6 +1,6 @@
 """Integration table mappings together with their job queue entries: a new user-defined mapping gets its recurring
 synchronization job, and a direction change puts a Ready entry On Hold with Inactivity Timeout (BC: table 5335
-Integration Table Mapping, field Direction, OnValidate; page 5335 Integration Table Mapping List, New Table Mapping).
+Integration Table Mapping, field Direction, OnValidate; page Integration Table Mapping List, New Table Mapping).
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from connections.models import ConnectionSetup
 from mappings.catalogue import bc_table, dataverse_table, validate_filter
 from mappings.models import Direction, IntegrationFieldMapping, IntegrationTableMapping
 from mappings.services import dependency_filter_errors, field_mapping_values_validate, validate_table_mapping_change
@@ -45,7 +46,8 @@ def integration_table_mapping_update(*, mapping: IntegrationTableMapping, data: 
 _NAME_RE = re.compile(r"^[A-Z0-9][A-Z0-9 ._/-]{0,19}$")
 
 
-def integration_table_mapping_create(*, connection: Any, name: str, bc_table_name: str, dataverse_table_name: str,
+def integration_table_mapping_create(*, connection: ConnectionSetup, name: str, bc_table_name: str,
+                                     dataverse_table_name: str,
                                      direction: str, field_pairs: list[tuple[str, str, str]],
                                      table_filter: str = "", integration_table_filter: str = "",
                                      dependency_filter: str = "", create_job: bool = True) -> IntegrationTableMapping:

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from connections.clients import business_central_client_for, dataverse_client_for
 from connections.clients.errors import ClientError
+from connections.models import ConnectionSetup
 from mappings.catalogue import bc_table, dataverse_table
 from mappings.models import Direction, IntegrationFieldMapping, IntegrationTableMapping
 from syncjobs.jobqueue import FULL_SYNC_LINE_TASK, claim_entry
@@ -67,7 +68,7 @@ class TableCounts:
 # --- which lines and what they recommend -----------------------------------------------------------------------------
 
 
-def applicable_mappings(*, connection: Any) -> list[IntegrationTableMapping]:
+def applicable_mappings(*, connection: ConnectionSetup) -> list[IntegrationTableMapping]:
     """The connection's mappings that get a line (BC: Generate, with the Sales integration enabled): all but
     SOLINE-ORDERDETAIL and POSTEDSALESLINE-INV, SALESPEOPLE only in the Person ownership model, SALESORDER-ORDER only
     with bidirectional sales order integration; in prioritized order."""
@@ -145,7 +146,7 @@ def count_tables(*, mapping: IntegrationTableMapping, bc: Any = None, dataverse:
 
 
 def full_sync_review_generate(
-    *, connection: Any, counts: dict[str, TableCounts] | None = None
+    *, connection: ConnectionSetup, counts: dict[str, TableCounts] | None = None
 ) -> list[FullSyncReviewLine]:
     """Create or refresh one line per applicable mapping (BC: table 5373 CRM Full Synch. Review Line, Generate) and
     return the lines.
@@ -298,7 +299,7 @@ def _restore_recurring_entries(*, mapping_id: Any) -> None:
     IntegrationTableMapping.objects.filter(pk=mapping_id).update(full_sync_is_running=False)
 
 
-def full_sync_review_start(*, connection: Any, batch_size: int | None = None) -> list[FullSyncReviewLine]:
+def full_sync_review_start(*, connection: ConnectionSetup, batch_size: int | None = None) -> list[FullSyncReviewLine]:
     """Sync All (BC: page 5331 action Sync All, table 5373 Start): start every line that can start now and return
     the started lines.
 
@@ -398,7 +399,7 @@ def full_sync_review_on_entry_changed(*, entry: JobQueueEntry, start_next: bool 
             full_sync_review_start(connection=lines[0].connection, batch_size=entry.parameters.get("batch_size"))
 
 
-def _active(connection: Any) -> bool:
+def _active(connection: ConnectionSetup) -> bool:
     return FullSyncReviewLine.objects.filter(
         connection=connection, job_queue_entry_status__in=[Status.IN_PROCESS, Status.READY]
     ).exists()
@@ -423,7 +424,7 @@ def full_sync_review_restart(*, line: FullSyncReviewLine) -> list[FullSyncReview
     return full_sync_review_start(connection=line.connection)
 
 
-def full_sync_review_reset(*, connection: Any) -> list[FullSyncReviewLine]:
+def full_sync_review_reset(*, connection: ConnectionSetup) -> list[FullSyncReviewLine]:
     """Reset (BC: page 5331 action Reset): delete every line (overrides and removals too) and generate them again.
 
     Raises ReviewActionRefused while a line is running or queued.
@@ -489,7 +490,7 @@ def _job_summary(job: SynchronizationJob | None, now: datetime) -> dict[str, Any
     }
 
 
-def full_sync_review_status(*, connection: Any) -> dict[str, Any]:
+def full_sync_review_status(*, connection: ConnectionSetup) -> dict[str, Any]:
     """The review's live status as JSON-ready data (a fixed number of queries): per line its recommendation, job
     queue entry status, waiting message, To and From job progress (records processed of the total counted at the
     start, rate in records/second, seconds remaining), ``totals`` (counters and seconds summed over all the line's

@@ -140,7 +140,7 @@ def run_claimed_entry(entry_id: str) -> JobQueueEntry | None:
 
 def full_sync_line_run(*, line_id: int) -> JobQueueEntry | None:
     """Run the job queue entry of full synchronization review line ``line_id`` (claimed when the line was started;
-    BC: page 5373 CRM Full Synch. Review, action Start) and start the lines that were waiting for it. Returns the
+    BC: page 5331 CRM Full Synch. Review, action Start) and start the lines that were waiting for it. Returns the
     entry after the run, or None when the line or its entry no longer exists."""
     line = FullSyncReviewLine.objects.filter(pk=line_id).first()
     if line is None or line.job_queue_entry_id is None:

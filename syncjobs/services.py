@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from connections.models import ConnectionSetup
 from mappings.models import IntegrationTableMapping
 from syncjobs.jobqueue import claim_entry
 from syncjobs.models import JobQueueEntry
@@ -21,7 +22,7 @@ class JobQueueEntryBusy(Exception):
     """The job queue entry (or another entry of its mapping) is In Process; the message says so."""
 
 
-def job_queue_entries_set_on_hold(*, connection: Any) -> int:
+def job_queue_entries_set_on_hold(*, connection: ConnectionSetup) -> int:
     """Put every job queue entry of ``connection`` On Hold (BC: disabling the connection,
     UpdateCRMJobQueueEntriesStatus), remembering each status so :func:`job_queue_entries_restore` can bring it back.
     A run In Process finishes; the dispatcher starts nothing for a disabled connection. Returns how many entries were
@@ -38,7 +39,7 @@ def job_queue_entries_set_on_hold(*, connection: Any) -> int:
     return count
 
 
-def job_queue_entries_restore(*, connection: Any) -> int:
+def job_queue_entries_restore(*, connection: ConnectionSetup) -> int:
     """Set every On Hold (and On Hold with Inactivity Timeout) entry of ``connection`` Ready, due now (BC: enabling
     the connection runs Restart on its table 472 Job Queue Entry entries). Entries held by a running full
     synchronization stay held until it ends. Returns how many entries were set Ready."""
@@ -93,7 +94,7 @@ def job_queue_entry_run_now(*, entry: JobQueueEntry) -> str:
     return job_id
 
 
-def prioritized_mappings(*, connection: Any) -> list[Any]:
+def prioritized_mappings(*, connection: ConnectionSetup) -> list[Any]:
     """The connection's mappings in BC's GetPrioritizedMappingList order (codeunit 5334 CRM Setup Defaults):
     systemuser, currency, unit of measure, customer, contact, item, resource, then the rest; invoice lines (ride
     along with headers) and sales order lines are left out."""
@@ -112,7 +113,7 @@ def prioritized_mappings(*, connection: Any) -> list[Any]:
     return sorted(mappings, key=rank)
 
 
-def synchronize_modified_records(*, connection: Any) -> list[JobQueueEntry]:
+def synchronize_modified_records(*, connection: ConnectionSetup) -> list[JobQueueEntry]:
     """Synchronize Modified Records (BC: SynchronizeNow(false), one-off entries as codeunit 7204 CDS Setup
     Defaults, CreateJobQueueEntry makes them): one one-off job queue entry per mapping in priority order, Ready
     from now + 1 s (staggered by priority), max 2 attempts, rerun delay 30 s, category BCI INTEG; earlier Ready
@@ -144,7 +145,7 @@ def synchronize_modified_records(*, connection: Any) -> list[JobQueueEntry]:
     return created
 
 
-def active_scheduled_jobs(*, connection: Any) -> tuple[int, int]:
+def active_scheduled_jobs(*, connection: ConnectionSetup) -> tuple[int, int]:
     """("X of Y") recurring job queue entries of ``connection`` that are active (Ready, In Process or On Hold with
     Inactivity Timeout) and how many there are in all (BC: Connection Setup "Scheduled synchronization jobs")."""
     recurring = JobQueueEntry.objects.filter(connection=connection, recurring_job=True)

@@ -173,7 +173,7 @@ def _review_action(request: HttpRequest, connection_id: Any, action: Callable[[A
 def fullsyncreview_start(request: HttpRequest, connection_id: Any) -> HttpResponse:
     """Sync All: start the lines whose dependencies are satisfied; the rest follow as their dependencies finish."""
 
-    def act(connection: Any) -> str:
+    def act(connection: ConnectionSetup) -> str:
         started = review.full_sync_review_start(connection=connection)
         if not started:
             return "No line can start now: every line has started, found no records, or waits for a dependency."
@@ -187,7 +187,7 @@ def fullsyncreview_start(request: HttpRequest, connection_id: Any) -> HttpRespon
 def fullsyncreview_reset(request: HttpRequest, connection_id: Any) -> HttpResponse:
     """Reset: delete the lines and generate them again with fresh recommendations."""
 
-    def act(connection: Any) -> str:
+    def act(connection: ConnectionSetup) -> str:
         lines = review.full_sync_review_reset(connection=connection)
         return f"The review was generated again: {len(lines)} lines."
 

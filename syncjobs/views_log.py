@@ -24,6 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from base.permissions import is_integration_administrator
+from connections.models import ConnectionSetup
 from mappings.models import Coupling, Direction, IntegrationTableMapping
 from syncjobs.engine import records
 from syncjobs.models import SynchronizationError, SynchronizationJob
@@ -36,7 +37,7 @@ BC_PAGES = {
 }
 
 
-def bc_record_url(connection: Any, table: str, record_id: Any) -> str:
+def bc_record_url(connection: ConnectionSetup, table: str, record_id: Any) -> str:
     """A link to a BC record in the BC web client (empty when the web client URL is not set up)."""
     base = (connection.bc_web_client_url or "").rstrip("/")
     if not base or not record_id:
@@ -48,7 +49,7 @@ def bc_record_url(connection: Any, table: str, record_id: Any) -> str:
     return f"{base}/?{urlencode(query)}"
 
 
-def dataverse_record_url(connection: Any, logical_name: str, record_id: Any) -> str:
+def dataverse_record_url(connection: ConnectionSetup, logical_name: str, record_id: Any) -> str:
     """A link to a Dataverse row in the model-driven app (empty when the environment URL is not set up)."""
     base = (connection.dataverse_url or "").rstrip("/")
     if not base or not record_id:
@@ -56,7 +57,7 @@ def dataverse_record_url(connection: Any, logical_name: str, record_id: Any) -> 
     return f"{base}/main.aspx?{urlencode({'etn': logical_name, 'id': str(record_id), 'pagetype': 'entityrecord'})}"
 
 
-def _link(connection: Any, table: str, record_id: str, direction: str, source: bool) -> str:
+def _link(connection: ConnectionSetup, table: str, record_id: str, direction: str, source: bool) -> str:
     # The source of a ToIntegrationTable pass is BC; of a FromIntegrationTable pass Dataverse.
     on_bc = (direction == Direction.TO_INTEGRATION_TABLE) == source
     return bc_record_url(connection, table, record_id) if on_bc else dataverse_record_url(connection, table, record_id)

@@ -131,7 +131,8 @@ def test_function_local_imports_only_for_django_app_loading() -> None:
 
 
 def test_no_source_file_over_900_lines() -> None:
-    long = {str(path.relative_to(ROOT)): n for path in _sources() if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    long = {str(path.relative_to(ROOT)): n for path in _sources()
+            if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert long == {}
 
 

@@ -206,7 +206,7 @@ def active_scheduled_jobs_text(*, connection: ConnectionSetup) -> str:
 def connection_save(*, connection: ConnectionSetup | None, data: dict[str, Any], user: User) -> ConnectionSetup:
     """Create or update a connection setup (:func:`connections.setup.connection_values_save`) and, in the same
     transaction, apply a changed ownership model to its mappings: Person adds SALESPEOPLE and the owner field
-    mappings, Team removes them (BC: codeunit 5334 CRM Setup Defaults, HandleOnEnableIntegration). Raises
+    mappings, Team removes them (BC: codeunit 7204 CDS Setup Defaults, HandleOnEnableIntegration). Raises
     ValidationError; nothing is half-saved."""
     with transaction.atomic():
         saved, changed = connection_values_save(connection=connection, data=data, user=user)

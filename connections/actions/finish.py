@@ -1,5 +1,5 @@
 """The assisted setup's Finish, shared by the wizard and ``manage.py setup_connection``: save, test, integration user,
-solution import and roles, salesperson coupling, default configuration, enable (BC: page 7201 CDS Connection Setup
+solution import and roles, salesperson coupling, default configuration, enable (BC: page 1817 CRM Connection Setup
 Wizard, procedure FinalizeSetup).
 """
 from __future__ import annotations

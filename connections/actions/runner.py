@@ -32,8 +32,8 @@ ACTION_TIMEOUT = 120.0
 
 def connection_action_claim(*, action_id: str) -> ConnectionAction | None:
     """Claim the Queued action ``action_id`` for this worker: one conditional ``UPDATE ... WHERE status='Queued'``
-    (DESIGN principle 1), so two workers given the same job never both run it. Returns the claimed action, or None
-    when it was already claimed, finished or deleted."""
+    (the database row is the truth, RQ only carries the id), so two workers given the same job never both run it.
+    Returns the claimed action, or None when it was already claimed, finished or deleted."""
     claimed = ConnectionAction.objects.filter(pk=action_id, status=Status.QUEUED).update(
         status=Status.RUNNING, started_at=timezone.now())
     if not claimed:
@@ -42,8 +42,9 @@ def connection_action_claim(*, action_id: str) -> ConnectionAction | None:
 
 
 def _take_credentials(action: ConnectionAction) -> tuple[str, str]:
-    """Read the administrator's credentials and blank them in the row at once, before any remote call (reference
-    2.1: used once, never stored). Returns (user name, password)."""
+    """Read the administrator's credentials and blank them in the row at once, before any remote call (used once for
+    the solution import, as BC's page 1817 CRM Connection Setup Wizard, FinalizeSetup, does; never stored). Returns
+    (user name, password)."""
     credentials = (action.admin_username, action.admin_password)
     if any(credentials):
         ConnectionAction.objects.filter(pk=action.pk).update(admin_username="", admin_password="")

@@ -6,8 +6,8 @@ URLs: ``api_base_url`` is the environment root
 (``…/api/v2.0``). ``api="v2.0"`` (:data:`STANDARD_API`) addresses the standard API; ``api="custom"``
 (:data:`CUSTOM_API`, as ``mappings.catalogue`` names it) addresses the custom API pages of the portal's companion
 extension, ``…/api/bcportal/integration/v1.0`` (Microsoft Learn: "Developing a custom API"; for what v2.0 lacks:
-Resource, Customer Price Group, Sales Price, item units of measure; the route emulators/bc.py serves); any other
-``"<publisher>/<group>/<version>"`` addresses that API. Company-scoped entity sets live under
+Resource, Customer Price Group, Sales Price, item units of measure; the route the BC emulator (``emulators/bc/``)
+serves); any other ``"<publisher>/<group>/<version>"`` addresses that API. Company-scoped entity sets live under
 ``companies(<company id>)/``.
 
 Rules of the API this client follows: PATCH and DELETE carry ``If-Match`` (Microsoft Learn: "Business Central API

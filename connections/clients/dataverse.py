@@ -9,9 +9,9 @@ become that user, ``createdonbehalfby`` the integration user).
 Retries, the ``Retry-After`` rule, the concurrency cap and the error mapping are those of
 :class:`connections.clients.transport.Transport`.
 
-Retrying writes is safe because of how the engine writes (DESIGN principle 2): creates carry their own primary id
-(Dataverse lets the client choose the GUID on create, Microsoft Learn: "Create a table row using the Web API"), so
-a create repeated after a lost answer either lands once or fails with :class:`DuplicateKeyError`; updates and
+Retrying writes is safe because of how the engine writes (every write is safe to repeat): creates carry their own
+primary id (Dataverse lets the client choose the GUID on create, Microsoft Learn: "Create a table row using the Web
+API"), so a create repeated after a lost answer either lands once or fails with :class:`DuplicateKeyError`; updates and
 upserts are PATCHes by id, idempotent by nature. A create without its own id is never repeated once it may have
 reached the service (``outcome_unknown``).
 """

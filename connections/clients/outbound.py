@@ -1,4 +1,4 @@
-"""The check every outbound URL passes before the portal sends it a request (issue 4).
+"""The check every outbound URL passes before the portal sends it a request.
 
 A connection setup holds URLs typed by an administrator; without this check the portal could be used to reach
 services on its own network (server-side request forgery). Rules:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from connections.clients import business_central_client_for, dataverse_client_for
 from connections.clients.errors import ClientError
+from connections.models import ConnectionSetup
 from mappings.models import Coupling, Direction, IntegrationTableMapping
 from syncjobs.engine.errors import SynchronizationNotPossible
 from syncjobs.engine.odata import odata_datetime
@@ -19,7 +20,7 @@ from syncjobs.engine.schema import bc_info, dv_info
 from syncjobs.models import JobQueueEntry, SynchronizationJob
 
 
-def clients_for(connection: Any) -> tuple[Any, Any]:
+def clients_for(connection: ConnectionSetup) -> tuple[Any, Any]:
     """The (BusinessCentralClient, DataverseClient) of a connection setup.
 
     Raises SynchronizationNotPossible when the connection is disabled, its settings are incomplete or a client
@@ -41,7 +42,7 @@ def clients_for(connection: Any) -> tuple[Any, Any]:
         raise SynchronizationNotPossible(str(exc)) from exc
 
 
-def integration_user_id(connection: Any, dv_client: Any) -> UUID | None:
+def integration_user_id(connection: ConnectionSetup, dv_client: Any) -> UUID | None:
     """The Dataverse systemuserid the engine writes as: the connection's integration user, else the caller's id
     (Microsoft Learn: "WhoAmI Function"). Raises SynchronizationNotPossible when Dataverse cannot be asked."""
     if connection.integration_user_id:

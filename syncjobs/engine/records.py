@@ -10,7 +10,6 @@ module, which calls the engine.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import django_rq
 from django.db import transaction
@@ -18,6 +17,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from connections.clients.errors import NotFoundError
+from connections.models import ConnectionSetup
 from mappings.models import Coupling, Direction, IntegrationTableMapping
 from mappings.services import coupling_delete
 from syncjobs.engine.api import clients_for, synchronize_record
@@ -33,7 +33,7 @@ SYNCHRONIZE_COUPLING_TASK = "syncjobs.tasks_engine.synchronize_coupling"
 DELETE_SURVIVING_RECORD_TASK = "syncjobs.tasks_engine.delete_surviving_record"
 
 
-def skipped_records(*, connection: Any | None = None) -> QuerySet[Coupling]:
+def skipped_records(*, connection: ConnectionSetup | None = None) -> QuerySet[Coupling]:
     """Skipped couplings (and couplings whose last run failed), newest failure first."""
     couplings = Coupling.objects.filter(Q(skipped=True) | Q(last_synch_result=Coupling.Result.FAILURE)
                                         | Q(last_synch_crm_result=Coupling.Result.FAILURE))
@@ -64,7 +64,7 @@ def skipped_records_retry(*, couplings: QuerySet[Coupling]) -> int:
     return count
 
 
-def skipped_records_retry_all(*, connection: Any | None = None) -> int:
+def skipped_records_retry_all(*, connection: ConnectionSetup | None = None) -> int:
     """Retry All: un-skip every skipped coupling (of one connection when given); returns how many."""
     couplings = Coupling.objects.filter(skipped=True)
     if connection is not None:

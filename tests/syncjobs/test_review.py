@@ -1,4 +1,5 @@
-"""The full synchronization review: which lines, recommendations (5.3), dependency order (5.4), actions (5.6)."""
+"""The full synchronization review: which lines, recommendations, dependency order, actions (BC: table 5373 CRM Full
+Synch. Review Line, Generate, GetInitialSynchRecommendation and Start; page 5331 actions)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -40,7 +41,7 @@ Status = JobQueueEntry.Status
         ("POSTEDSALESINV-INV", TableCounts(bc=3, dataverse=2), Recommendation.COUPLE_RECORDS),
     ],
 )
-def test_initial_synch_recommendation_follows_reference_5_3(name, counts, expected):
+def test_initial_synch_recommendation_follows_bc_rules(name, counts, expected):
     assert initial_synch_recommendation(mapping_name=name, counts=counts) == expected
 
 
@@ -53,7 +54,7 @@ def test_initial_synch_recommendation_follows_reference_5_3(name, counts, expect
         ("Team", False, {"SOLINE-ORDERDETAIL", "POSTEDSALESLINE-INV", "SALESORDER-ORDER", "SALESPEOPLE"}),
     ],
 )
-def test_lines_are_generated_for_the_mappings_of_reference_5_2(
+def test_lines_are_generated_for_the_applicable_mappings(
     connection, make_mapping, ownership, bidirectional, expected_missing
 ):
     connection.ownership_model = ownership

@@ -1,4 +1,4 @@
-"""``python manage.py synchronize``: passes with counters, JSON output, exit status (issue 6)."""
+"""``python manage.py synchronize``: passes with counters, JSON output, exit status."""
 from __future__ import annotations
 
 import json

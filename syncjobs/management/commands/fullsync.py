@@ -92,7 +92,7 @@ class Command(BaseCommand):
         if options["wait"] and not run_succeeded(status):
             sys.exit(1)
 
-    def _wait(self, connection: Any, options: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def _wait(self, connection: ConnectionSetup, options: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         deadline = time.monotonic() + options["timeout"]
         tty = not options["json"] and self.stdout.isatty()
         last = ""

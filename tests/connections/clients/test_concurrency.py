@@ -1,4 +1,4 @@
-"""The per-credential concurrency cap shared through Redis (issue 6; Microsoft Learn: "Service protection API
+"""The per-credential concurrency cap shared through Redis (Microsoft Learn: "Service protection API
 limits", "Operational limits for Business Central online")."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Network failures name their layer (issue 4: Test Connection "names the failing layer and the fix")."""
+"""Network failures name their layer (Test Connection names the failing layer and the fix)."""
 from __future__ import annotations
 
 import socket

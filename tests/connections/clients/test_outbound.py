@@ -1,4 +1,4 @@
-"""The outbound URL check (issue 4): schemes, credentials in URLs, private addresses and the allow-list."""
+"""The outbound URL check: schemes, credentials in URLs, private addresses and the allow-list."""
 from __future__ import annotations
 
 import uuid
