@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from base.permissions import is_integration_administrator
+from base.permissions import Role, is_integration_administrator, role_required
 from connections import diagnostics, forms
 from connections.actions import configuration
 from connections.actions.configuration import (
@@ -53,19 +52,6 @@ def connection_links(connection: ConnectionSetup) -> dict[str, str | None]:
         "job_queue_entries": optional_url("syncjobs:jobqueueentry-list"),
         "couple_salespersons": optional_url("mappings:salesperson-list", connection.pk),
     }
-
-
-def administrator_required(view: View) -> View:
-    """Refuse (403) users outside the Integration Administrator group; they see the setup read-only."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not is_integration_administrator(request.user):
-            raise PermissionDenied("Only members of the Integration Administrator group may change the connection "
-                                   "setup.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def index(request: HttpRequest) -> HttpResponse:
@@ -109,7 +95,7 @@ def connection_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return render(request, "connections/connectionsetup_detail.html", _detail_context(request, connection))
 
 
-@administrator_required
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def connection_edit(request: HttpRequest, pk: uuid.UUID | None = None) -> HttpResponse:
     """Edit (or create) the connection setup field by field; blank secrets keep the stored values."""
     connection = get_object_or_404(ConnectionSetup, pk=pk) if pk else None
@@ -133,7 +119,7 @@ def connection_edit(request: HttpRequest, pk: uuid.UUID | None = None) -> HttpRe
 
 
 @require_POST
-@administrator_required
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def connection_settings(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Save the Sales settings; the page then shows which mappings and job queue entries were rebuilt."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
@@ -157,7 +143,7 @@ def connection_settings(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 
 @require_POST
-@administrator_required
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def connection_test(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Test Connection; the page shows each step and, for a failure, the layer and the fix."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
@@ -181,7 +167,7 @@ def connectionaction_redirect(request: HttpRequest, action: ConnectionAction) ->
 
 
 @require_POST
-@administrator_required
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def connection_enable(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Enable: test, then default configuration or restore job queue entries (BC: table 5330 CRM Connection Setup,
     Is Enabled := true), on a worker."""
@@ -192,7 +178,7 @@ def connection_enable(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 
 @require_POST
-@administrator_required
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def connection_disable(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Disable: job queue entries go On Hold (BC: table 5330 CRM Connection Setup, Is Enabled := false)."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
@@ -203,7 +189,7 @@ def connection_disable(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return redirect("connections:connection-detail", pk=pk)
 
 
-@administrator_required
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def connection_redeploy_solution(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Redeploy Integration Solution on a worker, with administrator credentials used once (blanked by the task)."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
@@ -249,7 +235,7 @@ def connectionaction_status(request: HttpRequest, pk: uuid.UUID, action_pk: uuid
     return JsonResponse(connection_action_status(action=action))
 
 
-@administrator_required
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def connection_default_setup(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Use Default Synchronization Setup, after confirmation (replaces mappings and job queue entries)."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
@@ -267,7 +253,7 @@ def connection_default_setup(request: HttpRequest, pk: uuid.UUID) -> HttpRespons
 
 
 @require_POST
-@administrator_required
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def connection_synchronize_modified(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Synchronize Modified Records: one-off run per mapping in BC's priority order."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
@@ -281,7 +267,7 @@ def connection_synchronize_modified(request: HttpRequest, pk: uuid.UUID) -> Http
 
 
 @require_POST
-@administrator_required
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def connection_reset_web_client_url(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Reset the BC web client URL to the one derived from the API URL."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)

@@ -13,14 +13,14 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import render
 from formtools.wizard.storage.session import SessionStorage
 from formtools.wizard.views import SessionWizardView
 
 from base import crypto
-from base.permissions import is_integration_administrator
+from base.permissions import Role, RoleRequiredMixin
 from connections import forms
 from connections.actions.configuration import connection_save
 from connections.actions.finish import SalespersonListsUnavailable, salesperson_lists_read
@@ -98,7 +98,7 @@ def person_model_chosen(wizard: SessionWizardView) -> bool:
     return data.get("ownership_model") == ConnectionSetup.OwnershipModel.PERSON
 
 
-class ConnectionSetupWizard(SessionWizardView):
+class ConnectionSetupWizard(RoleRequiredMixin, SessionWizardView):
     """Assisted setup: environment URL → sign-in → BC company → options → ownership model → (Person model only)
     couple salespersons → review → Finish.
 
@@ -113,10 +113,7 @@ class ConnectionSetupWizard(SessionWizardView):
     storage_name = "connections.wizard.EncryptedSessionStorage"
     template_name = "connections/connectionsetup_wizard.html"
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not is_integration_administrator(request.user):
-            raise PermissionDenied("Only members of the Integration Administrator group may run the assisted setup.")
-        return super().dispatch(request, *args, **kwargs)
+    required_role = Role.INTEGRATION_ADMINISTRATOR
 
     def _existing(self) -> ConnectionSetup | None:
         return ConnectionSetup.objects.order_by("created_at").first()

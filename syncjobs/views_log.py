@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
@@ -23,7 +22,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from base.permissions import is_integration_administrator
+from base.permissions import Role, is_integration_administrator, role_required
 from connections.models import ConnectionSetup
 from mappings.models import Coupling, Direction, IntegrationTableMapping
 from syncjobs.engine import records
@@ -132,10 +131,9 @@ def synchronizationjob_detail(request: HttpRequest, job_id: str) -> HttpResponse
 
 
 @require_POST
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def synchronizationjob_delete_old(request: HttpRequest) -> HttpResponse:
     """Delete log entries older than N days (failed ones only when no skipped record refers to them)."""
-    if not is_integration_administrator(request.user):
-        raise PermissionDenied("Only members of the Integration Administrator group may delete log entries.")
     form = DeleteOldForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Enter the number of days (0 or more) whose older log entries should be deleted.")
@@ -190,10 +188,9 @@ ACTIONS = {
 
 
 @require_POST
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def skippedrecord_action(request: HttpRequest) -> HttpResponse:
     """Run one action of the Coupled Data Synchronization Errors page on the selected records, after confirmation."""
-    if not is_integration_administrator(request.user):
-        raise PermissionDenied("Only members of the Integration Administrator group may change skipped records.")
     action = request.POST.get("action", "")
     if action not in ACTIONS:
         messages.error(request, "Choose one of the actions: " + ", ".join(ACTIONS.values()) + ".")
@@ -246,11 +243,10 @@ def skippedrecord_action(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
 def coupling_synchronize(request: HttpRequest, coupling_id: int) -> HttpResponse:
     """"Synchronize now" for one coupled record, in the chosen direction (BC: the Synchronize action on a coupled
     record, which runs a temporary copy of the mapping); runs on a worker."""
-    if not is_integration_administrator(request.user):
-        raise PermissionDenied("Only members of the Integration Administrator group may synchronize records.")
     coupling = get_object_or_404(Coupling.objects.select_related("connection"), pk=coupling_id)
     direction = request.POST.get("direction", "")
     target = request.POST.get("next", "")
