@@ -227,6 +227,15 @@ def startable_lines(lines: list[FullSyncReviewLine]) -> list[FullSyncReviewLine]
     return startable
 
 
+def review_settled(lines: list[FullSyncReviewLine]) -> bool:
+    """Whether a review has nothing left to do: no line Ready or In Process, and none that could start now. Decide
+    it from ONE read of the lines: a line finishing between two reads would otherwise look neither running (its
+    dependants not taken yet) nor startable (taken by the time of the second read)."""
+    running = any(not line.excluded and line.job_queue_entry_status in (Status.IN_PROCESS, Status.READY)
+                  for line in lines)
+    return not running and not startable_lines(lines)
+
+
 def waiting_message(line: FullSyncReviewLine, lines: list[FullSyncReviewLine]) -> str:
     """What a not-yet-started line waits for, e.g. "waiting for ITEM-PRODUCT, which failed"; '' if nothing."""
     if line.excluded or line.job_queue_entry_status or line.recommendation == Recommendation.NO_RECORDS_FOUND:

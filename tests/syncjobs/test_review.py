@@ -296,3 +296,17 @@ def test_totals_add_up_every_job_of_a_line(connection, chain):
     assert customer["to"]["inserted"] == 6  # progress: the newest job
     assert {k: customer["totals"][k] for k in ("coupled", "inserted", "skipped", "failed")} == {
         "coupled": 4, "inserted": 6, "skipped": 6, "failed": 1}
+
+
+def test_a_review_is_settled_only_when_one_read_shows_nothing_running_or_startable() -> None:
+    """``fullsync --wait`` decides from one read of the lines: a parent that just finished with its dependant not
+    taken yet leaves the review unsettled (the dependant can start), as does a taken (Ready) line."""
+    def line(name: str, status: str = "", parents: str = "") -> FullSyncReviewLine:
+        return FullSyncReviewLine(name=name, job_queue_entry_status=status, dependency_filter=parents,
+                                  recommendation=FullSyncReviewLine.Recommendation.FULL_SYNCHRONIZATION)
+
+    finished = JobQueueEntry.Status.FINISHED
+    assert not review.review_settled([line("ITEM-PRODUCT", finished), line("SALESPRC-PRODPRICE", "", "ITEM-PRODUCT")])
+    assert not review.review_settled([line("ITEM-PRODUCT", finished),
+                                      line("SALESPRC-PRODPRICE", JobQueueEntry.Status.READY, "ITEM-PRODUCT")])
+    assert review.review_settled([line("ITEM-PRODUCT", finished), line("SALESPRC-PRODPRICE", finished, "ITEM-PRODUCT")])

@@ -97,10 +97,9 @@ class Command(BaseCommand):
         tty = not options["json"] and self.stdout.isatty()
         last = ""
         while True:
+            settled = review.review_settled(list(FullSyncReviewLine.objects.filter(connection=connection)))
             status = review.full_sync_review_status(connection=connection)
-            if not status["running"] and not review.startable_lines(
-                list(FullSyncReviewLine.objects.filter(connection=connection))
-            ):
+            if settled:
                 return status, False
             if time.monotonic() > deadline:
                 return status, True
