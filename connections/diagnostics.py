@@ -252,7 +252,8 @@ def guid_or_none(value: Any) -> uuid.UUID | None:
         return None
 
 
-def integration_user_requirements(*, client: Any, user_id: uuid.UUID, require_roles: bool = True) -> list[str]:
+def integration_user_requirements(*, client: DataverseClient, user_id: uuid.UUID,
+                                  require_roles: bool = True) -> list[str]:
     """Check the integration user as BC's ``TestIntegrationUserRequirements`` does (BC: page 5330 CRM Connection
     Setup, action Test Connection).
 

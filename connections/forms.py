@@ -13,7 +13,12 @@ from django.core.exceptions import ValidationError
 from connections import fields as connection_fields
 from connections.environment import AUTHORITY_HOSTS, connection_string_parse, normalise_environment_url
 from connections.models import ConnectionSetup
-from connections.validation import check_outbound_url_field, clean_web_api_version, validate_sales_order_options
+from connections.validation import (
+    check_outbound_url_field,
+    clean_web_api_version,
+    validate_bc_authentication,
+    validate_sales_order_options,
+)
 
 AuthType = ConnectionSetup.AuthenticationType
 BCAuthType = ConnectionSetup.BCAuthenticationType
@@ -137,7 +142,8 @@ class SignInForm(forms.Form):
 @with_registry_labels
 class BusinessCentralForm(forms.Form):
     """Business Central API base URL, company and sign-in (Microsoft Learn: "Business Central API (v2.0)", "Using
-    Service-to-Service (S2S) Authentication")."""
+    Service-to-Service (S2S) Authentication"). Basic sign-in (web service access key) is refused with an online API
+    URL (Microsoft Learn: "Web services authentication"; :func:`connections.validation.validate_bc_authentication`)."""
 
     bc_api_url = forms.URLField(max_length=250, assume_scheme="https")
     bc_tenant = forms.CharField(max_length=100, required=False)
@@ -161,6 +167,12 @@ class BusinessCentralForm(forms.Form):
                 self.add_error("bc_api_url", error)
         if data.get("bc_authentication_type") == BCAuthType.BASIC and not data.get("bc_username"):
             self.add_error("bc_username", "Enter the BC user name for web service access key sign-in.")
+        if data.get("bc_api_url") and "bc_authentication_type" in data:
+            try:
+                validate_bc_authentication(api_url=data["bc_api_url"],
+                                           authentication_type=data["bc_authentication_type"])
+            except ValidationError as error:
+                self.add_error("bc_authentication_type", error)
         return data
 
 

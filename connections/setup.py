@@ -17,7 +17,7 @@ from django.db import transaction
 from connections.environment import connection_string_build, normalise_environment_url
 from connections.fields import EDITABLE_FIELDS, SALES_SETTINGS
 from connections.models import ConnectionSetup, ConnectionSetupChange
-from connections.validation import validate_sales_order_options
+from connections.validation import validate_bc_authentication, validate_sales_order_options
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,9 @@ def connection_values_save(*, connection: ConnectionSetup | None, data: dict[str
     ``data`` keys are the model's field names (secrets plaintext; blank secret = keep the stored one), plus
     ``bc_company`` (a company id or name) and ``redirect_uri`` for the OAuth connection string. Sales options are
     validated (legacy and bi-directional exclude each other). Returns the connection and the names of the fields
-    that changed (every field given, for a new connection). Raises ValidationError. Atomic: nothing half-saved.
+    that changed (every field given, for a new connection). Raises ValidationError, also for Basic sign-in (web
+    service access key) with a Business Central online API URL, which BC online refuses (the stored connection's
+    values complete ``data``). Atomic: nothing half-saved.
     What a change means for the mappings (the ownership model) is applied by
     :func:`connections.actions.configuration.connection_save`, which calls this.
     """
@@ -144,6 +146,12 @@ def connection_values_save(*, connection: ConnectionSetup | None, data: dict[str
         if connection is None:
             name = values.get("name") or "Dynamics 365 Sales"
             connection = ConnectionSetup.objects.filter(name=name).first()
+        if connection is not None:
+            connection = ConnectionSetup.objects.select_for_update().get(pk=connection.pk)
+        stored = connection or ConnectionSetup()
+        validate_bc_authentication(
+            api_url=values.get("bc_api_url", stored.bc_api_url),
+            authentication_type=values.get("bc_authentication_type", stored.bc_authentication_type))
         if connection is None:
             connection = ConnectionSetup(**values)
             connection.save()
@@ -152,7 +160,6 @@ def connection_values_save(*, connection: ConnectionSetup | None, data: dict[str
                 _record(connection, user, field_name=name, new=_display(connection, name, value))
             changed = list(values)
         else:
-            connection = ConnectionSetup.objects.select_for_update().get(pk=connection.pk)
             changed = connection_changes_apply(connection, user, values)
     logger.info("Connection setup %s saved by %s", connection.name, getattr(user, "username", "system"))
     return connection, changed

@@ -77,8 +77,8 @@ def _admin_dataverse(connection: ConnectionSetup, username: str, password: str,
     return tokens, client
 
 
-def _import_steps(connection: ConnectionSetup, admin: Any, report: CheckReport, state: dict[str, Any], user: User,
-                  timeout: float | None) -> CheckReport:
+def _import_steps(connection: ConnectionSetup, admin: DataverseClient, report: CheckReport, state: dict[str, Any],
+                  user: User, timeout: float | None) -> CheckReport:
     """The steps of :func:`integration_solution_import` once the administrator's client exists."""
 
     def admin_sign_in() -> str:

@@ -1,11 +1,15 @@
 """Validation shared by the setup page, the wizard, the command and the services: sales order options, the Web API
-version and outbound URLs. Each function raises :class:`django.core.exceptions.ValidationError` naming the fix."""
+version, outbound URLs and the sign-in Business Central accepts. Each function raises
+:class:`django.core.exceptions.ValidationError` naming the fix."""
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
 from connections.clients.errors import OutboundURLRejected
 from connections.clients.outbound import check_outbound_url
+from connections.models import ConnectionSetup
 
 
 def check_outbound_url_field(url: str) -> None:
@@ -53,3 +57,39 @@ def clean_web_api_version(value: str) -> str:
     if not (major.isdigit() and minor.isdigit()):
         raise ValidationError("Use a Web API version such as 9.2.")
     return value
+
+
+#: The domain of Business Central online (SaaS); its API host is ``api.businesscentral.dynamics.com`` (Microsoft
+#: Learn: "Business Central API (v2.0)", "Endpoints for the APIs").
+BC_ONLINE_DOMAIN = "businesscentral.dynamics.com"
+BC_BASIC_ONLINE_MESSAGE = (
+    "Business Central online accepts only Microsoft Entra ID (OAuth) sign-in: web service access keys (Basic "
+    "authentication) are deprecated and not supported there since October 2022, only on-premises. Choose OAuth "
+    "client credentials for {host}, or enter the API URL of an on-premises Business Central server."
+)
+
+
+def _host(url: str) -> str:
+    url = (url or "").strip()
+    try:
+        return (urlsplit(url if "://" in url else "https://" + url).hostname or "").rstrip(".").lower()
+    except ValueError:  # a malformed URL: the URL checks name it
+        return ""
+
+
+def is_business_central_online(api_url: str) -> bool:
+    """Whether ``api_url`` is Business Central online: its host is ``businesscentral.dynamics.com`` or under it
+    (``api.businesscentral.dynamics.com``). Any other host (an on-premises server, the emulators' loopback) is not."""
+    host = _host(api_url)
+    return host == BC_ONLINE_DOMAIN or host.endswith("." + BC_ONLINE_DOMAIN)
+
+
+def validate_bc_authentication(*, api_url: str, authentication_type: str) -> None:
+    """Refuse Basic authentication (user name and web service access key) with a Business Central online API URL.
+
+    Microsoft Learn "Web services authentication": starting October 2022 the use of access keys (Basic Auth) for
+    web service authentication is deprecated and not supported in Business Central online; OAuth (Microsoft Entra
+    ID) is the way in. Basic stays valid for any other URL (on-premises, the emulators). Raises ValidationError
+    (code ``bc_basic_online``)."""
+    if authentication_type == ConnectionSetup.BCAuthenticationType.BASIC and is_business_central_online(api_url):
+        raise ValidationError(BC_BASIC_ONLINE_MESSAGE.format(host=_host(api_url)), "bc_basic_online")

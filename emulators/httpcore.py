@@ -8,7 +8,8 @@ its own thread and the TLS handshake runs in that thread, not in the accept loop
 Shapes:
 
 * :class:`Request` - method, raw path, decoded path segments, query parameters (``dict`` of
-  ``str`` -> ``str``, last value wins), case-insensitive headers, body bytes.
+  ``str`` -> ``str``, last value wins, decoded by :func:`parse_query`: ``+`` is a space), case-insensitive headers,
+  body bytes.
 * :class:`Response` - status, header list, body bytes.  ``Response.drop`` asks the server to
   close the TCP connection without answering (the "dropped connection" fault).
 """
@@ -100,7 +101,11 @@ def json_response(status: int, payload: Any, headers: list[tuple[str, str]] | No
 
 
 def parse_query(raw: str) -> dict[str, str]:
-    """Decode a query string into a dict (``+`` is kept literally as OData requires ``%20``)."""
+    """Decode a query string into a dict (last value wins) as ``application/x-www-form-urlencoded``: ``+`` is a space
+    and ``%2B`` a literal plus (WHATWG URL Standard, "application/x-www-form-urlencoded parsing"; RFC 3986 section
+    2.1 for the percent-encoding). Dataverse and Business Central both read ``$filter=city+eq+'London'`` as
+    ``city eq 'London'``, so a client that form-encodes its query string (``requests``' ``params=``, .NET's
+    ``HttpUtility.UrlEncode``) is answered as the services answer it."""
     out: dict[str, str] = {}
     if not raw:
         return out
@@ -108,7 +113,7 @@ def parse_query(raw: str) -> dict[str, str]:
         if not part:
             continue
         k, _, v = part.partition("=")
-        out[urllib.parse.unquote(k)] = urllib.parse.unquote(v)
+        out[urllib.parse.unquote_plus(k)] = urllib.parse.unquote_plus(v)
     return out
 
 

@@ -13,6 +13,8 @@
   ``Microsoft.Dynamics.CRM.In``/``NotIn``/``Null``/``NotNull``/``Equal``/``NotEqual``/``GreaterThan``/
   ``GreaterEqual``/``LessThan``/``LessEqual``/``Between`` ("Query data using the Web API", "Dataverse query
   functions").
+* :func:`or_on_distinct_fields` - the properties of an ``or`` over two different properties (Business Central
+  refuses such a filter; the Dataverse emulator does not ask).
 * :func:`parse_orderby`, :func:`parse_select`, :func:`parse_expand`, :func:`parse_segment` (``name(key)`` path
   segments, Part 2 "Canonical URL" / "Key-as-Segment" keys with one or several named values).
 
@@ -466,6 +468,53 @@ def compile_filter(text: str, resolve: Resolver, aliases: dict[str, str] | None 
     ``any``/``all`` (without it lambdas are refused).
     """
     return _Compiler(resolve, aliases or {}, case_insensitive, text, collections).predicate(parse_filter(text))
+
+
+@functools.lru_cache(maxsize=512)
+def or_on_distinct_fields(text: str) -> tuple[str, ...]:
+    """The properties of an ``or`` in ``$filter`` text whose sides name more than one property, sorted; ``()``
+    when every ``or`` stays on one property (``city eq 'A' or city eq 'B'``, ``contains(name,'a') or name eq 'b'``).
+    Parameter aliases (``@p``) are not properties. Raises :class:`ODataError` on a syntax error.
+
+    The Dataverse emulator does not use this: only Business Central refuses ``or`` across two fields (Microsoft Learn
+    "Known limitations with Business Central OData", section "Filters"; "Using filter expressions in OData URIs":
+    "you can't use OR operators to apply filters on two different fields"), because BC turns a ``$filter`` into one
+    AL filter per field, and an AL field filter can only ``|`` values of the same field.
+    """
+    # post-order without recursion (an id list is a chain of hundreds of "or"): each node's set of properties once
+    names: dict[int, frozenset[str]] = {}
+    stack: list[tuple[Any, bool]] = [(parse_filter(text), False)]
+    while stack:
+        node, done = stack.pop()
+        children = _children(node)
+        if not done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+            continue
+        if isinstance(node, (ast.Identifier, ast.Attribute)):
+            path = _path(node)
+            own = frozenset() if path.startswith("@") else frozenset({path})
+        else:
+            own = frozenset().union(*(names[id(child)] for child in children))
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or) and len(own) > 1:
+            return tuple(sorted(own))
+        names[id(node)] = own
+    return ()
+
+
+def _children(node: Any) -> list[Any]:
+    """The operands of a ``$filter`` tree node (a lambda's owner only: its body is about the related rows)."""
+    if isinstance(node, (ast.BoolOp, ast.Compare, ast.BinOp)):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Call):
+        return [a.param if isinstance(a, ast.NamedParam) else a for a in node.args]
+    if isinstance(node, ast.List):
+        return list(node.val)
+    if isinstance(node, ast.CollectionLambda):
+        return [node.owner]
+    return []
 
 
 # ---------------------------------------------------------------------------------------------------- other options

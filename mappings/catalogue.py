@@ -509,13 +509,34 @@ def _identifiers(node: ast._Node) -> list[str]:
     return found
 
 
+def _or_across_fields(node: ast._Node) -> list[str]:
+    """The columns of an ``or`` in the tree whose two sides name different columns, sorted; [] when there is none."""
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+        names = sorted(set(_identifiers(node)))
+        if len(names) > 1:
+            return names
+    children: list[ast._Node] = []
+    if isinstance(node, ast.BoolOp | ast.Compare | ast.BinOp):
+        children = [node.left, node.right]
+    elif isinstance(node, ast.UnaryOp):
+        children = [node.operand]
+    elif isinstance(node, ast.Call):
+        children = list(node.args)
+    for child in children:
+        found = _or_across_fields(child)
+        if found:
+            return found
+    return []
+
+
 def validate_filter(side: Literal["bc", "dataverse"], table: str, expression: str) -> None:
     """Check an OData ``$filter`` expression against one side's table (odata-query's parser; BC: table 5335
     Integration Table Mapping, fields 14 Table Filter and 15 Integration Table Filter).
 
     ``side`` is "bc" (names are the BC table's API properties) or "dataverse" (column logical names or
     ``_<lookup>_value``). An empty expression is valid. Raises ``ValidationError`` naming the syntax error position
-    or the unknown column and the table's known columns.
+    or the unknown column and the table's known columns, and, on the BC side, an ``or`` across two fields, which BC
+    refuses (Microsoft Learn: "Known limitations with Business Central OData").
     """
     if not expression.strip():
         return
@@ -535,3 +556,11 @@ def validate_filter(side: Literal["bc", "dataverse"], table: str, expression: st
         raise ValidationError(
             f"The filter names {names}, which {where} does not have. Known columns: {', '.join(sorted(known))}."
         )
+    if side == "bc":
+        mixed = _or_across_fields(tree)
+        if mixed:
+            raise ValidationError(
+                f"Business Central cannot combine different fields with \"or\" (here {' and '.join(mixed)}): "
+                "\"The 'OR' operator is not supported on distinct fields on an OData filter.\" Use \"or\" on one "
+                "field only (status eq 'A' or status eq 'B'), or \"in\"."
+            )

@@ -26,7 +26,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from connections.clients import business_central_client_for, dataverse_client_for
+from connections.clients import (
+    BusinessCentralClient,
+    DataverseClient,
+    business_central_client_for,
+    dataverse_client_for,
+)
 from mappings.catalogue import bc_table, dataverse_table
 from mappings.models import Coupling, CouplingLogEntry, Direction, IntegrationFieldMapping, IntegrationTableMapping
 from mappings.services import couplings_for_mapping
@@ -124,8 +129,9 @@ def _normalise(value: Any, case_sensitive: bool) -> str | None:
     return text if case_sensitive else text.casefold()
 
 
-def match_outcomes(mapping: IntegrationTableMapping, criteria: list[MatchCriterion], *, bc: Any = None,
-              dataverse: Any = None) -> list[MatchOutcome]:
+def match_outcomes(mapping: IntegrationTableMapping, criteria: list[MatchCriterion], *,
+                   bc: BusinessCentralClient | None = None,
+                   dataverse: DataverseClient | None = None) -> list[MatchOutcome]:
     """Decide every BC record of the mapping (within its table filter); writes nothing."""
 
     groups = criteria_check(mapping, criteria)

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from connections.clients import business_central_client_for, dataverse_client_for
+from connections.clients import (
+    BusinessCentralClient,
+    DataverseClient,
+    business_central_client_for,
+    dataverse_client_for,
+)
 from connections.models import ConnectionSetup
 from mappings.catalogue import BCTable, DataverseTable, bc_table, dataverse_table
 
@@ -80,31 +85,36 @@ def _dv_select(side: DataverseTable) -> list[str]:
 
 
 def bc_records(connection: ConnectionSetup, table: str, *, ids: Iterable[uuid.UUID] = (), search: str = "",
-               bc: Any = None) -> list[RemoteRecord]:
+               bc: BusinessCentralClient | None = None) -> list[RemoteRecord]:
     """BC records of ``table`` by SystemId (all of ``ids``) or by a search on number and name (up to 25).
-    Raises the clients' ``ClientError`` when BC cannot be read."""
+    Raises the clients' ``ClientError`` when BC cannot be read.
+
+    The search reads the number and the name one after the other and merges them: BC refuses ``or`` across two
+    fields in one ``$filter`` (Microsoft Learn: "Known limitations with Business Central OData"); ``or`` on one
+    field (the id list) is allowed."""
     side = bc_table(table)
     bc = bc or business_central_client_for(connection)
     number, name = side.field(side.number_field).api_property, side.field(side.name_field).api_property
     filters: list[str] = []
     if search:
         term = _quote(search.strip())
-        filters = [f"contains({number},'{term}') or contains({name},'{term}')"]
+        filters = [f"contains({field},'{term}')" for field in dict.fromkeys((number, name))]
     else:
         id_list = [str(i) for i in ids]
         filters = [" or ".join(f"id eq {i}" for i in id_list[k:k + ID_CHUNK]) for k in range(0, len(id_list), ID_CHUNK)]
-    found: list[RemoteRecord] = []
+    found: dict[uuid.UUID, RemoteRecord] = {}
     for expression in filters:
         for row in bc.iter_rows(side.entity_set, filter=expression, select=_bc_select(side), api=side.api):
-            found.append(RemoteRecord(uuid.UUID(str(row["id"])), _bc_label(side, row),
-                                      bc_record_url(connection, table, row["id"])))
+            record_id = uuid.UUID(str(row["id"]))
+            found.setdefault(record_id, RemoteRecord(record_id, _bc_label(side, row),
+                                                     bc_record_url(connection, table, row["id"])))
             if search and len(found) >= SEARCH_LIMIT:
-                return found
-    return found
+                return list(found.values())
+    return list(found.values())
 
 
 def dataverse_rows(connection: ConnectionSetup, logical_name: str, *, ids: Iterable[uuid.UUID] = (), search: str = "",
-                   extra_filter: str = "", dataverse: Any = None) -> list[RemoteRecord]:
+                   extra_filter: str = "", dataverse: DataverseClient | None = None) -> list[RemoteRecord]:
     """Dataverse rows of ``logical_name`` by id (all of ``ids``) or by a search on the name and number columns (up to
     25), within ``extra_filter``. Raises the clients' ``ClientError`` when Dataverse cannot be read."""
     side = dataverse_table(logical_name)

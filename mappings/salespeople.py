@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from connections.clients import business_central_client_for, dataverse_client_for
+from connections.clients import (
+    BusinessCentralClient,
+    DataverseClient,
+    business_central_client_for,
+    dataverse_client_for,
+)
 from connections.models import ConnectionSetup
 from mappings.catalogue import bc_table, dataverse_table
 from mappings.models import Coupling
@@ -70,7 +74,7 @@ class UserRow:
     email: str
 
 
-def salespeople_read(*, bc: Any) -> list[SalespersonRow]:
+def salespeople_read(*, bc: BusinessCentralClient) -> list[SalespersonRow]:
     """BC's salespeople (Salesperson/Purchaser), in BC's order. Raises the clients' ``ClientError``."""
     side = bc_table(SALESPERSON_TABLE)
     return [SalespersonRow(uuid.UUID(str(r["id"])), str(r.get("code") or ""), str(r.get("displayName") or ""),
@@ -78,7 +82,7 @@ def salespeople_read(*, bc: Any) -> list[SalespersonRow]:
             for r in bc.iter_rows(side.entity_set, select=["id", "code", "displayName", "email"], api=side.api)]
 
 
-def salesperson_users_read(*, dataverse: Any, exclude: uuid.UUID | None = None) -> list[UserRow]:
+def salesperson_users_read(*, dataverse: DataverseClient, exclude: uuid.UUID | None = None) -> list[UserRow]:
     """The Dataverse users a salesperson may be coupled to: the rows the SALESPEOPLE mapping reads (enabled,
     licensed, not an integration user: :data:`USER_FILTER`, BC: the SALESPEOPLE mapping of codeunit 7204 CDS Setup
     Defaults), less ``exclude`` (the connection's own integration user, which an interactive OAuth user is not
@@ -109,8 +113,8 @@ def salespeople_match_by_email(salespeople: list[SalespersonRow], users: list[Us
     return matches
 
 
-def salespeople_overview(*, connection: ConnectionSetup, bc: Any = None,
-                         dataverse: Any = None) -> tuple[list[UserLine], list[SalespersonLine]]:
+def salespeople_overview(*, connection: ConnectionSetup, bc: BusinessCentralClient | None = None,
+                         dataverse: DataverseClient | None = None) -> tuple[list[UserLine], list[SalespersonLine]]:
     """Users and salespeople side by side with their couplings. Raises the clients' ``ClientError``."""
     bc = bc or business_central_client_for(connection)
     dataverse = dataverse or dataverse_client_for(connection)
@@ -184,7 +188,7 @@ def next_salesperson_code(codes: list[str]) -> str:
     return f"{CODE_PREFIX}{number + 1:0{width}d}"
 
 
-def existing_salesperson_codes(bc: Any) -> list[str]:
+def existing_salesperson_codes(bc: BusinessCentralClient) -> list[str]:
     """The codes of the BC salespeople starting with 'SP NO. ' (one filtered read), for
     :func:`next_salesperson_code`. Raises the client's ``ClientError``."""
     sp_side = bc_table(SALESPERSON_TABLE)
@@ -192,8 +196,9 @@ def existing_salesperson_codes(bc: Any) -> list[str]:
                                                            filter="startswith(code,'SP NO. ')", api=sp_side.api)]
 
 
-def salesperson_create_from_user(*, connection: ConnectionSetup, user_id: uuid.UUID, bc: Any = None,
-                                 dataverse: Any = None) -> Coupling:
+def salesperson_create_from_user(*, connection: ConnectionSetup, user_id: uuid.UUID,
+                                 bc: BusinessCentralClient | None = None,
+                                 dataverse: DataverseClient | None = None) -> Coupling:
     """Create a BC salesperson from a Dataverse user and couple them (BC: "Create Salesperson in Business Central").
 
     Raises ``ValidationError`` when the user is already coupled, and the clients' ``ClientError`` when a side

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from connections.clients import business_central_client_for
+from connections.clients import BusinessCentralClient, business_central_client_for
 from connections.clients.errors import NotFoundError
 from connections.models import ConnectionSetup
 from mappings.catalogue import bc_table, dataverse_table, validate_filter
@@ -56,7 +56,7 @@ def _conflict_for(*, connection: ConnectionSetup, bc_table_name: str, bc_id: uui
     return None
 
 
-def _holder_record_is_gone(connection: ConnectionSetup, holder: Coupling, bc: Any) -> bool:
+def _holder_record_is_gone(connection: ConnectionSetup, holder: Coupling, bc: BusinessCentralClient) -> bool:
     """Whether the BC record of a coupling no longer exists (BC reads it; a 404 means it was deleted)."""
 
     side = bc_table(holder.bc_table)
@@ -69,7 +69,8 @@ def _holder_record_is_gone(connection: ConnectionSetup, holder: Coupling, bc: An
 
 
 def coupling_create(*, connection: ConnectionSetup, bc_table: str, bc_id: uuid.UUID | str, dataverse_table: str,
-                    dataverse_id: uuid.UUID | str, remove_stale: bool = False, bc: Any = None) -> Coupling:
+                    dataverse_id: uuid.UUID | str, remove_stale: bool = False,
+                    bc: BusinessCentralClient | None = None) -> Coupling:
     """Couple one BC record (SystemId) to one Dataverse row (GUID) (BC: table 5331 CRM Integration Record).
 
     Raises ``CouplingConflict`` naming the coupling that already holds the record or the row; the database's unique
@@ -103,7 +104,7 @@ def coupling_create(*, connection: ConnectionSetup, bc_table: str, bc_id: uuid.U
 SALES_HEADER, SALES_LINE = "Sales Header", "Sales Line"
 
 
-def coupling_delete(*, coupling: Coupling, bc: Any = None) -> int:
+def coupling_delete(*, coupling: Coupling, bc: BusinessCentralClient | None = None) -> int:
     """Uncouple: delete the coupling (the records on both sides stay; BC: "Uncouple"). Returns couplings deleted.
 
     With bidirectional sales order integration, uncoupling a Sales Header also uncouples its Sales Lines

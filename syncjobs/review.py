@@ -23,7 +23,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from connections.clients import business_central_client_for, dataverse_client_for
+from connections.clients import (
+    BusinessCentralClient,
+    DataverseClient,
+    business_central_client_for,
+    dataverse_client_for,
+)
 from connections.clients.errors import ClientError
 from connections.models import ConnectionSetup
 from mappings.catalogue import bc_table, dataverse_table
@@ -112,7 +117,8 @@ def initial_synch_recommendation(*, mapping_name: str, counts: TableCounts) -> s
     return Recommendation.FULL_SYNCHRONIZATION
 
 
-def count_tables(*, mapping: IntegrationTableMapping, bc: Any = None, dataverse: Any = None) -> TableCounts:
+def count_tables(*, mapping: IntegrationTableMapping, bc: BusinessCentralClient | None = None,
+                 dataverse: DataverseClient | None = None) -> TableCounts:
     """Count the mapping's BC and Dataverse records through the clients for :func:`initial_synch_recommendation`.
 
     ``bc``/``dataverse`` are clients to reuse (built from the connection when omitted). Raises the clients'

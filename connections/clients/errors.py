@@ -238,10 +238,11 @@ def error_for_status(
 ) -> ClientError:
     """Build the right :class:`ClientError` subclass for an HTTP error answer of ``service``.
 
-    Rules: 429 → ThrottledError; 408 and 5xx → TransientError; Dataverse SQL timeout/deadlock codes → TransientError;
-    401 → AuthenticationError; 403 → AccessDeniedError; duplicate-key codes → DuplicateKeyError; 412 or BC 409
-    ``Request_EntityChanged`` → PreconditionFailedError; a Dataverse 404 of a write naming another row than the one
-    at ``url`` → MissingReferenceError; other 404 → NotFoundError; any other 4xx → PermanentError.
+    Rules: 429 → ThrottledError; 501 → PermanentError; 408 and other 5xx → TransientError; Dataverse SQL
+    timeout/deadlock codes → TransientError; 401 → AuthenticationError; 403 → AccessDeniedError; duplicate-key
+    codes → DuplicateKeyError; 412 or BC 409 ``Request_EntityChanged`` → PreconditionFailedError; a Dataverse 404 of
+    a write naming another row than the one at ``url`` → MissingReferenceError; other 404 → NotFoundError; any other
+    4xx → PermanentError.
     """
     kwargs: dict[str, Any] = {
         "service": service, "status": status, "code": code, "layer": "http", "retry_after": retry_after,
@@ -252,6 +253,12 @@ def error_for_status(
     if status == 429:
         return ThrottledError(message, **kwargs, fix="The service is throttling this identity; the call is "
                               "repeated after the time it asks for.")
+    if status == 501:
+        # RFC 9110 section 15.6.2: the server does not support what the request asks; repeating it cannot help.
+        # Business Central answers so an "or" across two fields in $filter (Microsoft Learn: "Known limitations
+        # with Business Central OData").
+        return PermanentError(message, **kwargs, fix="The service does not support this request (HTTP 501 Not "
+                              "Implemented); change the request, repeating it cannot succeed.")
     if status in (408,) or status >= 500 or lowered_code in DATAVERSE_TRANSIENT_CODES or code in BC_TRANSIENT_CODES:
         return TransientError(message, **kwargs)
     if status == 401:

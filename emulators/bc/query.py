@@ -5,6 +5,15 @@ Sources: Microsoft Learn "Business Central API (v2.0)", "Using Filter Expression
 Paging in OData Web Services" (at most 20,000 rows a page, ``@odata.nextLink`` with a ``$skiptoken``,
 ``Prefer: odata.maxpagesize``); OData Version 4.01 Part 2 "URL Conventions" (``/$count`` answers the plain
 number).
+
+``$filter`` is evaluated by the evaluator shared with the Dataverse emulator, plus BC's own limitation (Microsoft
+Learn "Known limitations with Business Central OData", section "Filters"): ``or`` may combine filters on ONE field
+(``city eq 'A' or city eq 'B'``) but not on two (``city eq 'A' or country eq 'B'``), which BC refuses with HTTP 501
+``BadRequest_MethodNotImplemented`` "The 'OR' operator is not supported on distinct fields on an OData filter.".
+Learn quotes the message; "Troubleshooting OData/API calls" gives the code of ``ODataNotImplementedException``; the
+status 501 is not on Learn but is what integrators report from the online service (RFC 9110 section 15.6.2: the
+server does not support the functionality). A filter that names an unknown property or does not parse is refused
+first (400 ``BadRequest_NotFound``): the query is read before its AL filters are built.
 """
 
 from __future__ import annotations
@@ -16,10 +25,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ..httpcore import Response, json_response
-from ..odata import ODataError, compile_filter, parse_expand, parse_orderby, parse_select
+from ..odata import ODataError, compile_filter, or_on_distinct_fields, parse_expand, parse_orderby, parse_select
 from .core import BusinessCentralBase
 from .schema import BOOL, DATE, DATETIME, DEC, GUID, INT, LINES_OF, NAV_SINGLE, STR, Entity, entity_for
 from .state import BC_JSON, BCError, etag, stable_id
+
+#: BC's message for ``or`` across two fields in ``$filter`` (501 ``BadRequest_MethodNotImplemented``; see above).
+DISTINCT_FIELDS_OR = "The 'OR' operator is not supported on distinct fields on an OData filter."
 
 
 def sortable(v: Any) -> tuple[int, Any]:
@@ -105,9 +117,12 @@ class QueryMixin(BusinessCentralBase):
                 return (lambda r: value), kind
             return (lambda r: r.get(name)), kind
         try:
-            return compile_filter(text, resolve)
+            predicate = compile_filter(text, resolve)
         except ODataError as e:
             raise BCError(400, "BadRequest_NotFound", str(e)) from None
+        if or_on_distinct_fields(text):
+            raise BCError(501, "BadRequest_MethodNotImplemented", DISTINCT_FIELDS_OR)
+        return predicate
 
     def _rows(self, company: str, ent: Entity) -> list[dict[str, Any]]:
         """The rows behind an entity set; ``unitGroups`` are derived from items and resources (one unit group per

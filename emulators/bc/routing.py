@@ -3,11 +3,13 @@
 Paths after ``{origin}/v2.0/{tenant}/{environment}/`` (Microsoft Learn "Business Central API (v2.0)", "Tips for
 working with APIs"): :data:`API_ROOTS` picks the API - ``api/v2.0`` or the companion
 extension's ``api/bcportal/integration/v1.0`` ("Developing a custom API") - and :data:`RESOURCES` the resource below
-it: ``companies``, ``companies(<id>)``, and the entity sets either under ``companies(<id>)/`` or with the company
-given by ``?company=<id or name>`` (or a ``company`` header in a batch): ``<set>``, ``<set>/$count``, ``<set>(<id>)``,
-``<document>(<id>)/<lines>[(<id>)|/$count]``, ``<set>(<id>)/<navigation property>`` and
-``<set>(<id>)/Microsoft.NAV.<action>``. A path no rule matches answers 404 ``BadRequest_ResourceNotFound`` naming the
-first segment that addresses nothing (after the company, entity set and record before it were checked).
+it: ``companies``, ``companies/$count``, ``companies(<id>)``, and the entity sets either under ``companies(<id>)/`` or
+with the company given by ``?company=<id or name>`` (or a ``company`` header in a batch): ``<set>``, ``<set>/$count``,
+``<set>(<id>)``, ``<document>(<id>)/<lines>[(<id>)|/$count]``, ``<set>(<id>)/<navigation property>`` and
+``<set>(<id>)/Microsoft.NAV.<action>``. Every ``/$count`` answers the number of the collection's rows that match
+``$filter`` as ``text/plain`` (OData Version 4.01 Part 2 "URL Conventions", "Addressing the Count of a Collection").
+A path no rule matches answers 404 ``BadRequest_ResourceNotFound`` naming the first segment that addresses nothing
+(after the company, entity set and record before it were checked).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ RESOURCES = Router([
     Rule("/$metadata", endpoint="metadata"),
     Rule("/$batch", endpoint="batch"),
     Rule("/companies", endpoint="companies"),
+    Rule("/companies/$count", endpoint="companies_count"),
     Rule("/companies/<path:rest>", endpoint="companies"),
     Rule("/companies<key:company>", endpoint="company"),
     Submount("/companies<key:company>", _SET_RULES),
@@ -221,6 +224,11 @@ class RoutingMixin(BusinessCentralBase):
             raise _not_allowed()
         rows = [c["row"] for c in self.state.companies.values()]
         return self._list(ENTITIES["companies"], rows, op.query, op.base + "$metadata#companies", op.base, None)
+
+    def _on_companies_count(self, op: _Operation) -> Response:
+        if op.method != "GET":
+            raise _not_allowed()
+        return self._count(ENTITIES["companies"], [c["row"] for c in self.state.companies.values()], op.query)
 
     def _on_company(self, op: _Operation, company: str) -> Response:
         company_id = self._company(op, company)

@@ -8,18 +8,22 @@ import pytest
 #: Secrets used by the fixtures; tests assert they never appear in pages, logs or session rows.
 CLIENT_SECRET = "cs-9f8e7d6c-plaintext-never-shown"
 BC_ACCESS_KEY = "bc-key-0a1b2c3d-plaintext-never-shown"
+#: The API URLs of a BC on-premises server (Basic sign-in allowed) and of BC online (OAuth only).
+BC_ON_PREMISES_API_URL = "https://bc.contoso.com:7048/BC/api/v2.0"
+BC_ONLINE_API_URL = "https://api.businesscentral.dynamics.com/v2.0/contoso/Production/api/v2.0"
 
 
 @pytest.fixture
 def connection(db: Any, admin_user: Any) -> Any:
-    """A disabled connection setup (client secret sign-in) saved through the service, so it has a change log."""
+    """A disabled connection setup (client secret sign-in) saved through the service, so it has a change log. Its BC
+    is on-premises: a web service access key (Basic) is refused with an online BC URL."""
     from connections.actions.configuration import connection_save
 
     return connection_save(connection=None, user=admin_user, data={
         "name": "Contoso", "dataverse_url": "https://contoso.crm4.dynamics.com", "authentication_type": "ClientSecret",
         "tenant_id": "contoso.onmicrosoft.com", "authority_host": "https://login.microsoftonline.com",
         "client_id": "11111111-2222-3333-4444-555555555555", "client_secret": CLIENT_SECRET,
-        "bc_api_url": "https://api.businesscentral.dynamics.com/v2.0/contoso/Production/api/v2.0",
+        "bc_api_url": BC_ON_PREMISES_API_URL,
         "bc_authentication_type": "Basic", "bc_username": "WS", "bc_access_key": BC_ACCESS_KEY,
         "web_api_version": "9.2", "ownership_model": "Team",
     })

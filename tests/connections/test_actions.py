@@ -14,6 +14,7 @@ from connections.actions.configuration import default_configuration_apply
 from connections.models import ConnectionSetup
 from mappings.models import IntegrationTableMapping
 from syncjobs.models import JobQueueEntry
+from tests.connections.conftest import BC_ONLINE_API_URL
 from tests.connections.test_connection_actions import emptied_default_queue, work
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +91,11 @@ def test_synchronize_modified_records_refused_while_disabled(admin_client: Any, 
 
 
 def test_reset_web_client_url_derives_it_from_the_api_url(admin_client: Any, connection: ConnectionSetup) -> None:
+    admin_client.post(reverse("connections:connection-reset-web-client-url", args=[connection.pk]))
+    connection.refresh_from_db()
+    assert connection.bc_web_client_url == "https://bc.contoso.com:7048/BC"  # on-premises: the part before /api/
+    ConnectionSetup.objects.filter(pk=connection.pk).update(bc_api_url=BC_ONLINE_API_URL,
+                                                            bc_authentication_type="OAuth")
     admin_client.post(reverse("connections:connection-reset-web-client-url", args=[connection.pk]))
     connection.refresh_from_db()
     assert connection.bc_web_client_url == "https://businesscentral.dynamics.com/contoso/Production"

@@ -35,6 +35,24 @@ def test_lookup_is_filtered_through_its_value_property() -> None:
     validate_filter("dataverse", "contact", "_parentcustomerid_value ne null")
 
 
+@pytest.mark.parametrize("expression", [
+    "city eq 'London' or country eq 'GB'",
+    "blocked eq ' ' and (contains(number,'1') or contains(displayName,'1'))",
+    "not (city eq 'London' or postalCode eq 'W1')",
+])
+def test_bc_filter_or_across_two_fields_is_refused_as_bc_refuses_it(expression: str) -> None:
+    """Microsoft Learn "Known limitations with Business Central OData": no "or" across two different fields."""
+    with pytest.raises(ValidationError) as caught:
+        validate_filter("bc", "Customer", expression)
+    assert "The 'OR' operator is not supported on distinct fields" in caught.value.messages[0]
+
+
+def test_or_on_one_bc_field_and_any_dataverse_or_pass() -> None:
+    validate_filter("bc", "Customer", "(city eq 'London' or city eq 'Paris') and blocked eq ' '")
+    validate_filter("bc", "Customer", "contains(city,'Lon') or startswith(city,'Par')")
+    validate_filter("dataverse", "account", "statecode eq 0 or name eq 'Fabrikam'")
+
+
 @pytest.mark.parametrize("expression", ["statecode eq", "name eq 'unterminated", "(statecode eq 0"])
 def test_syntax_errors_are_refused_with_the_position(expression: str) -> None:
     with pytest.raises(ValidationError) as caught:

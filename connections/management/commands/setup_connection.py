@@ -20,7 +20,7 @@ from connections.actions.finish import connection_setup_finish
 from connections.environment import normalise_environment_url
 from connections.fields import COMMAND_OPTIONS, COMMAND_SECRETS
 from connections.models import ConnectionSetup
-from connections.validation import validate_sales_order_options
+from connections.validation import validate_bc_authentication, validate_sales_order_options
 
 #: Choices of the options that take one (the registry of connection fields gives every other option).
 CHOICES = {
@@ -148,6 +148,11 @@ class Command(BaseCommand):
             validate_sales_order_options(legacy=data["legacy_sales_order_integration"],
                                          bidirectional=data["bidirectional_sales_order_integration"],
                                          auto_create=data["auto_create_sales_orders"])
+            if data.get("bc_authentication_type"):
+                # BC online takes OAuth only (Microsoft Learn: "Web services authentication"); refused before any
+                # request. The URL may come from the stored connection: the save refuses that case too.
+                validate_bc_authentication(api_url=data.get("bc_api_url", ""),
+                                           authentication_type=data["bc_authentication_type"])
             person = data["ownership_model"] == ConnectionSetup.OwnershipModel.PERSON
             if data["couple_salespersons_by_email"] and not person:
                 raise ValidationError("--couple-salespersons-by-email needs --ownership-model Person (salespersons are "

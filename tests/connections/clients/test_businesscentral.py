@@ -7,7 +7,7 @@ import pytest
 
 from connections.clients import BusinessCentralClient
 from connections.clients.businesscentral import environment_root
-from connections.clients.errors import DuplicateKeyError, NotFoundError, PreconditionFailedError
+from connections.clients.errors import DuplicateKeyError, NotFoundError, PermanentError, PreconditionFailedError
 
 
 def test_environment_root():
@@ -117,3 +117,16 @@ def test_throttled_requests_wait_and_succeed(bc, emulator):
     for _ in range(3):
         assert bc.companies()
     assert bc.requests_sent - before == 4  # the third was answered 429 once, then repeated
+
+
+def test_or_across_two_fields_fails_once_as_permanent(bc):
+    """BC answers 501 BadRequest_MethodNotImplemented to "or" across two fields (Microsoft Learn: "Known limitations
+    with Business Central OData"): the client does not repeat it; "or" on one field is read."""
+    before = bc.requests_sent
+    with pytest.raises(PermanentError) as caught:
+        list(bc.iter_rows("customers", filter="city eq 'London' or country eq 'GB'"))
+    assert (caught.value.status, caught.value.code, caught.value.transient) == (
+        501, "BadRequest_MethodNotImplemented", False)
+    assert "'OR' operator is not supported on distinct fields" in caught.value.message
+    assert bc.requests_sent - before == 1
+    assert bc.count("customers", filter="city eq 'London' or city eq 'Birmingham'") == 5

@@ -38,6 +38,9 @@ from connections.clients.errors import (
     ("businesscentral", 400, "Internal_EntityWithSameKeyExists", DuplicateKeyError),
     ("businesscentral", 408, "", TransientError),
     ("businesscentral", 404, "BadRequest_ResourceNotFound", NotFoundError),
+    # "or" across two fields in $filter: BC answers 501 Not Implemented, which no retry can cure (RFC 9110)
+    ("businesscentral", 501, "BadRequest_MethodNotImplemented", PermanentError),
+    ("dataverse", 501, "", PermanentError),
 ])
 def test_status_and_code_mapping(service, status, code, expected):
     error = error_for_status(service=service, status=status, code=code, message="text")
