@@ -6,10 +6,14 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from connections.models import ConnectionSetup
 from mappings.catalogue import BC_TABLES, DATAVERSE_TABLES, bc_table, dataverse_table
 from mappings.matching import MatchCriterion, eligible_field_mappings
 from mappings.models import Direction, IntegrationFieldMapping, IntegrationTableMapping
 from mappings.services import validate_table_mapping_change
+
+#: The largest match priority: the top of the PositiveIntegerField range on every database Django supports.
+MAX_MATCH_PRIORITY = 2**31 - 1
 
 
 class IntegrationTableMappingForm(forms.ModelForm):
@@ -41,6 +45,8 @@ class IntegrationTableMappingForm(forms.ModelForm):
 class IntegrationFieldMappingForm(forms.ModelForm):
     """One integration field mapping; BC fields and Dataverse columns are chosen from the catalogue."""
 
+    match_priority = forms.IntegerField(min_value=0, max_value=MAX_MATCH_PRIORITY, initial=0, label="Match priority")
+
     class Meta:
         model = IntegrationFieldMapping
         fields = ["field_name", "integration_field_name", "direction", "constant_value", "validate_field",
@@ -66,6 +72,17 @@ class IntegrationFieldMappingForm(forms.ModelForm):
     def _post_clean(self) -> None:
         # The model's own validation is replaced by the service's rules (reported per field by the view).
         pass
+
+
+class ConnectionChoiceForm(forms.Form):
+    """The connection a new mapping is for (``?connection=<id>``); a malformed or unknown id is a form error."""
+
+    connection = forms.ModelChoiceField(queryset=ConnectionSetup.objects.all(), required=False)
+
+    def chosen(self) -> ConnectionSetup | None:
+        """The chosen connection, the first one when none was asked for, ``None`` when there is none. Call after
+        :meth:`is_valid` returned True."""
+        return self.cleaned_data["connection"] or ConnectionSetup.objects.first()
 
 
 class NewMappingTablesForm(forms.Form):
@@ -137,7 +154,8 @@ class MatchCriteriaForm(forms.Form):
         for fm in self.eligible:
             self.fields[f"use_{fm.pk}"] = forms.BooleanField(required=False, initial=fm.use_for_match_based_coupling)
             self.fields[f"case_{fm.pk}"] = forms.BooleanField(required=False, initial=fm.case_sensitive_matching)
-            self.fields[f"priority_{fm.pk}"] = forms.IntegerField(min_value=0, initial=fm.match_priority)
+            self.fields[f"priority_{fm.pk}"] = forms.IntegerField(min_value=0, max_value=MAX_MATCH_PRIORITY,
+                                                                  initial=fm.match_priority)
 
     def lines(self) -> list[tuple[IntegrationFieldMapping, Any, Any, Any]]:
         return [(fm, self[f"use_{fm.pk}"], self[f"case_{fm.pk}"], self[f"priority_{fm.pk}"]) for fm in self.eligible]

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Concat
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -23,6 +23,7 @@ from connections.models import ConnectionSetup
 from mappings import remote
 from mappings.default_configuration import DEFAULT_MAPPING_NAMES
 from mappings.forms import (
+    ConnectionChoiceForm,
     CouplingForm,
     IntegrationFieldMappingForm,
     IntegrationTableMappingForm,
@@ -46,6 +47,7 @@ from syncjobs.coupling import match_based_coupling_start
 from syncjobs.defaults import default_configuration_reset
 from syncjobs.mapping_jobs import integration_table_mapping_create, integration_table_mapping_update
 from syncjobs.models import SynchronizationJob
+from syncjobs.services import JobQueueEntryBusy
 
 
 def _client_error_types() -> tuple[type[Exception], ...]:
@@ -197,8 +199,10 @@ def fieldmapping_update(request: HttpRequest, pk: int) -> HttpResponse:
 def mapping_create(request: HttpRequest) -> HttpResponse:
     """New mapping for another table pair: choose the tables (GET), then fields and settings (POST)."""
     connections = ConnectionSetup.objects.all()
-    connection = connections.filter(pk=request.GET.get("connection") or request.POST.get("connection")).first() \
-        if (request.GET.get("connection") or request.POST.get("connection")) else connections.first()
+    chooser = ConnectionChoiceForm({"connection": request.GET.get("connection") or request.POST.get("connection")})
+    if not chooser.is_valid():
+        raise Http404("No connection setup has that id; choose one from the list.")
+    connection = chooser.chosen()
     source = request.POST if request.method == "POST" else request.GET
     tables = NewMappingTablesForm(source if "bc_table" in source else None)
     form = None
@@ -345,9 +349,12 @@ def match_based_coupling(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             except ValidationError as exc:
                 _add_errors(form, exc)
                 status = 400
+            except JobQueueEntryBusy as exc:
+                messages.error(request, f"Match-based coupling of {mapping.name} was not started: {exc}")
+                status = 409
             except _client_error_types() as exc:
+                # The remote service failed, not the portal: the page says so (no 5xx from the portal itself).
                 messages.error(request, f"The preview could not read the records: {_remote_message(exc)}")
-                status = 502
         else:
             status = 400
     else:

@@ -1,4 +1,8 @@
-"""Root URL configuration."""
+"""Root URL configuration.
+
+``django_rq`` is installed for its ``rqworker`` and ``rqcron`` commands only: its dashboard (``django_rq.urls``) is
+not mounted, since it let any staff user delete and requeue jobs behind the portal's job queue state machine.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("django-rq/", include("django_rq.urls")),
     path("connections/", include("connections.urls")),
     path("mappings/", include("mappings.urls")),
     path("syncjobs/", include("syncjobs.urls")),

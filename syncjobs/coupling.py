@@ -27,7 +27,7 @@ from mappings.models import CouplingLogEntry, Direction, IntegrationTableMapping
 from mappings.services import CouplingConflict, coupling_create, couplings_for_mapping
 from syncjobs.engine import SynchronizationNotPossible, synchronize_mapping
 from syncjobs.models import JobQueueEntry, SynchronizationJob
-from syncjobs.services import job_queue_entry_run_now
+from syncjobs.services import JobQueueEntryBusy, job_queue_entry_run_now
 
 logger = logging.getLogger(__name__)
 
@@ -40,22 +40,31 @@ def match_based_coupling_start(*, mapping: IntegrationTableMapping, criteria: li
     """Save the criteria (on the field mappings) and flags (on the mapping) and run match-based coupling on a worker
     (BC: MatchBasedCoupling → one-off job queue entry of "Int. Coupling Job Runner", category BCI INTEG, max 2
     attempts). Returns the JobQueueEntry (kind Coupling), claimed and enqueued when this transaction commits.
-    Raises ``ValidationError`` for unusable criteria.
+    Raises ``ValidationError`` for unusable criteria, and ``JobQueueEntryBusy`` naming the running job while another
+    job of the mapping is In Process (a mapping never runs twice at once); then nothing is saved.
     """
 
     criteria_check(mapping, criteria)
-    with transaction.atomic():
-        criteria_save(mapping, criteria)
-        mapping.create_new_in_case_of_no_match = create_new_if_no_match
-        mapping.synch_after_bulk_coupling = synch_after
-        mapping.save(update_fields=["create_new_in_case_of_no_match", "synch_after_bulk_coupling"])
-        entry = JobQueueEntry.objects.create(
-            connection=mapping.connection, table_mapping=mapping, kind=JobQueueEntry.Kind.COUPLING,
-            description=f"{mapping.temp_description()} - Dynamics 365 Sales coupling job.", category="BCI INTEG",
-            recurring_job=False, maximum_no_of_attempts_to_run=2, rerun_delay_sec=30,
-            status=JobQueueEntry.Status.READY, earliest_start_date_time=timezone.now(),
-        )
-        job_queue_entry_run_now(entry=entry)
+    try:
+        with transaction.atomic():
+            criteria_save(mapping, criteria)
+            mapping.create_new_in_case_of_no_match = create_new_if_no_match
+            mapping.synch_after_bulk_coupling = synch_after
+            mapping.save(update_fields=["create_new_in_case_of_no_match", "synch_after_bulk_coupling"])
+            entry = JobQueueEntry.objects.create(
+                connection=mapping.connection, table_mapping=mapping, kind=JobQueueEntry.Kind.COUPLING,
+                description=f"{mapping.temp_description()} - Dynamics 365 Sales coupling job.", category="BCI INTEG",
+                recurring_job=False, maximum_no_of_attempts_to_run=2, rerun_delay_sec=30,
+                status=JobQueueEntry.Status.READY, earliest_start_date_time=timezone.now(),
+            )
+            job_queue_entry_run_now(entry=entry)
+    except JobQueueEntryBusy as exc:
+        busy = (JobQueueEntry.objects.filter(table_mapping=mapping, status=JobQueueEntry.Status.IN_PROCESS)
+                .order_by("-last_ready_state").first())
+        if busy is None:
+            raise
+        raise JobQueueEntryBusy(f"'{busy.description.strip()}' is running; start match-based coupling again when "
+                                "it has ended.") from exc
     entry.refresh_from_db()
     return entry
 

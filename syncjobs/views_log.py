@@ -78,6 +78,27 @@ class DeleteOldForm(forms.Form):
     days = forms.IntegerField(min_value=0, max_value=3650, initial=7, label="Older than (days)")
 
 
+#: The largest value of an integer primary key (BigAutoField) on every database Django supports.
+MAX_ID = 2**63 - 1
+
+
+class CouplingIdsField(forms.Field):
+    """Coupling ids posted as repeated values; a value no coupling can have (not ASCII digits, beyond the primary
+    key's range) is dropped, as an unknown id is."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        values = value if isinstance(value, (list, tuple)) else [value] if value else []
+        return [int(v) for v in values if isinstance(v, str) and v.isascii() and v.isdigit() and int(v) <= MAX_ID]
+
+
+class SelectedCouplingsForm(forms.Form):
+    """The records selected on the Coupled Data Synchronization Errors page."""
+
+    coupling = CouplingIdsField(required=False)
+
+
 def filtered_jobs(form: LogFilterForm) -> QuerySet[SynchronizationJob]:
     """The jobs matching the log filters (newest first)."""
     jobs = SynchronizationJob.objects.select_related("table_mapping", "table_mapping__connection").order_by(
@@ -195,7 +216,8 @@ def skippedrecord_action(request: HttpRequest) -> HttpResponse:
     if action not in ACTIONS:
         messages.error(request, "Choose one of the actions: " + ", ".join(ACTIONS.values()) + ".")
         return redirect("syncjobs:skippedrecord-list")
-    ids = [int(i) for i in request.POST.getlist("coupling") if i.isdigit()]
+    selection = SelectedCouplingsForm(request.POST)
+    ids = selection.cleaned_data["coupling"] if selection.is_valid() else []
     couplings = Coupling.objects.filter(pk__in=ids).select_related("connection")
     if action != "retry_all" and not ids:
         messages.error(request, f"Select the records for {ACTIONS[action]} first.")
