@@ -10,7 +10,8 @@ URL layout (one host:port, e.g. ``https://127.0.0.1:8443``):
   ``/v2.0/{tenant}/{environment}/api/bcportal/integration/v1.0/...``;
 * control: ``GET /_emulator/state``, ``POST /_emulator/faults``, ``POST /_emulator/reset``,
   ``POST /_emulator/certificates``, ``POST /_emulator/persist``, ``GET|POST /_emulator/privileges`` (Dataverse
-  security roles), ``POST /_emulator/local-currency`` (BC's LCY) (loopback only, no token).
+  security roles), ``POST /_emulator/bulk-messages`` (Dataverse bulk operation messages of a table),
+  ``POST /_emulator/local-currency`` (BC's LCY) (loopback only, no token).
 
 The split between the services is a werkzeug URL map (:func:`_routes`); each service routes its own paths.
 
@@ -399,6 +400,25 @@ class EmulatorApp:
         self._dirty += 1
         return json_response(200, {"roles": roles})
 
+    def _bulk_messages(self, body: Any) -> Response:
+        """``POST /_emulator/bulk-messages {"table": "product", "remove": ["CreateMultiple"], "restore": [...]}``:
+        take a Dataverse table's CreateMultiple/UpdateMultiple ``sdkmessagefilters`` away or give them back
+        (UpsertMultiple goes with either; reset restores the seeded filters)."""
+        if not isinstance(body, dict) or not isinstance(body.get("table"), str):
+            return json_response(400, {"error": 'expected {"table": "<logical name>", "remove": ["CreateMultiple"], '
+                                                '"restore": [...]}'})
+        remove, restore = _names(body.get("remove")), _names(body.get("restore"))
+        if remove is None or restore is None:
+            return json_response(400, {"error": "remove and restore are lists of message names"})
+        try:
+            changed = self.dv.bulk_messages_change(body["table"], remove=remove, restore=restore)
+        except KeyError:
+            return json_response(404, {"error": f"no Dataverse table with the logical name {body['table']!r}"})
+        except ValueError as e:
+            return json_response(400, {"error": str(e)})
+        self._dirty += 1
+        return json_response(200, changed)
+
     def _local_currency(self, body: Any) -> Response:
         """``POST /_emulator/local-currency {"currency_code": "EUR", "company": id or name (optional: all)}``: set
         BC's local currency (General Ledger Setup "LCY Code", read through ``companyInformation.currencyCode``);
@@ -425,8 +445,8 @@ class EmulatorApp:
         return json_response(200, {"companies": changed})
 
     def control(self, req: Request, action: str) -> Response:
-        """``/_emulator/<action>``: state, faults and limits, reset, certificates, persist, privileges, local currency
-        (:data:`_CONTROL_GET`, :data:`_CONTROL_POST`)."""
+        """``/_emulator/<action>``: state, faults and limits, reset, certificates, persist, privileges, bulk messages,
+        local currency (:data:`_CONTROL_GET`, :data:`_CONTROL_POST`)."""
         try:
             body = req.json() if req.body else {}
         except ValueError:
@@ -490,8 +510,8 @@ class EmulatorApp:
 
 #: Control actions: ``GET /_emulator/<action>`` and ``POST /_emulator/<action>`` -> handler method.
 _CONTROL_GET = {"state": "_state", "privileges": "_revoked_privileges"}
-_CONTROL_POST = {"privileges": "_privileges", "local-currency": "_local_currency", "faults": "_faults",
-                 "reset": "_reset", "certificates": "_certificates", "persist": "_persist"}
+_CONTROL_POST = {"privileges": "_privileges", "bulk-messages": "_bulk_messages", "local-currency": "_local_currency",
+                 "faults": "_faults", "reset": "_reset", "certificates": "_certificates", "persist": "_persist"}
 
 
 def _routes(ident: Identity) -> Router:

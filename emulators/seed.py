@@ -205,7 +205,8 @@ def build_dataverse(ident: Any, *, demo: bool) -> OrgState:
         msg_ids[msg] = S.stable_id("sdkmessage", msg)
         add("sdkmessage", msg_ids[msg], {"name": msg})
     for t in S.TABLES.values():
-        msgs = list(S.BULK_MESSAGES) if t.bulk and not t.read_only else []
+        # no UpsertMultiple filter: it is available where CreateMultiple and UpdateMultiple both are (schema.py)
+        msgs = list(S.BULK_FILTER_MESSAGES) if t.bulk and not t.read_only else []
         if not t.read_only:
             msgs += ["Create", "Update", "Delete"]
         for msg in msgs + ["Retrieve", "RetrieveMultiple"]:

@@ -112,6 +112,15 @@ class RunningEmulators:
         r.raise_for_status()
         return r.json()["roles"]
 
+    def bulk_messages(self, table: str, *, remove: Sequence[str] = (), restore: Sequence[str] = ()) -> list[str]:
+        """Take a Dataverse table's CreateMultiple/UpdateMultiple ``sdkmessagefilters`` away (or give them back)
+        (``POST /_emulator/bulk-messages``); returns the bulk messages the table still offers. A reset restores
+        them. Raises ``requests.HTTPError`` for an unknown table (404) or message (400)."""
+        r = self.session.post(f"{self.control_url}/bulk-messages",
+                              json={"table": table, "remove": list(remove), "restore": list(restore)}, timeout=30)
+        r.raise_for_status()
+        return r.json()["available"]
+
     def local_currency(self, currency_code: str, company: str | None = None) -> list[dict[str, Any]]:
         """Set BC's local currency (``companyInformation.currencyCode``, BC's LCY Code) of one company (id or name)
         or of all (``POST /_emulator/local-currency``); returns the companies changed. A reset restores USD."""

@@ -9,6 +9,12 @@ become that user, ``createdonbehalfby`` the integration user).
 Retries, the ``Retry-After`` rule, the concurrency cap and the error mapping are those of
 :class:`connections.clients.transport.Transport`.
 
+Bulk operation messages (CreateMultiple, UpdateMultiple, UpsertMultiple) exist for custom tables and many, not all,
+standard tables (Microsoft Learn: "Use bulk operation messages"): :meth:`DataverseClient.bulk_message_available`
+asks ``sdkmessagefilters`` once per message and table (cached for the environment), and the ``*_multiple``
+methods send the rows of a table that lacks the message as ``$batch`` change sets instead
+(:meth:`DataverseClient.write_in_changesets`).
+
 Retrying writes is safe because of how the engine writes (every write is safe to repeat): creates carry their own
 primary id (Dataverse lets the client choose the GUID on create, Microsoft Learn: "Create a table row using the Web
 API"), so a create repeated after a lost answer either lands once or fails with :class:`DuplicateKeyError`; updates and
@@ -21,6 +27,7 @@ import base64
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,6 +41,7 @@ from connections.clients.errors import (
     DuplicateKeyError,
     NotFoundError,
     PermanentError,
+    TransientError,
     error_body,
     error_for_status,
 )
@@ -42,6 +50,11 @@ from connections.clients.transport import Transport
 SERVICE = "dataverse"
 MAX_PAGE_SIZE = 5000  # Microsoft Learn: "Page results using OData"
 MAX_BATCH = 1000  # Microsoft Learn: "Execute batch operations using the Web API"
+CHANGESET_SIZE = 100  # requests per change set when a table lacks a bulk operation message
+BULK_MESSAGE_TTL = 3600.0  # seconds an answer of sdkmessagefilters is kept (it changes with platform updates only)
+#: The bulk operation messages an ``sdkmessagefilters`` query answers for; UpsertMultiple needs both (Microsoft Learn:
+#: "Use bulk operation messages").
+BULK_FILTER_MESSAGES = ("CreateMultiple", "UpdateMultiple")
 _ENTITY_ID_RE = re.compile(r"\(([0-9a-fA-F-]{36})\)\s*$")
 
 
@@ -86,6 +99,17 @@ class BatchResponse:
         return _id_from_entity_url(self.headers.get("odata-entityid") or self.headers.get("location") or "")
 
 
+@dataclass
+class ChangeSetResult:
+    """One change set of :meth:`DataverseClient.write_in_changesets`: the rows ``start:stop`` of the call, their
+    answers (in order) and the error that rolled the change set back (None = written)."""
+
+    start: int
+    stop: int
+    responses: list[BatchResponse] = field(default_factory=list)
+    error: ClientError | None = None
+
+
 def _id_from_entity_url(url: str) -> uuid.UUID | None:
     match = _ENTITY_ID_RE.search(url)
     return uuid.UUID(match.group(1)) if match else None
@@ -106,6 +130,8 @@ class DataverseClient:
 
     _definitions_lock = threading.Lock()
     _definitions: dict[tuple[str, str], TableDefinition] = {}
+    #: (environment, message, table) -> (available, time.monotonic() of the answer); see bulk_message_available.
+    _bulk_messages: dict[tuple[str, str, str], tuple[bool, float]] = {}
 
     def __init__(self, environment_url: str, tokens: TokenProvider, *, api_version: str = "9.2",
                  caller_id: uuid.UUID | None = None, timeout: float = 30.0, max_retries: int = 5,
@@ -217,6 +243,44 @@ class DataverseClient:
     def entity_set(self, logical_name: str) -> str:
         """The entity set name of a table (``product`` → ``products``), see :meth:`table_definition`."""
         return self.table_definition(logical_name).entity_set
+
+    def bulk_message_available(self, message: str, logical_name: str) -> bool:
+        """Whether the bulk operation message ``message`` (``"CreateMultiple"``, ``"UpdateMultiple"``,
+        ``"UpsertMultiple"``) can be used on the table ``logical_name`` (Microsoft Learn: "Use bulk operation
+        messages", availability with standard tables): ``GET sdkmessagefilters?$select=sdkmessagefilterid&$filter=
+        sdkmessageid/name eq '<message>' and primaryobjecttypecode eq '<table>'`` answers a row when it can.
+        UpsertMultiple, which that query does not answer for, is available where CreateMultiple and UpdateMultiple
+        both are.
+
+        One query per message and table, kept for the environment (all clients of the process) for
+        :data:`BULK_MESSAGE_TTL` seconds. A permanent failure of the query (e.g. no read privilege on
+        ``sdkmessagefilter``) counts as "not available": ``$batch`` works on every table. Raises TransientError."""
+        if message == "UpsertMultiple":
+            return all(self.bulk_message_available(m, logical_name) for m in BULK_FILTER_MESSAGES)
+        key = (self.environment_url, message, logical_name)
+        now = time.monotonic()
+        with self._definitions_lock:
+            cached = self._bulk_messages.get(key)
+        if cached is not None and now - cached[1] < BULK_MESSAGE_TTL:
+            return cached[0]
+        try:
+            payload = self._json(self._request("GET", "sdkmessagefilters", params={
+                "$select": "sdkmessagefilterid",
+                "$filter": f"sdkmessageid/name eq {_literal(message)} and "
+                           f"primaryobjecttypecode eq {_literal(logical_name)}"}))
+            available = bool(payload.get("value"))
+        except PermanentError:
+            available = False
+        with self._definitions_lock:
+            self._bulk_messages[key] = (available, now)
+        return available
+
+    @classmethod
+    def forget_bulk_messages(cls, environment_url: str | None = None) -> None:
+        """Drop the remembered answers of :meth:`bulk_message_available` (of one environment, or all)."""
+        with cls._definitions_lock:
+            for key in [k for k in cls._bulk_messages if environment_url in (None, k[0])]:
+                del cls._bulk_messages[key]
 
     def execute(self, action_or_function: str, payload: dict[str, Any] | None = None, *,
                 idempotent: bool | None = None, timeout: float | None = None) -> dict[str, Any]:
@@ -413,9 +477,18 @@ class DataverseClient:
 
     def create_multiple(self, logical_name: str, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
         """``CreateMultiple`` (Microsoft Learn: "Use bulk operation messages"): all rows or none (standard tables);
-        returns the ids in input order. Repeated after a lost answer only when every row carries its primary id."""
+        returns the ids in input order. Repeated after a lost answer only when every row carries its primary id.
+        On a table without the message: POSTs in change sets (:meth:`write_in_changesets`; each change set all or
+        none), raising the first change set's error."""
         if not rows:
             return []
+        if not self.bulk_message_available("CreateMultiple", logical_name):
+            results = self._raise_first(self.write_in_changesets("CreateMultiple", logical_name, rows))
+            ids = [answer.entity_id for result in results for answer in result.responses]
+            if None in ids or len(ids) != len(rows):
+                raise PermanentError(f"Dataverse created rows in {logical_name} without saying their ids.",
+                                     service=SERVICE)
+            return [i for i in ids if i is not None]
         primary_id = self.table_definition(logical_name).primary_id
         idempotent = bool(primary_id) and all(row.get(primary_id) for row in rows)
         try:
@@ -429,15 +502,119 @@ class DataverseClient:
 
     def update_multiple(self, logical_name: str, rows: list[dict[str, Any]]) -> None:
         """``UpdateMultiple`` (Microsoft Learn: "Use bulk operation messages"): each row includes its primary id and
-        the changed columns; all or none."""
-        if rows:
+        the changed columns; all or none. On a table without the message: PATCHes with ``If-Match: *`` in change
+        sets (:meth:`write_in_changesets`), raising the first change set's error."""
+        if not rows:
+            return
+        if self.bulk_message_available("UpdateMultiple", logical_name):
             self._bulk("UpdateMultiple", logical_name, rows, idempotent=True)
+        else:
+            self._raise_first(self.write_in_changesets("UpdateMultiple", logical_name, rows))
 
     def upsert_multiple(self, logical_name: str, rows: list[dict[str, Any]]) -> None:
         """``UpsertMultiple`` (Microsoft Learn: "Use bulk operation messages"): rows identified by primary id (or
-        ``@odata.id`` alternate key); all or none."""
-        if rows:
+        ``@odata.id`` alternate key); all or none. On a table without the message: upserting PATCHes in change sets
+        (:meth:`write_in_changesets`), raising the first change set's error."""
+        if not rows:
+            return
+        if self.bulk_message_available("UpsertMultiple", logical_name):
             self._bulk("UpsertMultiple", logical_name, rows, idempotent=True)
+        else:
+            self._raise_first(self.write_in_changesets("UpsertMultiple", logical_name, rows))
+
+    @staticmethod
+    def _raise_first(results: list[ChangeSetResult]) -> list[ChangeSetResult]:
+        failed = next((result.error for result in results if result.error is not None), None)
+        if failed is not None:
+            raise failed
+        return results
+
+    def write_in_changesets(self, message: str, logical_name: str, rows: list[dict[str, Any]], *,
+                            size: int | None = None) -> list[ChangeSetResult]:
+        """Write the rows of a bulk operation message one request each, in ``$batch`` change sets of at most
+        ``size`` requests (default :data:`CHANGESET_SIZE`), for a table that lacks the message
+        (:meth:`bulk_message_available`). Microsoft Learn: "Execute batch operations using the Web API": a change set
+        is one transaction, all or nothing, as the message is on a standard table; at most 1,000 requests per batch.
+
+        UpsertMultiple → ``PATCH <set>(<id>)`` (create or update; Microsoft Learn: "Use Upsert to create or update a
+        record"), UpdateMultiple → the same with ``If-Match: *`` (update only), CreateMultiple → ``POST <set>``; a
+        row names its row by primary id or ``@odata.id`` (alternate key). The change sets go in as few ``$batch``
+        requests as the 1,000 limit allows, with ``Prefer: odata.continue-on-error`` so that one failing change set
+        does not stop the others. Returns one result per change set, in order; a ``$batch`` that fails as a whole
+        gives its error to each of its change sets. Creates are never repeated after a lost answer."""
+        if message not in (*BULK_FILTER_MESSAGES, "UpsertMultiple"):
+            raise ValueError(f"{message} is not a bulk operation message this client writes.")
+        definition = self.table_definition(logical_name)
+        requests = [self._row_request(message, definition, row) for row in rows]
+        size = max(1, min(size or CHANGESET_SIZE, MAX_BATCH))
+        groups = [list(range(start, min(start + size, len(requests)))) for start in range(0, len(requests), size)]
+        per_batch = max(1, MAX_BATCH // size)
+        results: list[ChangeSetResult] = []
+        for first in range(0, len(groups), per_batch):
+            batch_groups = groups[first:first + per_batch]
+            results.extend(self._send_changesets([[requests[i] for i in group] for group in batch_groups],
+                                                 [group[0] for group in batch_groups],
+                                                 idempotent=message != "CreateMultiple"))
+        return results
+
+    @staticmethod
+    def _row_request(message: str, definition: TableDefinition, row: dict[str, Any]) -> BatchRequest:
+        data = {k: v for k, v in row.items() if k != "@odata.type"}
+        if message == "CreateMultiple":
+            data.pop("@odata.id", None)
+            return BatchRequest("POST", definition.entity_set, data)
+        key = data.pop(definition.primary_id, None)
+        reference = data.pop("@odata.id", None)
+        if key:
+            url = f"{definition.entity_set}({key})"
+        elif reference:
+            url = str(reference).lstrip("/")
+        else:
+            raise ValueError(f"A {message} row needs its primary id ({definition.primary_id}) or an '@odata.id'.")
+        return BatchRequest("PATCH", url, data, {"If-Match": "*"} if message == "UpdateMultiple" else {})
+
+    def _send_changesets(self, groups: list[list[BatchRequest]], starts: list[int], *,
+                         idempotent: bool) -> list[ChangeSetResult]:
+        """One ``$batch`` of ``groups`` as change sets (Content-IDs unique in the batch); see
+        :meth:`write_in_changesets`."""
+        results = [ChangeSetResult(start, start + len(group)) for start, group in zip(starts, groups, strict=True)]
+        boundary = f"batch_{uuid.uuid4()}"
+        parts: list[multipart.RequestPart | multipart.ChangeSet] = []
+        number = 0
+        for group in groups:
+            changeset = []
+            for request in group:
+                number += 1
+                changeset.append(self._request_part(request, str(number)))
+            parts.append(multipart.ChangeSet(f"changeset_{uuid.uuid4()}", changeset))
+        headers = {"Content-Type": f"multipart/mixed; boundary={boundary}", "Accept": "application/json",
+                   "OData-MaxVersion": "4.0", "OData-Version": "4.0", "Prefer": "odata.continue-on-error"}
+        try:
+            response = self.transport.request("POST", self.api_url + "$batch", headers=headers,
+                                              data=multipart.encode_requests(boundary, parts), idempotent=idempotent)
+            answers = parse_multipart_response(response.content, response.headers.get("Content-Type", ""))
+        except ClientError as error:
+            for result in results:
+                result.error = error
+            return results
+        position = 0
+        for result, group in zip(results, groups, strict=True):
+            if position >= len(answers):
+                result.error = TransientError("Dataverse did not answer this change set of the $batch.",
+                                              service=SERVICE, fix="It is written again on the next run.")
+                continue
+            if answers[position].status >= 400:  # a failed change set answers only its failing request
+                failed = answers[position]
+                code, text = error_body(failed.body)
+                result.error = error_for_status(service=SERVICE, status=failed.status, code=code, message=text,
+                                                method=group[0].method, url=" ".join(r.url for r in group))
+                failed.error = result.error
+                result.responses = [failed]
+                position += 1
+                continue
+            result.responses = answers[position:position + len(group)]
+            position += len(group)
+        return results
 
     def associate(self, entity_set: str, id: uuid.UUID | str, navigation_property: str,  # noqa: A002
                   target_entity_set: str, target_id: uuid.UUID | str) -> None:
@@ -507,19 +684,21 @@ class DataverseClient:
 
     def _batch_body(self, requests: list[BatchRequest], boundary: str, *, atomic: bool) -> bytes:
         """The multipart body of ``requests`` (one change set when ``atomic``; Content-IDs ``1..n`` unless set)."""
-        root_path = "/" + self.api_url.split("/", 3)[3]
-        parts: list[multipart.RequestPart] = []
-        for index, request in enumerate(requests, start=1):
-            url = request.url if request.url.startswith(("$", "http")) else root_path + request.url.lstrip("/")
-            headers = dict(request.headers)
-            if request.body is not None:
-                headers.setdefault("Content-Type", "application/json; type=entry")
-            body = json.dumps(request.body, default=str).encode() if request.body is not None else b""
-            parts.append(multipart.RequestPart(request.method, url, headers, body,
-                                               str(request.content_id or index) if atomic else None))
+        parts = [self._request_part(request, str(request.content_id or index) if atomic else None)
+                 for index, request in enumerate(requests, start=1)]
         if atomic:
             return multipart.encode_requests(boundary, [multipart.ChangeSet(f"changeset_{uuid.uuid4()}", parts)])
         return multipart.encode_requests(boundary, parts)
+
+    def _request_part(self, request: BatchRequest, content_id: str | None) -> multipart.RequestPart:
+        """One operation of a ``$batch`` body: the URL made absolute-path (a ``$n`` reference stays), JSON body."""
+        root_path = "/" + self.api_url.split("/", 3)[3]
+        url = request.url if request.url.startswith(("$", "http")) else root_path + request.url.lstrip("/")
+        headers = dict(request.headers)
+        if request.body is not None:
+            headers.setdefault("Content-Type", "application/json; type=entry")
+        body = json.dumps(request.body, default=str).encode() if request.body is not None else b""
+        return multipart.RequestPart(request.method, url, headers, body, content_id)
 
 
 def parse_multipart_response(content: bytes, content_type: str) -> list[BatchResponse]:

@@ -264,6 +264,12 @@ def error_for_status(
     if status == 401:
         return AuthenticationError(message, **{**kwargs, "layer": "auth"}, fix="The service refused the access "
                                    "token: check that the application user exists in the environment and is enabled.")
+    if status == 403 and lowered_code == "0x8004a110":
+        # CannotActOnBehalfOfAnotherUser (Microsoft Learn: "Impersonate another user"): the privilege counts only from
+        # a role assigned to the user directly, never through a team.
+        return AccessDeniedError(message, **kwargs, fix="Give the integration user a security role with Act on "
+                                 "Behalf of Another User (prvActOnBehalfOfAnotherUser), e.g. Delegate, assigned to the "
+                                 "user directly (not through a team), or turn user mapping off.")
     if status == 403:
         return AccessDeniedError(message, **kwargs, fix="Give the integration user the security roles or "
                                  "permission sets the integration needs.")

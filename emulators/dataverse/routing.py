@@ -101,6 +101,7 @@ class RoutingMixin(DataverseBase):
                 imp = req.headers.get("callerobjectid") or req.headers.get("mscrmcallerid")
                 if imp:
                     real = caller
+                    self.check_impersonation(real)  # prvActOnBehalfOfAnotherUser, before the user is looked up
                     caller = self.impersonate(req.headers)
                 ctx = Ctx(caller, real, Txn(), prefer, req.headers)
                 rel = req.path[len(API_PREFIX):] if req.path.startswith(API_PREFIX) else ""

@@ -68,7 +68,9 @@ class Col:
 
 @dataclass
 class Table:
-    """One table; ``states`` maps statecode -> (default statuscode, allowed statuscodes, label)."""
+    """One table; ``states`` maps statecode -> (default statuscode, allowed statuscodes, label); ``bulk``: the seeded
+    ``sdkmessagefilters`` offer CreateMultiple and UpdateMultiple for it (Microsoft Learn "Use bulk operation
+    messages": custom tables and many, not all, standard tables)."""
 
     logical: str
     entity_set: str
@@ -266,8 +268,11 @@ def _tables() -> list[Table]:
                        "sdkmessageid": L("sdkmessage", rels={"sdkmessage": "sdkmessageid_sdkmessagefilter"}),
                        "primaryobjecttypecode": Col("", "EntityName"),
                        "secondaryobjecttypecode": Col("", "EntityName"), "isvisible": B(default=True)}))
+    # transactioncurrency, uom and productpricelevel lack CreateMultiple/UpdateMultiple (their Microsoft Learn table
+    # references, "Currency (TransactionCurrency) table/entity reference", "Unit (UoM) ..." and "Price List Item
+    # (ProductPriceLevel) ...", list Create, Update and Upsert but no bulk operation message).
     t.append(Table("transactioncurrency", "transactioncurrencies", "currencyname", ownership="OrganizationOwned",
-                   change_tracking=True, object_type_code=9105, states=ACTIVE_INACTIVE,
+                   change_tracking=True, bulk=False, object_type_code=9105, states=ACTIVE_INACTIVE,
                    status_labels=ACTIVE_INACTIVE_LABELS, columns={
                        "isocurrencycode": S(5, required="SystemRequired", update=False),
                        "currencyname": S(100, required="SystemRequired"),
@@ -279,7 +284,7 @@ def _tables() -> list[Table]:
                        "name": S(200, required="SystemRequired"),
                        "baseuomname": S(100, required="SystemRequired", update=False),
                        "description": M()}))
-    t.append(Table("uom", "uoms", "name", ownership="None", object_type_code=1055, columns={
+    t.append(Table("uom", "uoms", "name", ownership="None", bulk=False, object_type_code=1055, columns={
         "name": S(100, required="SystemRequired"),
         "uomscheduleid": L("uomschedule", required="SystemRequired", update=False, on_delete="cascade",
                            rels={"uomschedule": "unit_of_measure_schedule_conversions"}),
@@ -319,7 +324,7 @@ def _tables() -> list[Table]:
                        "suppliername": S(100), "size": S(200), "producturl": S(255),
                        "validfromdate": DATE(), "validtodate": DATE()}))
     t.append(Table("productpricelevel", "productpricelevels", None, ownership="OrganizationOwned",
-                   change_tracking=True, currency=True, object_type_code=1026, columns={
+                   change_tracking=True, currency=True, bulk=False, object_type_code=1026, columns={
                        "pricelevelid": L("pricelevel", required="SystemRequired", update=False, on_delete="cascade",
                                          rels={"pricelevel": "price_level_product_price_levels"}),
                        "productid": L("product", required="SystemRequired", on_delete="cascade",
@@ -536,8 +541,11 @@ MANY_TO_MANY: dict[str, tuple[str, str]] = {
     "teammembership_association": ("systemuser", "team"),
 }
 
-#: Messages for which ``sdkmessagefilters`` report support (Microsoft Learn "Use bulk operation messages").
+#: The bulk operation messages of standard tables (Microsoft Learn "Use bulk operation messages"). The seeded
+#: ``sdkmessagefilters`` name only CreateMultiple and UpdateMultiple: the page's availability query "will not return
+#: results for UpsertMultiple", which a table supports when it supports both (:data:`BULK_FILTER_MESSAGES`).
 BULK_MESSAGES = ("CreateMultiple", "UpdateMultiple", "UpsertMultiple")
+BULK_FILTER_MESSAGES = ("CreateMultiple", "UpdateMultiple")
 
 
 def stable_id(*parts: str) -> str:

@@ -2,13 +2,18 @@
 
 Sources: Microsoft Learn "Security concepts in Microsoft Dataverse" (roles grant privileges named
 ``prv<Verb><Entity>``; a privilege from any of the user's roles, direct or through a team, counts), "Impersonate
-another user using the Web API" (``CallerObjectId`` / ``MSCRMCallerID``; the effective rights are those both the
-caller and the impersonated user hold) and "Web service error codes" (``0x80040220`` PrivilegeDenied,
-``0x80072560`` the user is not a member of the organization, ``0x80040225`` the user is disabled).
+another user using the Web API" (``CallerObjectId`` / ``MSCRMCallerID``; the caller needs
+``prvActOnBehalfOfAnotherUser`` and the effective rights are those both the caller and the impersonated user hold),
+"Impersonate another user" (that privilege, or a role containing it, must be assigned directly to the user: it is
+not inherited through a team), "Compose HTTP requests and handle errors" (``CannotActOnBehalfOfAnotherUser`` is a
+403) and "Web service error codes" (``0x80040220`` PrivilegeDenied, ``0x8004A110`` CannotActOnBehalfOfAnotherUser
+"User does not have the privilege to act on behalf another user.", ``0x80072560`` the user is not a member of the
+organization, ``0x80040225`` the user is disabled).
 
 Callers are enabled systemusers of the organization: an application user whose ``applicationid`` is the token's
 ``appid``, or a user whose ``azureactivedirectoryobjectid`` is the token's ``oid``. Roles grant every privilege of
-:func:`all_privileges` unless revoked through the control endpoint ``/_emulator/privileges``.
+:func:`all_privileges` (``prvActOnBehalfOfAnotherUser`` included) unless revoked through the control endpoint
+``/_emulator/privileges``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from typing import Any
 from ..httpcore import Headers
 from .core import Ctx, DataverseBase, DVError, not_exist
 from .schema import BY_SET, TABLES, schema_name, stable_id
+
+#: The privilege an impersonating caller needs (Microsoft Learn "Impersonate another user using the Web API").
+ACT_ON_BEHALF = "prvActOnBehalfOfAnotherUser"
 
 #: Privilege names that differ from the table's schema name (``prvReadUser``, not ``prvReadSystemUser``).
 _PRIVILEGE_NAMES = {"systemuser": "User", "uomschedule": "UoMSchedule", "uom": "UoM", "pricelevel": "PriceLevel",
@@ -34,9 +42,10 @@ def privilege_name(verb: str, logical: str) -> str:
 @functools.cache
 def all_privileges() -> frozenset[str]:
     """Every privilege the emulator knows: Create, Read, Write, Delete, Append, AppendTo on each emulated table
-    (plus Assign and Share on user-owned tables), Read on 'entity' (metadata) and 'solution', and
-    prvImportCustomization."""
-    names = {"prvImportCustomization", privilege_name("Read", "entity"), privilege_name("Read", "solution")}
+    (plus Assign and Share on user-owned tables), Read on 'entity' (metadata) and 'solution',
+    prvImportCustomization and prvActOnBehalfOfAnotherUser."""
+    names = {"prvImportCustomization", ACT_ON_BEHALF, privilege_name("Read", "entity"),
+             privilege_name("Read", "solution")}
     for t in TABLES.values():
         verbs = ("Create", "Read", "Write", "Delete", "Append", "AppendTo")
         if t.ownership == "UserOwned":
@@ -76,6 +85,27 @@ class SecurityMixin(DataverseBase):
                        f"{self.state.org_id} is disabled. Disabled users cannot access the system. Consider enabling "
                        "this user. Also, users are disabled if they don't have a license or if the user account in "
                        "Active Directory has been disabled.")
+
+    def check_impersonation(self, uid: str) -> None:
+        """Refuse a caller that impersonates without ``prvActOnBehalfOfAnotherUser`` from a security role assigned to
+        it directly (a role held through a team does not count): 403 ``0x8004A110`` CannotActOnBehalfOfAnotherUser,
+        the catalogue's message followed by the principal and the missing privilege. Skipped when privileges are not
+        enforced."""
+        if not getattr(self.settings, "enforce_privileges", True):
+            return
+        n2n = self.state.n2n
+        direct = {r for u, r in n2n.get("systemuserroles_association", set()) if u == uid}
+        granted: frozenset[str] = frozenset()
+        for rid in direct:
+            granted |= self.role_privileges(rid)
+        if ACT_ON_BEHALF in granted:
+            return
+        access = self.state.rows["systemuser"].get(uid, {}).get("accessmode") or 0
+        raise DVError(403, "0x8004A110", "User does not have the privilege to act on behalf another user. "
+                      f"Principal user (Id={uid}, type=8, roleCount={len(direct)}, privilegeCount={len(granted)}, "
+                      f"accessMode={access}), is missing {ACT_ON_BEHALF} privilege "
+                      f"(Id={stable_id('privilege', ACT_ON_BEHALF)}) from a security role assigned to the user "
+                      f"directly (not through a team). context.Caller={uid}")
 
     def impersonate(self, headers: Headers) -> str:
         """The systemuser named by ``CallerObjectId`` (Entra object id) or ``MSCRMCallerID`` (systemuserid)."""

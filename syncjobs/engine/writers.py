@@ -1,6 +1,7 @@
-"""Batch writers: Dataverse bulk messages / single upserts and Business Central ``$batch``, splitting a failed batch
-to isolate its bad rows so the good ones still land (Microsoft Learn: "Use bulk operation messages" for Dataverse,
-"Using OData transactional $batch requests" for Business Central).
+"""Batch writers: Dataverse bulk messages (or ``$batch`` change sets where a table lacks them) / single upserts and
+Business Central ``$batch``, splitting a failed batch to isolate its bad rows so the good ones still land (Microsoft
+Learn: "Use bulk operation messages" and "Execute batch operations using the Web API" for Dataverse, "Using OData
+transactional $batch requests" for Business Central).
 
 A writer takes :class:`Write` items and returns, per item, ``None`` (written) or the :class:`RecordFailure` that
 row met. Permanent failures of a bulk request are bisected down to single rows; a transient failure that outlived
@@ -45,8 +46,13 @@ def failure_from(error: ClientError, label: str, action: str) -> RecordFailure:
 class DataverseWriter:
     """Writes rows of one Dataverse table: inserts with ``UpsertMultiple`` by engine-generated primary id (a lost
     answer repeated never duplicates a row: Microsoft Learn "Use Upsert to create or update a record"), updates with
-    ``UpdateMultiple``; with
-    ``batch_size`` 1 each row is its own PATCH (upsert / update with If-Match: *)."""
+    ``UpdateMultiple``; with ``batch_size`` 1 each row is its own PATCH (upsert / update with If-Match: *).
+
+    Before the first bulk request the client checks that the table offers the message (Microsoft Learn: "Use bulk
+    operation messages": not every standard table does; one cached ``sdkmessagefilters`` query per message and
+    table). Where it does not, a batch goes as one ``$batch`` of change sets of at most 100 PATCHes
+    (``DataverseClient.write_in_changesets``): each change set is all or nothing like the bulk message, the change
+    sets that landed stay written, and only a failed change set is bisected."""
 
     def __init__(self, client: Any, *, logical_name: str, entity_set: str, primary_id: str, batch_size: int) -> None:
         self.client = client
@@ -66,7 +72,9 @@ class DataverseWriter:
                 self._write_chunk([items[i] for i in chunk], chunk, results, kind)
         return results
 
-    def _send(self, kind: str, items: list[Write]) -> None:
+    def _send(self, kind: str, items: list[Write]) -> list[tuple[int, int, ClientError]]:
+        """Write ``items``; returns the failed change sets (``start``, ``stop``, error) of a ``$batch`` fallback, [] for
+        a bulk message or a single request (those raise instead)."""
         self.requests += 1
         if len(items) == 1 and self.batch_size == 1:
             item = items[0]
@@ -74,29 +82,40 @@ class DataverseWriter:
                 self.client.upsert(self.entity_set, item.key, item.body)
             else:
                 self.client.update(self.entity_set, item.key, item.body, if_match="*")
-            return
+            return []
         rows = [{**item.body, self.primary_id: str(item.key)} for item in items]
-        if kind == "insert":
-            self.client.upsert_multiple(self.logical_name, rows)
-        else:
-            self.client.update_multiple(self.logical_name, rows)
+        message = "UpsertMultiple" if kind == "insert" else "UpdateMultiple"
+        if self.client.bulk_message_available(message, self.logical_name):
+            if kind == "insert":
+                self.client.upsert_multiple(self.logical_name, rows)
+            else:
+                self.client.update_multiple(self.logical_name, rows)
+            return []
+        results = self.client.write_in_changesets(message, self.logical_name, rows)
+        return [(r.start, r.stop, r.error) for r in results if r.error is not None]
 
     def _write_chunk(self, items: list[Write], indexes: list[int], results: list[RecordFailure | None],
                      kind: str) -> None:
         action = "Creating" if kind == "insert" else "Modifying"
         try:
-            self._send(kind, items)
+            failed = self._send(kind, items)
         except TransientError as error:
             for item, index in zip(items, indexes, strict=True):
                 results[index] = failure_from(error, item.label, action)
+            return
         except PermanentError as error:
-            if len(items) == 1:
-                results[indexes[0]] = failure_from(error, items[0].label, action)
-                return
-            middle = len(items) // 2
-            # Bisect: the good half lands, the bad rows are isolated (a bulk message is all-or-nothing).
-            self._write_chunk(items[:middle], indexes[:middle], results, kind)
-            self._write_chunk(items[middle:], indexes[middle:], results, kind)
+            failed = [(0, len(items), error)]
+        for start, stop, error in failed:
+            part, part_indexes = items[start:stop], indexes[start:stop]
+            if isinstance(error, TransientError) or len(part) == 1:
+                for item, index in zip(part, part_indexes, strict=True):
+                    results[index] = failure_from(error, item.label, action)
+                continue
+            middle = len(part) // 2
+            # Bisect: the good half lands, the bad rows are isolated (a bulk message and a change set are all or
+            # nothing).
+            self._write_chunk(part[:middle], part_indexes[:middle], results, kind)
+            self._write_chunk(part[middle:], part_indexes[middle:], results, kind)
 
 
 class BusinessCentralWriter:

@@ -8,6 +8,8 @@ import io
 import zipfile
 from typing import Any
 
+from emulators.testing import RunningEmulators
+
 from .conftest import Api
 
 
@@ -79,11 +81,71 @@ def test_create_update_upsert_multiple(dv: Api) -> None:
     assert r.status_code == 400 and "not yet been implemented" in r.json()["error"]["message"]
 
 
-def test_sdkmessagefilters_bulk_support(dv: Api) -> None:
+def _filters(dv: Api, message: str, table: str) -> list[dict[str, Any]]:
+    """Microsoft Learn "Use bulk operation messages": the query that tells whether a table supports a message."""
     q = ("sdkmessagefilters?$select=sdkmessagefilterid&$filter=sdkmessageid/name eq @message and "
-         "primaryobjecttypecode eq @table&@message='UpsertMultiple'&@table='product'")
-    assert len(dv.get(q).json()["value"]) == 1
-    assert dv.get(q.replace("'product'", "'systemuser'")).json()["value"] == []
+         f"primaryobjecttypecode eq @table&@message='{message}'&@table='{table}'")
+    r = dv.get(q)
+    assert r.status_code == 200, r.text
+    return r.json()["value"]
+
+
+def test_sdkmessagefilters_bulk_support(dv: Api) -> None:
+    assert len(_filters(dv, "CreateMultiple", "product")) == 1
+    assert len(_filters(dv, "UpdateMultiple", "product")) == 1
+    # the documented query "will not return results for UpsertMultiple": it goes with CreateMultiple + UpdateMultiple
+    assert _filters(dv, "UpsertMultiple", "product") == []
+    assert _filters(dv, "CreateMultiple", "systemuser") == []
+    # the standard tables whose Microsoft Learn table references list no bulk operation message
+    for table in ("productpricelevel", "uom", "transactioncurrency"):
+        assert _filters(dv, "CreateMultiple", table) == [] and _filters(dv, "UpdateMultiple", table) == []
+    names = {r["name"] for r in dv.get("sdkmessages?$select=name").json()["value"]}
+    assert {"CreateMultiple", "UpdateMultiple", "UpsertMultiple"} <= names
+
+
+def test_bulk_message_of_a_table_without_it_is_refused(dv: Api) -> None:
+    """SdkEntityDoesNotSupportMessage (0x80040800, Microsoft Learn "Web service error codes"), nothing written."""
+    unit = dv.get("uoms?$select=uomid&$top=1").json()["value"][0]["uomid"]
+    targets = [{"@odata.type": "Microsoft.Dynamics.CRM.uom", "name": "Bulk unit", "quantity": 1,
+                "uomscheduleid@odata.bind": "/uomschedules(" + dv.get(f"uoms({unit})?$select=_uomscheduleid_value")
+                .json()["_uomscheduleid_value"] + ")", "baseuom@odata.bind": f"/uoms({unit})"}]
+    for message in ("CreateMultiple", "UpdateMultiple", "UpsertMultiple"):
+        r = dv.post(f"uoms/Microsoft.Dynamics.CRM.{message}", json={"Targets": targets})
+        assert r.status_code == 400, r.text
+        assert r.json()["error"] == {"code": "0x80040800", "message": (
+            f"The '{message}' method does not support entities of type 'uom'. MessageProcessorCache returned "
+            "MessageProcessor.Empty.")}
+    assert dv.get("uoms?$filter=name eq 'Bulk unit'").json()["value"] == []
+    r = dv.post("productpricelevels/Microsoft.Dynamics.CRM.UpsertMultiple", json={"Targets": []})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "0x80040800"
+
+
+def test_bulk_messages_can_be_taken_from_a_table(emu: RunningEmulators, dv: Api) -> None:
+    """``POST /_emulator/bulk-messages`` removes a table's filter rows; the message is then refused, the others still
+    work; restore and reset give it back."""
+    assert emu.bulk_messages("account", remove=["CreateMultiple"]) == ["UpdateMultiple"]
+    assert _filters(dv, "CreateMultiple", "account") == []
+    assert len(_filters(dv, "UpdateMultiple", "account")) == 1
+    new = [{"@odata.type": "Microsoft.Dynamics.CRM.account", "name": "Taken away"}]
+    for message in ("CreateMultiple", "UpsertMultiple"):
+        r = dv.post(f"accounts/Microsoft.Dynamics.CRM.{message}", json={"Targets": new})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "0x80040800"
+    account = dv.get("accounts?$select=accountid&$top=1").json()["value"][0]["accountid"]
+    r = dv.post("accounts/Microsoft.Dynamics.CRM.UpdateMultiple", json={"Targets": [
+        {"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": account, "telephone1": "42"}]})
+    assert r.status_code == 204
+    assert emu.bulk_messages("account", restore=["CreateMultiple"]) == [
+        "CreateMultiple", "UpdateMultiple", "UpsertMultiple"]
+    assert dv.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple", json={"Targets": new}).status_code == 200
+    emu.bulk_messages("product", remove=["UpdateMultiple"])
+    assert _filters(dv, "UpdateMultiple", "product") == []
+    emu.reset()
+    assert len(_filters(dv, "UpdateMultiple", "product")) == 1
+    control = f"{emu.control_url}/bulk-messages"
+    assert emu.session.post(control, json={"table": "nosuch", "remove": ["CreateMultiple"]},
+                            timeout=30).status_code == 404
+    derived = emu.session.post(control, json={"table": "account", "remove": ["UpsertMultiple"]}, timeout=30)
+    assert derived.status_code == 400 and "UpsertMultiple" in derived.json()["error"]
 
 
 def _solution_zip() -> str:

@@ -58,6 +58,45 @@ def test_impersonating_a_user_without_roles_is_denied(dv: Api, admin_dv: Api) ->
     assert ok.status_code == 204
 
 
+def test_impersonation_needs_act_on_behalf_of_another_user(emu: RunningEmulators, dv: Api, admin_dv: Api,
+                                                         info: dict[str, Any]) -> None:
+    """Microsoft Learn "Impersonate another user using the Web API": the caller needs prvActOnBehalfOfAnotherUser;
+    "Impersonate another user": from a role assigned to it directly, not through a team. Refused with
+    CannotActOnBehalfOfAnotherUser (403 0x8004A110, "Web service error codes")."""
+    app_user = info["application_user_id"]
+    admin = admin_dv.get("WhoAmI").json()
+    on_behalf = {"MSCRMCallerID": admin["UserId"]}
+    assert dv.post("accounts", json={"name": "Delegated"}, headers=on_behalf).status_code == 204  # via Basic User
+    emu.privileges("Basic User", revoke=["prvActOnBehalfOfAnotherUser"])
+    denied = dv.post("accounts", json={"name": "Not delegated"}, headers=on_behalf)
+    assert denied.status_code == 403
+    error = denied.json()["error"]
+    assert error["code"] == "0x8004A110"
+    assert error["message"].startswith("User does not have the privilege to act on behalf another user. "
+                                       f"Principal user (Id={app_user}, type=8, roleCount=1")
+    assert "is missing prvActOnBehalfOfAnotherUser privilege" in error["message"]
+    assert admin_dv.get("accounts?$filter=name eq 'Not delegated'").json()["value"] == []
+    assert dv.get("WhoAmI", headers=on_behalf).status_code == 403  # every request that impersonates
+    oid = admin_dv.get(f"systemusers({admin['UserId']})?$select=azureactivedirectoryobjectid").json()[
+        "azureactivedirectoryobjectid"]
+    assert dv.get("WhoAmI", headers={"CallerObjectId": oid}).json()["error"]["code"] == "0x8004A110"
+    assert dv.get("WhoAmI").json()["UserId"] == app_user  # without impersonation nothing changes
+    # a role held through a team does not count for this privilege
+    delegate = admin_dv.get("roles?$select=name&$filter=name eq 'Delegate'").json()["value"][0]["roleid"]
+    team = admin_dv.get("teams?$select=name&$filter=isdefault eq true").json()["value"][0]["teamid"]
+    assert admin_dv.post(f"teams({team})/teamroles_association/$ref",
+                         json={"@odata.id": f"{admin_dv.base}roles({delegate})"}).status_code == 204
+    assert admin_dv.post(f"systemusers({app_user})/teammembership_association/$ref",
+                         json={"@odata.id": f"{admin_dv.base}teams({team})"}).status_code == 204
+    assert dv.post("accounts", json={"name": "Through a team"}, headers=on_behalf).status_code == 403
+    assert admin_dv.post(f"systemusers({app_user})/systemuserroles_association/$ref",
+                         json={"@odata.id": f"{admin_dv.base}roles({delegate})"}).status_code == 204
+    assert dv.post("accounts", json={"name": "Directly"}, headers=on_behalf).status_code == 204
+    created = admin_dv.get("accounts?$select=_createdby_value,_createdonbehalfby_value&$filter=name eq 'Directly'"
+                           ).json()["value"][0]
+    assert (created["_createdby_value"], created["_createdonbehalfby_value"]) == (admin["UserId"], app_user)
+
+
 def test_batch_parts_are_checked(dv: Api, admin_dv: Api, info: dict[str, Any]) -> None:
     admin_dv.delete(f"systemusers({info['application_user_id']})/systemuserroles_association"
                     f"({_basic_user(admin_dv)})/$ref")

@@ -100,10 +100,13 @@ class ProductRule(TableRule):
 class PricedProductRule(ProductRule):
     """Item / Resource -> product: the product's unit price lives in a price list item of the default price list.
 
-    For every product created or whose price changed in a batch: one ``UpsertMultiple`` of price list items (ids
-    derived from the product, so a repeat never duplicates) and one ``UpdateMultiple`` pointing new products at the
-    default price list (``pricelevelid`` cannot be set on create; Microsoft Learn: "Use bulk operation messages").
-    When either fails, the batch's products fail too, so the next run repeats both (upserts).
+    For every product created or whose price changed in a batch: the price list items upserted by id (ids derived
+    from the product, so a repeat never duplicates) and one ``UpdateMultiple`` pointing new products at the default
+    price list (``pricelevelid`` cannot be set on create; Microsoft Learn: "Use bulk operation messages"). Price List
+    Item has no UpsertMultiple (Microsoft Learn: "Price List Item (ProductPriceLevel) table/entity reference" lists
+    no bulk operation message), so the client sends its rows as one ``$batch`` of change sets
+    (``DataverseClient.upsert_multiple``). When either fails, the batch's products fail too, so the next run repeats
+    both (upserts).
     """
 
     def after_write(self, ctx: PassContext, items: list[Item]) -> None:
