@@ -292,11 +292,56 @@ def integration_user_requirements(*, client: DataverseClient, user_id: uuid.UUID
     return problems
 
 
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def missing_table_privileges(*, client: DataverseClient, user_id: uuid.UUID,
+                             required: dict[str, dict[str, list[str]]]) -> list[str]:
+    """The privileges of ``required`` (``{table: {privilege type: [mapping name, ...]}}``, computed by the callers
+    from the mappings) the integration user does not hold, one readable line each (empty = all held).
+
+    The user's privileges come from ``systemusers(<id>)/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`` (Microsoft
+    Learn: "RetrieveUserPrivileges Function": the privileges of its roles, direct and through teams); each table's
+    privilege names from its metadata in one request, ``EntityDefinitions?$select=LogicalName,Privileges`` filtered
+    on the tables (Microsoft Learn: "EntityMetadata EntityType", Privileges; "SecurityPrivilegeMetadata
+    ComplexType", Name and PrivilegeType). Raises ClientError on remote failures."""
+    if not required:
+        return []
+    answer = client.execute(f"systemusers({user_id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()")
+    held = {str(p.get("PrivilegeName") or "") for p in answer.get("RolePrivileges") or []}
+    held_ids = {guid_or_none(p.get("PrivilegeId")) for p in answer.get("RolePrivileges") or []} - {None}
+    tables = sorted(required)
+    names: dict[str, dict[str, tuple[str, uuid.UUID | None]]] = {}
+    for row in client.iter_rows("EntityDefinitions", select=["LogicalName", "Privileges"],
+                                filter=" or ".join(f"LogicalName eq {_literal(t)}" for t in tables)):
+        names[row.get("LogicalName") or ""] = {
+            str(p.get("PrivilegeType")): (str(p.get("Name") or ""), guid_or_none(p.get("PrivilegeId")))
+            for p in row.get("Privileges") or []}
+    problems = []
+    for table in tables:
+        for privilege_type, mappings in required[table].items():
+            needed_by = ", ".join(mappings)
+            if table not in names:
+                problems.append(f"The table '{table}' needed by {needed_by} is not in this environment (or its "
+                                "definition cannot be read).")
+                break
+            name, privilege_id = names[table].get(privilege_type, ("", None))
+            if not name:
+                continue  # the table has no privilege of that type (e.g. Append on some system tables)
+            if name not in held and privilege_id not in held_ids:
+                problems.append(f"{name} ({privilege_type}) on the table '{table}', needed by {needed_by}.")
+    return problems
+
+
 def connection_test(*, connection: ConnectionSetup, timeout: float = TEST_TIMEOUT, user: User = None,
-                    check_roles: bool = True, save: bool = True) -> ConnectionTestReport:
+                    check_roles: bool = True, save: bool = True,
+                    required_privileges: dict[str, dict[str, list[str]]] | None = None) -> ConnectionTestReport:
     """Test Connection (BC: page 5330 CRM Connection Setup, action Test Connection, with
     ``TestIntegrationUserRequirements``): settings complete, outbound URL allowed, sign-in (token), WhoAmI,
-    Dataverse version, integration user requirements, base currency, BC company, local currency in Dataverse.
+    Dataverse version, integration user requirements, the integration user's privileges on the mappings' tables
+    (when ``required_privileges`` is given: ``{table: {privilege type: [mapping name, ...]}}``, which the callers
+    above compute from the mappings), base currency, BC company, local currency in Dataverse.
 
     Each check is a step; the first failing one names its layer (DNS, refused connection, TLS, unknown tenant,
     wrong client id or secret with the AADSTS code, not a Dataverse environment, missing privilege, integration user
@@ -381,6 +426,23 @@ def connection_test(*, connection: ConnectionSetup, timeout: float = TEST_TIMEOU
 
     # A problem with the integration user does not hide the remaining checks (all problems at once).
     run_check(report, "Integration user requirements", requirements)
+
+    def privileges() -> str:
+        problems = missing_table_privileges(client=client, user_id=read["integration_user_id"],
+                                            required=required_privileges or {})
+        if problems:
+            raise StepFailed(CheckStep(
+                "Integration user privileges", False,
+                "The integration user lacks privileges the integration table mappings need: " + " ".join(problems),
+                layer="privilege", details=problems,
+                fix="Assign the integration roles to the integration user (Redeploy Integration Solution), or add "
+                    "the missing privileges to one of its security roles (Power Platform admin center > "
+                    "Environment > Settings > Security roles), then test again."))
+        return f"The integration user holds the privileges the mappings need on {len(required_privileges or {})} " \
+               "table(s)."
+
+    if required_privileges:
+        run_check(report, "Integration user privileges", privileges)
 
     def organization() -> str:
         solutions = list(client.iter_rows("solutions", select=["uniquename", "version"],

@@ -30,6 +30,7 @@ from connections.diagnostics import CheckReport
 from connections.fields import EDITABLE_FIELDS, SALES_SETTINGS
 from connections.models import ConnectionAction, ConnectionSetup
 from connections.setup import connection_web_client_url_reset
+from mappings.privileges import table_privileges_required
 
 View = Callable[..., HttpResponse]
 
@@ -145,9 +146,11 @@ def connection_settings(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 @require_POST
 @role_required(Role.INTEGRATION_ADMINISTRATOR)
 def connection_test(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    """Test Connection; the page shows each step and, for a failure, the layer and the fix."""
+    """Test Connection; the page shows each step and, for a failure, the layer and the fix. With mappings, it also
+    checks the integration user's privileges on their tables (``mappings.privileges``)."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
-    report = diagnostics.connection_test(connection=connection, user=request.user)
+    report = diagnostics.connection_test(connection=connection, user=request.user,
+                                         required_privileges=table_privileges_required(connection=connection) or None)
     if report.ok:
         messages.success(request, "The connection test succeeded.")
     else:

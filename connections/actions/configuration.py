@@ -23,6 +23,7 @@ from connections.setup import (
     connection_values_save,
 )
 from connections.validation import validate_sales_order_options
+from mappings.privileges import table_privileges_required
 from syncjobs.defaults import (
     default_configuration_reset,
     ownership_model_apply,
@@ -73,8 +74,11 @@ def connection_enable(*, connection: ConnectionSetup, user: User, timeout: float
     transaction: apply the default configuration when the connection has no mappings yet, otherwise restore its job
     queue entries (On Hold → Ready), set Enabled and clear the disable reason. Raises ConnectionActionFailed with the
     report when a step fails (the connection stays disabled). ``progress``, when given, is called with the report
-    after the connection test and after each later step (the Enable action's status page)."""
-    report = connection_test(connection=connection, timeout=timeout, user=user)
+    after the connection test and after each later step (the Enable action's status page). When the connection has
+    mappings (a re-enable), the test also checks the integration user's privileges on their tables; at first setup
+    there are none yet."""
+    report = connection_test(connection=connection, timeout=timeout, user=user,
+                             required_privileges=table_privileges_required(connection=connection) or None)
     report.progress = progress
     report.notify()
     if not report.ok:

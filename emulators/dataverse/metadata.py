@@ -4,8 +4,9 @@ attributes with their option sets, alternate keys, relationships) with ``$select
 Sources: Microsoft Learn "Web API service documents" / "Web API EntityType reference" (the CSDL document), "Query
 table definitions using the Web API" (``EntityDefinitions``, ``Attributes`` cast to
 ``Microsoft.Dynamics.CRM.<Type>AttributeMetadata``, ``$expand=OptionSet``/``GlobalOptionSet``, ``Keys``,
-``OneToManyRelationships``/``ManyToOneRelationships``/``ManyToManyRelationships``), "EntityMetadata EntityType",
-"AttributeMetadata EntityType" and "Label ComplexType".
+``OneToManyRelationships``/``ManyToOneRelationships``/``ManyToManyRelationships``), "EntityMetadata EntityType"
+(its ``Privileges``, read with ``$select=Privileges`` or ``$expand=Privileges``), "SecurityPrivilegeMetadata
+ComplexType", "AttributeMetadata EntityType" and "Label ComplexType".
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..odata import ODataError, compile_filter, parse_expand, parse_key, parse_s
 from .core import DataverseBase, DVError, bad, not_supported
 from .csdl import csdl
 from .schema import MANY_TO_MANY, TABLES, Col, Table, schema_name, stable_id
+from .security import privilege_name, table_privilege_types
 
 
 def label(text: str) -> dict[str, Any]:
@@ -46,6 +48,21 @@ def meta_select(item: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k in keep}
 
 
+def privileges_metadata(t: Table) -> list[dict[str, Any]]:
+    """A table's ``EntityMetadata.Privileges`` (Microsoft Learn: "SecurityPrivilegeMetadata ComplexType"): one
+    entry per privilege type, named as the emulator's privilege checks name it (``prvReadAccount``); user-owned
+    tables have Assign and Share and every depth, organization-owned tables the Global depth only."""
+    user_owned = t.ownership == "UserOwned"
+    out = []
+    for verb in table_privilege_types(t.ownership):
+        name = privilege_name(verb, t.logical)
+        out.append({"CanBeBasic": user_owned, "CanBeLocal": user_owned, "CanBeDeep": user_owned,
+                    "CanBeGlobal": True, "CanBeEntityReference": False, "CanBeParentEntityReference": False,
+                    "CanBeRecordFilter": False, "Name": name, "PrivilegeId": stable_id("privilege", name),
+                    "PrivilegeType": verb})
+    return out
+
+
 class MetadataMixin(DataverseBase):
     """``$metadata`` and ``EntityDefinitions``."""
 
@@ -65,7 +82,7 @@ class MetadataMixin(DataverseBase):
                 "IsActivity": False, "IsIntersect": False, "IsValidForAdvancedFind": True,
                 "IsOptimisticConcurrencyEnabled": True, "HasActivities": False, "HasNotes": True,
                 "DisplayName": lbl, "DisplayCollectionName": label(t.display + "s"),
-                "Description": label(""), "IsLogicalEntity": False}
+                "Description": label(""), "IsLogicalEntity": False, "Privileges": privileges_metadata(t)}
 
     def attribute_metadata(self, t: Table, c: Col, with_options: bool = False) -> dict[str, Any]:
         odata_type = {"String": "String", "Memo": "Memo", "Integer": "Integer", "BigInt": "BigInt",

@@ -245,6 +245,9 @@ class RoutingMixin(DataverseBase):
 
     def _on_property(self, call: Call, entity_set: str, key: str, prop: str) -> Response:
         table, rid = self._row_id(call, entity_set, key)
+        if table.logical == "systemuser" and call.method == "GET" and prop in (
+                "Microsoft.Dynamics.CRM.RetrieveUserPrivileges", "Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"):
+            return json_response(200, self.retrieve_user_privileges(rid))
         return self.property(call.method, table, rid, prop, call.body, call.query, call.ctx)
 
     def _on_ref(self, call: Call, entity_set: str, key: str, prop: str) -> Response:

@@ -5,8 +5,10 @@ Sources: Microsoft Learn "Security concepts in Microsoft Dataverse" (roles grant
 another user using the Web API" (``CallerObjectId`` / ``MSCRMCallerID``; the caller needs
 ``prvActOnBehalfOfAnotherUser`` and the effective rights are those both the caller and the impersonated user hold),
 "Impersonate another user" (that privilege, or a role containing it, must be assigned directly to the user: it is
-not inherited through a team), "Compose HTTP requests and handle errors" (``CannotActOnBehalfOfAnotherUser`` is a
-403) and "Web service error codes" (``0x80040220`` PrivilegeDenied, ``0x8004A110`` CannotActOnBehalfOfAnotherUser
+not inherited through a team), "RetrieveUserPrivileges Function" / "RolePrivilege ComplexType" (a user's privileges
+through its roles and teams: ``Depth``, ``PrivilegeId``, ``BusinessUnitId``, ``PrivilegeName``), "Compose HTTP
+requests and handle errors" (``CannotActOnBehalfOfAnotherUser`` is a 403) and "Web service error codes"
+(``0x80040220`` PrivilegeDenied, ``0x8004A110`` CannotActOnBehalfOfAnotherUser
 "User does not have the privilege to act on behalf another user.", ``0x80072560`` the user is not a member of the
 organization, ``0x80040225`` the user is disabled).
 
@@ -39,6 +41,16 @@ def privilege_name(verb: str, logical: str) -> str:
     return f"prv{verb}{_PRIVILEGE_NAMES.get(logical) or schema_name(logical)}"
 
 
+#: The privilege types of a table (Microsoft Learn: "SecurityPrivilegeMetadata ComplexType", PrivilegeType): Create,
+#: Read, Write, Delete, Append, AppendTo on every table, Assign and Share on user-owned ones.
+TABLE_PRIVILEGE_TYPES = ("Create", "Read", "Write", "Delete", "Append", "AppendTo")
+
+
+def table_privilege_types(ownership: str) -> tuple[str, ...]:
+    """The privilege types a table of that ownership has (see :data:`TABLE_PRIVILEGE_TYPES`)."""
+    return TABLE_PRIVILEGE_TYPES + (("Assign", "Share") if ownership == "UserOwned" else ())
+
+
 @functools.cache
 def all_privileges() -> frozenset[str]:
     """Every privilege the emulator knows: Create, Read, Write, Delete, Append, AppendTo on each emulated table
@@ -47,10 +59,7 @@ def all_privileges() -> frozenset[str]:
     names = {"prvImportCustomization", ACT_ON_BEHALF, privilege_name("Read", "entity"),
              privilege_name("Read", "solution")}
     for t in TABLES.values():
-        verbs = ("Create", "Read", "Write", "Delete", "Append", "AppendTo")
-        if t.ownership == "UserOwned":
-            verbs += ("Assign", "Share")
-        names.update(privilege_name(verb, t.logical) for verb in verbs)
+        names.update(privilege_name(verb, t.logical) for verb in table_privilege_types(t.ownership))
     return frozenset(names)
 
 
@@ -147,6 +156,18 @@ class SecurityMixin(DataverseBase):
         for rid in self.user_roles(uid):
             granted |= self.role_privileges(rid)
         return granted
+
+    def retrieve_user_privileges(self, uid: str) -> dict[str, Any]:
+        """``GET systemusers(<id>)/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`` (Microsoft Learn:
+        "RetrieveUserPrivileges Function", "RetrieveUserPrivilegesResponse ComplexType", "RolePrivilege
+        ComplexType"): ``{"RolePrivileges": [{"Depth", "PrivilegeId", "BusinessUnitId", "PrivilegeName"}]}`` for
+        every privilege of :meth:`user_privileges` (direct roles and roles through teams, less revoked ones), sorted
+        by name. The emulator's roles grant every privilege at the organization (Global) depth."""
+        business_unit = self.state.rows["systemuser"].get(uid, {}).get("businessunitid")
+        return {"@odata.context": self.base + "$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse",
+                "RolePrivileges": [{"Depth": "Global", "PrivilegeId": stable_id("privilege", name),
+                                    "BusinessUnitId": business_unit, "PrivilegeName": name}
+                                   for name in sorted(self.user_privileges(uid))]}
 
     def role_privileges_change(self, role: str, *, revoke: list[str], grant: list[str]) -> list[dict[str, Any]]:
         """Revoke privileges from / grant them back to a security role (control endpoint ``/_emulator/privileges``).
