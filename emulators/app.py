@@ -31,6 +31,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -385,39 +386,40 @@ class EmulatorApp:
     def _privileges(self, body: Any) -> Response:
         """``POST /_emulator/privileges {"role": id or name, "revoke": [...], "grant": [...]}``: change what a
         Dataverse security role grants (reset restores the seeded roles)."""
-        if not isinstance(body, dict) or not isinstance(body.get("role"), str):
-            return json_response(400, {"error": 'expected {"role": "<role id or name>", "revoke": ["prvReadAccount"], '
-                                                '"grant": [...]}'})
-        revoke, grant = _names(body.get("revoke")), _names(body.get("grant"))
-        if revoke is None or grant is None:
-            return json_response(400, {"error": "revoke and grant are lists of privilege names"})
-        try:
-            roles = self.dv.role_privileges_change(body["role"], revoke=revoke, grant=grant)
-        except KeyError:
-            return json_response(404, {"error": f"no security role with the id or name {body['role']!r}"})
-        except ValueError as e:
-            return json_response(400, {"error": str(e)})
-        self._dirty += 1
-        return json_response(200, {"roles": roles})
+        return self._lists_change(
+            body, key="role", lists=("revoke", "grant"), usage='{"role": "<role id or name>", "revoke": '
+            '["prvReadAccount"], "grant": [...]}', missing="no security role with the id or name {!r}",
+            change=lambda role, revoke, grant: {"roles": self.dv.role_privileges_change(role, revoke=revoke,
+                                                                                        grant=grant)})
 
     def _bulk_messages(self, body: Any) -> Response:
         """``POST /_emulator/bulk-messages {"table": "product", "remove": ["CreateMultiple"], "restore": [...]}``:
         take a Dataverse table's CreateMultiple/UpdateMultiple ``sdkmessagefilters`` away or give them back
         (UpsertMultiple goes with either; reset restores the seeded filters)."""
-        if not isinstance(body, dict) or not isinstance(body.get("table"), str):
-            return json_response(400, {"error": 'expected {"table": "<logical name>", "remove": ["CreateMultiple"], '
-                                                '"restore": [...]}'})
-        remove, restore = _names(body.get("remove")), _names(body.get("restore"))
-        if remove is None or restore is None:
-            return json_response(400, {"error": "remove and restore are lists of message names"})
+        return self._lists_change(
+            body, key="table", lists=("remove", "restore"), usage='{"table": "<logical name>", "remove": '
+            '["CreateMultiple"], "restore": [...]}', missing="no Dataverse table with the logical name {!r}",
+            change=lambda table, remove, restore: self.dv.bulk_messages_change(table, remove=remove,
+                                                                               restore=restore))
+
+    def _lists_change(self, body: Any, *, key: str, lists: tuple[str, str], usage: str, missing: str,
+                      change: Callable[[str, list[str], list[str]], Any]) -> Response:
+        """A control change of the form ``{key: name, lists[0]: [names], lists[1]: [names]}``: 400 naming the
+        expected shape for another body, 404 (``missing`` formatted with the name) when ``change`` raises KeyError,
+        400 with the message when it raises ValueError, else 200 with what it returns."""
+        if not isinstance(body, dict) or not isinstance(body.get(key), str):
+            return json_response(400, {"error": f"expected {usage}"})
+        first, second = _names(body.get(lists[0])), _names(body.get(lists[1]))
+        if first is None or second is None:
+            return json_response(400, {"error": f"{lists[0]} and {lists[1]} are lists of names"})
         try:
-            changed = self.dv.bulk_messages_change(body["table"], remove=remove, restore=restore)
+            result = change(body[key], first, second)
         except KeyError:
-            return json_response(404, {"error": f"no Dataverse table with the logical name {body['table']!r}"})
+            return json_response(404, {"error": missing.format(body[key])})
         except ValueError as e:
             return json_response(400, {"error": str(e)})
         self._dirty += 1
-        return json_response(200, changed)
+        return json_response(200, result)
 
     def _local_currency(self, body: Any) -> Response:
         """``POST /_emulator/local-currency {"currency_code": "EUR", "company": id or name (optional: all)}``: set
