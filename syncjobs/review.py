@@ -509,7 +509,8 @@ def full_sync_review_status(*, connection: ConnectionSetup) -> dict[str, Any]:
     """The review's live status as JSON-ready data (a fixed number of queries): per line its recommendation, job
     queue entry status, waiting message, To and From job progress (records processed of the total counted at the
     start, rate in records/second, seconds remaining), ``totals`` (counters and seconds summed over all the line's
-    synchronization jobs) and the whole run's progress."""
+    synchronization jobs), the whole run's progress, and ``settled`` (:func:`review_settled`, from the same read of
+    the lines)."""
     now = timezone.now()
     lines = list(
         FullSyncReviewLine.objects.filter(connection=connection).select_related(
@@ -568,6 +569,7 @@ def full_sync_review_status(*, connection: ConnectionSetup) -> dict[str, Any]:
         "lines_failed": len([line for line in runnable if line["status"] == Status.ERROR]),
         "running": any(line["status"] in (Status.IN_PROCESS, Status.READY) for line in active_lines),
         "done": bool(runnable) and len(finished) == len(runnable),
+        "settled": review_settled(lines),
         "generated_at": now.isoformat(),
     }
 

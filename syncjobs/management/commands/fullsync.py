@@ -97,9 +97,8 @@ class Command(BaseCommand):
         tty = not options["json"] and self.stdout.isatty()
         last = ""
         while True:
-            settled = review.review_settled(list(FullSyncReviewLine.objects.filter(connection=connection)))
             status = review.full_sync_review_status(connection=connection)
-            if settled:
+            if status["settled"]:
                 return status, False
             if time.monotonic() > deadline:
                 return status, True
