@@ -20,6 +20,7 @@ import time
 import tracemalloc
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -52,6 +53,8 @@ def main() -> int:
                 start_emulators(Path(tmp), seed="none", extra_args=["--no-limits"]) as emu:
             info = emu.info
             settings.OUTBOUND_CA_BUNDLE = info["ca_bundle"]
+            port = urlsplit(info["dataverse_url"]).port
+            settings.OUTBOUND_ALLOWED_HOSTS = [f"127.0.0.1:{port}", f"localhost:{port}"]
             tokens = TokenProvider(authority=info["entra_authority"], client_id=info["client_id"],
                                    client_secret=info["client_secret"])
             client = DataverseClient(info["dataverse_url"], tokens, concurrency_key=uuid.uuid4().hex)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -25,6 +26,8 @@ def connect(info: dict[str, Any]) -> Any:
     """A connection setup on the emulators with the default configuration (unit-of-measure mode)."""
 
     settings.OUTBOUND_CA_BUNDLE = info["ca_bundle"]
+    port = urlsplit(info["dataverse_url"]).port
+    settings.OUTBOUND_ALLOWED_HOSTS = [f"127.0.0.1:{port}", f"localhost:{port}"]  # the emulators' port only
     company = info["bc_companies"][0]
     connection = ConnectionSetup.objects.create(
         name="Bench", dataverse_url=info["dataverse_url"], tenant_id=info["tenant_id"],

@@ -10,19 +10,21 @@ import copy
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from connections.bc_requirements import BCEndpoint, BCProblem, endpoints_probe, extension_check
 from connections.clients import (
     BusinessCentralClient,
     DataverseClient,
     business_central_client_for,
     dataverse_client_for,
 )
+from connections.clients.businesscentral import CUSTOM_API, REQUIRED_EXTENSION_VERSION
 from connections.clients.errors import AccessDeniedError, ClientError, NotFoundError, OutboundURLRejected
 from connections.clients.outbound import check_outbound_url
 from connections.models import ConnectionSetup
@@ -31,6 +33,7 @@ from connections.solution import (
     INTEGRATION_ROLES,
     SOLUTION_UNIQUE_NAME,
     SYSTEM_ADMINISTRATOR_ROLE_TEMPLATE_ID,
+    roles_granting,
 )
 
 logger = logging.getLogger(__name__)
@@ -330,18 +333,23 @@ def missing_table_privileges(*, client: DataverseClient, user_id: uuid.UUID,
             if not name:
                 continue  # the table has no privilege of that type (e.g. Append on some system tables)
             if name not in held and privilege_id not in held_ids:
-                problems.append(f"{name} ({privilege_type}) on the table '{table}', needed by {needed_by}.")
+                granting = roles_granting(name)
+                grant = f" The role {' and '.join(granting)} grants it." if granting else ""
+                problems.append(f"{name} ({privilege_type}) on the table '{table}', needed by {needed_by}.{grant}")
     return problems
 
 
 def connection_test(*, connection: ConnectionSetup, timeout: float = TEST_TIMEOUT, user: User = None,
                     check_roles: bool = True, save: bool = True,
-                    required_privileges: dict[str, dict[str, list[str]]] | None = None) -> ConnectionTestReport:
+                    required_privileges: dict[str, dict[str, list[str]]] | None = None,
+                    bc_endpoints: Sequence[BCEndpoint] | None = None) -> ConnectionTestReport:
     """Test Connection (BC: page 5330 CRM Connection Setup, action Test Connection, with
     ``TestIntegrationUserRequirements``): settings complete, outbound URL allowed, sign-in (token), WhoAmI,
     Dataverse version, integration user requirements, the integration user's privileges on the mappings' tables
     (when ``required_privileges`` is given: ``{table: {privilege type: [mapping name, ...]}}``, which the callers
-    above compute from the mappings), base currency, BC company, local currency in Dataverse.
+    above compute from the mappings), base currency, BC company, local currency in Dataverse, the BC companion
+    extension's version and, when ``bc_endpoints`` is given (computed by the callers from the mappings), each BC API
+    page and field the mappings use (``connections.bc_requirements``).
 
     Each check is a step; the first failing one names its layer (DNS, refused connection, TLS, unknown tenant,
     wrong client id or secret with the AADSTS code, not a Dataverse environment, missing privilege, integration user
@@ -509,7 +517,50 @@ def connection_test(*, connection: ConnectionSetup, timeout: float = TEST_TIMEOU
         return f"Local currency {code} exists in Dataverse."
 
     run_check(report, "Local currency in Dataverse", local_currency)
+    _business_central_requirements(connection, report, read, bc_endpoints or (), timeout)
     return _finish_test(connection, report, read, user, save)
+
+
+def _business_central_requirements(connection: ConnectionSetup, report: CheckReport, read: dict[str, Any],
+                                   endpoints: Sequence[BCEndpoint], timeout: float) -> None:
+    """The steps "Business Central companion extension" (its ``integrationInfo`` version) and "Business Central API
+    pages and fields" (each endpoint the mappings use, ``connections.bc_requirements``): each failure names the page
+    or field and the fix (install or update the extension, or assign its permission set)."""
+    probe = copy.copy(connection)  # in memory only: the company id read is saved with the report
+    probe.bc_company_id = read.get("bc_company_id")
+    bc = business_central_client(probe, timeout=timeout)
+    installed: dict[str, bool] = {}
+
+    def failed(name: str, problems: list[BCProblem]) -> StepFailed:
+        fixes = list(dict.fromkeys(problem.fix for problem in problems))
+        layer = "privilege" if any(problem.layer == "privilege" for problem in problems) else "business central"
+        return StepFailed(CheckStep(name, False, " ".join(problem.message for problem in problems), fix=" ".join(fixes),
+                                    layer=layer, details=[problem.message for problem in problems]))
+
+    def extension() -> str:
+        version, problems = extension_check(bc)
+        installed["extension"] = bool(version)
+        if problems:
+            raise failed("Business Central companion extension", problems)
+        return f"Version {version} is installed (this portal calls {REQUIRED_EXTENSION_VERSION.split('.')[0]}.x)."
+
+    run_check(report, "Business Central companion extension", extension)
+    if not endpoints:
+        return
+
+    def pages() -> str:
+        extension_installed = installed.get("extension", False)
+        problems = endpoints_probe(bc, endpoints, extension_installed=extension_installed)
+        if problems:
+            raise failed("Business Central API pages and fields", problems)
+        probed = [e for e in endpoints if extension_installed or e.api != CUSTOM_API]
+        fields = sum(len(endpoint.properties) for endpoint in probed)
+        unchecked = len(endpoints) - len(probed)
+        skipped = f" {unchecked} pages of the companion extension were not checked: it is not installed." \
+            if unchecked else ""
+        return f"{len(probed)} API pages and {fields} fields the mappings use answer.{skipped}"
+
+    run_check(report, "Business Central API pages and fields", pages)
 
 
 def _relabel_sign_in(report: CheckReport) -> None:

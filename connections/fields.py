@@ -89,11 +89,6 @@ FIELDS: tuple[ConnectionField, ...] = (
     ConnectionField("unit_group_mapping_enabled", "Unit group mapping", "sales"),
     ConnectionField("user_mapping_required", "User mapping required", "sales",
                     "Reads and writes on behalf of a portal user run as the Dataverse user with the same e-mail."),
-    ConnectionField("admin_username", "Administrator user name", "finish",
-                    "Used once to import the integration solution; never stored.", stored=False,
-                    option="--admin-username"),
-    ConnectionField("admin_password", "Administrator password", "finish", "Used once; never stored.", secret=True,
-                    stored=False, option="--admin-password-file", variable="PORTAL_SETUP_ADMIN_PASSWORD"),
 )
 
 #: Fields by name.

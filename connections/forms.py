@@ -5,6 +5,7 @@ value" (the services merge it).
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -59,10 +60,43 @@ class _EmptyTextarea(forms.Textarea):
         return ""
 
 
+_USERINFO = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//[^/?#]*@|^[^/?#:]*:[^/?#]*@", re.IGNORECASE)
+
+
+class CredentialFreeURLsForm(forms.Form):
+    """A form whose URL fields (``url_fields`` of the class and its bases) never carry credentials back to the page:
+    a URL with a user name or password (``https://user:pass@host``) is refused with an error, and its bound value is
+    blanked so the password is not rendered into the field again (OWASP "Password Storage"; the portal keeps
+    credentials in its encrypted fields only)."""
+
+    url_fields: tuple[str, ...] = ()
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if not self.is_bound:
+            return
+        names = {name for cls in type(self).__mro__ for name in cls.__dict__.get("url_fields", ())}
+        for name in sorted(names & set(self.fields)):
+            key = self.add_prefix(name)
+            raw = str(self.data.get(key) or "").strip()
+            if not raw or not _USERINFO.search(raw):
+                continue
+            self.data = self.data.copy()
+            self.data[key] = ""
+            if hasattr(self, "cleaned_data"):
+                self.cleaned_data.pop(name, None)
+            self._errors.pop(name, None)
+            self.add_error(name, ValidationError(
+                "The URL contains a user name or password; credentials in URLs are not allowed. Enter the URL "
+                "without them and the credentials in their own fields.", code="credentials"))
+
+
 @with_registry_labels
-class EnvironmentURLMixin(forms.Form):
+class EnvironmentURLMixin(CredentialFreeURLsForm):
     """Dataverse environment URL with the "drop the path" agreement (BC: codeunit 5330 CRM Integration Management,
     CheckModifyCRMConnectionURL)."""
+
+    url_fields = ("dataverse_url",)
 
     dataverse_url = forms.CharField(max_length=250)
     drop_path = forms.BooleanField(
@@ -88,11 +122,12 @@ class EnvironmentURLMixin(forms.Form):
 
 
 @with_registry_labels
-class SignInForm(forms.Form):
+class SignInForm(CredentialFreeURLsForm):
     """How the portal signs in to Dataverse (Microsoft Learn: "Microsoft identity platform and the OAuth 2.0 client
     credentials flow"): client secret, certificate, or user name and password through the legacy OAuth connection
     string."""
 
+    url_fields = ("custom_authority_host",)
     authentication_type = forms.ChoiceField(choices=AuthType.choices, initial=AuthType.CLIENT_SECRET)
     tenant_id = forms.CharField(max_length=100)
     authority_host = forms.ChoiceField(choices=AUTHORITY_HOSTS, required=False, initial=AUTHORITY_HOSTS[0][0])
@@ -107,7 +142,7 @@ class SignInForm(forms.Form):
     username = forms.CharField(max_length=250, required=False)
     password = SecretField()
     connection_string = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        required=False, widget=_EmptyTextarea(attrs={"rows": 2, "autocomplete": "off", "spellcheck": "false"}),
         help_text="OAuth only, optional: AuthType=OAuth;Username=…;Password=…;Url=…;AppId=…;RedirectUri=app://…; "
         "a password typed here is moved to the encrypted password and replaced by {PASSWORD}.",
     )
@@ -140,11 +175,12 @@ class SignInForm(forms.Form):
 
 
 @with_registry_labels
-class BusinessCentralForm(forms.Form):
+class BusinessCentralForm(CredentialFreeURLsForm):
     """Business Central API base URL, company and sign-in (Microsoft Learn: "Business Central API (v2.0)", "Using
     Service-to-Service (S2S) Authentication"). Basic sign-in (web service access key) is refused with an online API
     URL (Microsoft Learn: "Web services authentication"; :func:`connections.validation.validate_bc_authentication`)."""
 
+    url_fields = ("bc_api_url", "bc_web_client_url")
     bc_api_url = forms.URLField(max_length=250, assume_scheme="https")
     bc_tenant = forms.CharField(max_length=100, required=False)
     bc_environment = forms.CharField(max_length=100, required=False)
@@ -165,6 +201,12 @@ class BusinessCentralForm(forms.Form):
                 check_outbound_url_field(data["bc_api_url"])
             except ValidationError as error:
                 self.add_error("bc_api_url", error)
+        if data.get("bc_web_client_url"):
+            # Only a link, never called by the portal; it must still be an https URL the policy would accept.
+            try:
+                check_outbound_url_field(data["bc_web_client_url"])
+            except ValidationError as error:
+                self.add_error("bc_web_client_url", error)
         if data.get("bc_authentication_type") == BCAuthType.BASIC and not data.get("bc_username"):
             self.add_error("bc_username", "Enter the BC user name for web service access key sign-in.")
         if data.get("bc_api_url") and "bc_authentication_type" in data:
@@ -237,14 +279,6 @@ class ConnectionSetupForm(EnvironmentURLMixin, SignInForm, BusinessCentralForm):
         return clean_web_api_version(self.cleaned_data["web_api_version"])
 
 
-class RedeploySolutionForm(forms.Form):
-    """Administrator credentials for importing the integration solution; used once, never stored."""
-
-    admin_username = forms.CharField(label="Dataverse administrator user name", max_length=250)
-    admin_password = forms.CharField(label="Administrator password", strip=False,
-                                     widget=forms.PasswordInput(render_value=False))
-
-
 class DisableForm(forms.Form):
     """Disable the connection, optionally saying why (shown on the page, BC's "Disable Reason")."""
 
@@ -265,10 +299,8 @@ class WizardEnvironmentForm(EnvironmentURLMixin):
 
 @with_registry_labels
 class WizardSignInForm(SignInForm):
-    """Step 2: sign-in, plus administrator credentials for the solution import (used once, never stored)."""
-
-    admin_username = forms.CharField(max_length=250, required=False)
-    admin_password = SecretField()
+    """Step 2: sign-in of the integration identity (the administrator signs in with Microsoft at Finish, when the
+    integration solution is imported)."""
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

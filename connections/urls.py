@@ -19,6 +19,7 @@ urlpatterns = [
     path("<uuid:pk>/enable/", views.connection_enable, name="connection-enable"),
     path("<uuid:pk>/disable/", views.connection_disable, name="connection-disable"),
     path("<uuid:pk>/solution/", views.connection_redeploy_solution, name="connection-redeploy-solution"),
+    path("admin-sign-in/callback/", views.admin_signin_callback, name="admin-signin-callback"),
     path("<uuid:pk>/actions/<uuid:action_pk>/", views.connectionaction_detail, name="connectionaction-detail"),
     path("<uuid:pk>/actions/<uuid:action_pk>/status.json", views.connectionaction_status,
          name="connectionaction-status"),

@@ -3,18 +3,22 @@ check, form, one service call, redirect with a message. Every mutating action is
 Administrator group."""
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from base import crypto
 from base.permissions import Role, is_integration_administrator, role_required
 from connections import diagnostics, forms
 from connections.actions import configuration
@@ -26,10 +30,13 @@ from connections.actions.configuration import (
     default_configuration_apply,
 )
 from connections.actions.queue import connection_action_enqueue, connection_action_status
+from connections.clients.errors import ClientError
 from connections.diagnostics import CheckReport
 from connections.fields import EDITABLE_FIELDS, SALES_SETTINGS
 from connections.models import ConnectionAction, ConnectionSetup
 from connections.setup import connection_web_client_url_reset
+from connections.solution_import import admin_scope, admin_sign_in_finish, admin_sign_in_start
+from mappings.bc_endpoints import bc_endpoints_required
 from mappings.privileges import table_privileges_required
 
 View = Callable[..., HttpResponse]
@@ -150,7 +157,8 @@ def connection_test(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     checks the integration user's privileges on their tables (``mappings.privileges``)."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
     report = diagnostics.connection_test(connection=connection, user=request.user,
-                                         required_privileges=table_privileges_required(connection=connection) or None)
+                                         required_privileges=table_privileges_required(connection=connection) or None,
+                                         bc_endpoints=bc_endpoints_required(connection=connection))
     if report.ok:
         messages.success(request, "The connection test succeeded.")
     else:
@@ -192,21 +200,80 @@ def connection_disable(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return redirect("connections:connection-detail", pk=pk)
 
 
+#: Session key of the administrator's sign-in under way: msal's flow (encrypted: it holds the PKCE verifier), the
+#: connection, and the action to start with the token (kind and Finish's non-secret options).
+ADMIN_SIGNIN_SESSION_KEY = "connections.admin_signin"
+#: Seconds a sign-in may take from the redirect to Microsoft until the callback (authorization codes live about
+#: 10 minutes: Microsoft Learn "Microsoft identity platform and OAuth 2.0 authorization code flow").
+ADMIN_SIGNIN_MAX_AGE = 900
+
+
+def admin_signin_redirect(request: HttpRequest, connection: ConnectionSetup, *, kind: str,
+                          options: dict[str, Any] | None = None) -> HttpResponse:
+    """Send the browser to Microsoft's sign-in for the Dataverse administrator ("Sign in with Microsoft"): the
+    authorization code flow with PKCE (:func:`connections.solution_import.admin_sign_in_start`), whose flow stays in
+    the session, encrypted, until :func:`admin_signin_callback` runs ``kind`` (Redeploy, or the assisted setup's
+    Finish with ``options``) with the token. A sign-in that cannot start shows why, with the fix."""
+    redirect_uri = request.build_absolute_uri(reverse("connections:admin-signin-callback"))
+    try:
+        flow = admin_sign_in_start(connection=connection, redirect_uri=redirect_uri)
+    except ClientError as error:
+        return _signin_failed(request, connection, kind, error.message, error.fix)
+    request.session[ADMIN_SIGNIN_SESSION_KEY] = {
+        "flow": crypto.encrypt(json.dumps(flow)), "connection": str(connection.pk), "kind": str(kind),
+        "options": json.dumps(options or {}, cls=DjangoJSONEncoder), "started": time.time()}
+    return redirect(flow["auth_uri"])
+
+
+def _signin_failed(request: HttpRequest, connection: ConnectionSetup | None, kind: str, message: str,
+                   fix: str = "") -> HttpResponse:
+    return render(request, "connections/connectionsetup_signin_failed.html", {
+        "connection": connection, "message": message, "fix": fix,
+        "finish": kind == ConnectionAction.Kind.FINISH}, status=400)
+
+
 @role_required(Role.INTEGRATION_ADMINISTRATOR)
 def connection_redeploy_solution(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    """Redeploy Integration Solution on a worker, with administrator credentials used once (blanked by the task)."""
+    """Redeploy Integration Solution: "Sign in with Microsoft" as a Dataverse administrator (POST), then the import
+    runs on a worker with that sign-in's token, used once (:func:`admin_signin_callback`)."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
-    form = forms.RedeploySolutionForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            action = connection_action_enqueue(
-                connection=connection, kind=ConnectionAction.Kind.REDEPLOY, user=request.user,
-                admin_username=form.cleaned_data["admin_username"], admin_password=form.cleaned_data["admin_password"])
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            return connectionaction_redirect(request, action)
-    return render(request, "connections/connectionsetup_solution.html", {"connection": connection, "form": form})
+    if request.method == "POST":
+        return admin_signin_redirect(request, connection, kind=ConnectionAction.Kind.REDEPLOY)
+    return render(request, "connections/connectionsetup_solution.html", {"connection": connection})
+
+
+@require_GET
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
+def admin_signin_callback(request: HttpRequest) -> HttpResponse:
+    """Microsoft's answer to the administrator's sign-in (the redirect URI registered on the app registration):
+    redeem the code with the session's flow (:func:`connections.solution_import.admin_sign_in_finish`), then start
+    the action the sign-in was for with the token and open its status page. A cancelled consent, a state mismatch, an
+    expired or already used sign-in show what happened and what to do (HTTP 400), never an error page."""
+    pending = request.session.pop(ADMIN_SIGNIN_SESSION_KEY, None)
+    if not isinstance(pending, dict):
+        return _signin_failed(request, None, "", "No sign-in is waiting: it was already used, or it was started in "
+                              "another browser session.", "Start the import again from the connection page.")
+    connection = ConnectionSetup.objects.filter(pk=pending.get("connection")).first()
+    kind = str(pending.get("kind") or "")
+    if connection is None:
+        return _signin_failed(request, None, kind, "The connection setup of this sign-in no longer exists.")
+    if time.time() - float(pending.get("started") or 0) > ADMIN_SIGNIN_MAX_AGE:
+        return _signin_failed(request, connection, kind, "The sign-in took too long and has expired.",
+                              "Sign in again.")
+    try:
+        tokens = admin_sign_in_finish(connection=connection, flow=json.loads(crypto.decrypt(pending["flow"])),
+                                      response=request.GET.dict())
+    except ClientError as error:
+        code = f" ({error.code})" if error.code else ""
+        return _signin_failed(request, connection, kind, f"The sign-in did not succeed{code}: {error.message}",
+                              error.fix)
+    try:
+        action = connection_action_enqueue(
+            connection=connection, kind=kind, user=request.user, options=json.loads(pending.get("options") or "{}"),
+            admin_token=tokens.token(admin_scope(connection)), admin_account=tokens.account)
+    except ValidationError as error:
+        return _signin_failed(request, connection, kind, " ".join(error.messages))
+    return connectionaction_redirect(request, action)
 
 
 def _action_context(action: ConnectionAction) -> dict[str, Any]:

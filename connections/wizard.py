@@ -28,7 +28,7 @@ from connections.actions.queue import FINISH_OPTIONS, connection_action_enqueue
 from connections.fields import SECRET_INPUTS
 from connections.models import ConnectionAction, ConnectionSetup
 from connections.setup import connection_from_data
-from connections.views import connectionaction_redirect
+from connections.views import admin_signin_redirect, connectionaction_redirect
 from mappings.models import Coupling
 from mappings.salespeople import SALESPERSON_TABLE, USER_TABLE, SalespersonRow, UserRow, salespeople_match_by_email
 
@@ -232,8 +232,9 @@ class ConnectionSetupWizard(RoleRequiredMixin, SessionWizardView):
     def done(self, form_list: Any, **kwargs: Any) -> HttpResponse:
         """Finish: save what was entered at once (:func:`connections.actions.configuration.connection_save`, nothing
         remote; secrets encrypted), then start the remote steps (test, solution import, default configuration,
-        enable) on a worker and redirect to the action's status page. Invalid data shows its errors and saves
-        nothing."""
+        enable) on a worker and redirect to the action's status page. With the solution import, the browser first
+        goes to Microsoft's sign-in for a Dataverse administrator (:func:`connections.views.admin_signin_redirect`).
+        Invalid data shows its errors and saves nothing."""
         data: dict[str, Any] = {}
         for form in form_list:
             data.update(form.cleaned_data)
@@ -245,9 +246,11 @@ class ConnectionSetupWizard(RoleRequiredMixin, SessionWizardView):
         except ValidationError as error:
             messages.error(self.request, " ".join(error.messages))
             return render(self.request, "connections/connectionsetup_finish.html", {"errors": error.messages})
-        action = connection_action_enqueue(
-            connection=connection, kind=ConnectionAction.Kind.FINISH, user=self.request.user,
-            admin_username=data.get("admin_username") or "", admin_password=data.get("admin_password") or "",
-            options={name: data[name] for name in FINISH_OPTIONS if name in data})
-
+        options = {name: data[name] for name in FINISH_OPTIONS if name in data}
+        if data.get("import_solution"):
+            # The solution import needs a Dataverse administrator: "Sign in with Microsoft" first; the callback
+            # starts Finish with that sign-in's token (connections.views.admin_signin_callback).
+            return admin_signin_redirect(self.request, connection, kind=ConnectionAction.Kind.FINISH, options=options)
+        action = connection_action_enqueue(connection=connection, kind=ConnectionAction.Kind.FINISH,
+                                           user=self.request.user, options=options)
         return connectionaction_redirect(self.request, action)

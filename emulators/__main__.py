@@ -27,7 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8443, help="TCP port; 0 picks a free one (default 8443)")
     s.add_argument("--data-dir", required=True, type=Path, help="directory for certificates, secrets and state")
     s.add_argument("--seed", choices=("demo", "none"), default="demo", help="seed data set (default demo)")
-    s.add_argument("--scale", type=int, default=0, help="add N generated BC items, customers and sales prices")
+    s.add_argument("--scale", type=int, default=0, help="add N generated BC items, customers and price list lines")
+    s.add_argument("--bc-extension", choices=("installed", "absent"), default="installed",
+                   help="whether the BC tenant has the companion extension (absent: its custom API answers 404)")
     s.add_argument("--environment", default="production", help="BC environment name (default production)")
     s.add_argument("--latency-ms", type=float, default=0.0, help="added latency per API request (ms)")
     s.add_argument("--rate-429", type=float, default=0.0, help="share of API requests answered 429 (0..1)")
@@ -72,7 +74,7 @@ def serve(args: argparse.Namespace) -> int:
                         bc_window_seconds=args.bc_window_seconds, bc_concurrent=args.bc_concurrent,
                         fault_seed=args.fault_seed)
     app = EmulatorApp(data_dir, tls, seed=args.seed, scale=args.scale, settings=settings,
-                      environment=args.environment)
+                      environment=args.environment, bc_extension=args.bc_extension == "installed")
     server = EmulatorHTTPServer(args.host, args.port, app, server_context(tls))
     host = "[::1]" if args.host == "::1" else args.host
     origin = f"https://{host}:{server.port}"

@@ -11,7 +11,8 @@ URL layout (one host:port, e.g. ``https://127.0.0.1:8443``):
 * control: ``GET /_emulator/state``, ``POST /_emulator/faults``, ``POST /_emulator/reset``,
   ``POST /_emulator/certificates``, ``POST /_emulator/persist``, ``GET|POST /_emulator/privileges`` (Dataverse
   security roles), ``POST /_emulator/bulk-messages`` (Dataverse bulk operation messages of a table),
-  ``POST /_emulator/local-currency`` (BC's LCY) (loopback only, no token).
+  ``POST /_emulator/local-currency`` (BC's LCY), ``GET /_emulator/bc-requests`` (the BC operations answered since the
+  last reset) (loopback only, no token).
 
 The split between the services is a werkzeug URL map (:func:`_routes`); each service routes its own paths.
 
@@ -49,11 +50,12 @@ from .httpcore import Request, Response, json_response
 from .limits import Limiter, Settings, Throttled
 from .urls import Router, one_of
 
-STATE_FORMAT = 8  # 4: shipping agents, vendors, company information, extension fields, seeded roles;
+STATE_FORMAT = 10  # 4: shipping agents, vendors, company information, extension fields, seeded roles;
 #                  5: option-set changes (InsertOptionValue), accounts matching CRONUS customers;
 #                  6: contactsInformation (Contact Business Relation) rows; 7: sales users for CRONUS salespeople;
 #                  8: the state classes live in emulators.dataverse.store and emulators.bc.state (older pickles
-#                     name modules that no longer exist: they are re-seeded)
+#                     name modules that no longer exist: they are re-seeded);
+#                  9: BC price lists, stored unit groups, BC couplings and integration table mappings
 
 
 @dataclass
@@ -72,12 +74,21 @@ class Identity:
     bc_web_service_access_key: str
     organization_id: str
     signing_key_pem: str
+    #: A second app registration whose application user is a System Administrator in Dataverse (an unattended
+    #: solution import with client credentials, ``setup_connection --admin-app-from-emulator``).
+    admin_client_id: str = ""
+    admin_client_secret: str = ""
 
     @classmethod
     def load_or_create(cls, data_dir: Path) -> Identity:
         path = data_dir / "identity.json"
         if path.exists():
-            return cls(**json.loads(path.read_text()))
+            ident = cls(**json.loads(path.read_text()))
+            if ident.admin_client_id:
+                return ident
+            ident.admin_client_id, ident.admin_client_secret = str(uuid.uuid4()), "emu~" + secrets.token_urlsafe(30)
+            path.write_text(json.dumps(ident.__dict__, indent=2))
+            return ident
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
@@ -87,7 +98,8 @@ class Identity:
                     admin_password="Adm1n!" + secrets.token_urlsafe(12), integration_user=f"integration@{domain}",
                     integration_password="Int3g!" + secrets.token_urlsafe(12), bc_user="BCINTEGRATION",
                     bc_web_service_access_key=base64.b64encode(secrets.token_bytes(33)).decode(),
-                    organization_id=str(uuid.uuid4()), signing_key_pem=pem)
+                    organization_id=str(uuid.uuid4()), signing_key_pem=pem, admin_client_id=str(uuid.uuid4()),
+                    admin_client_secret="emu~" + secrets.token_urlsafe(30))
         path.write_text(json.dumps(ident.__dict__, indent=2))
         path.chmod(0o600)
         return ident
@@ -95,15 +107,16 @@ class Identity:
     def user_oid(self, upn: str) -> str:
         return str(uuid.uuid5(uuid.UUID(self.tenant_id), "user:" + upn.lower()))
 
-    def app_oid(self) -> str:
-        return str(uuid.uuid5(uuid.UUID(self.tenant_id), "sp:" + self.client_id))
+    def app_oid(self, client_id: str | None = None) -> str:
+        """The object id of an app's service principal (the portal's app by default)."""
+        return str(uuid.uuid5(uuid.UUID(self.tenant_id), "sp:" + (client_id or self.client_id)))
 
 
 class EmulatorApp:
     """The request handler behind :class:`emulators.httpcore.EmulatorHTTPServer`."""
 
     def __init__(self, data_dir: Path, tls: TlsFiles, *, seed: str, scale: int, settings: Settings,
-                 environment: str = "production") -> None:
+                 environment: str = "production", bc_extension: bool = True) -> None:
         self.data_dir = data_dir
         self.tls = tls
         self.seed_name = seed
@@ -126,7 +139,9 @@ class EmulatorApp:
                  EntraUser(self.ident.integration_user, self.ident.integration_password,
                            self.ident.user_oid(self.ident.integration_user), "Integration User")]
         self.entra = Entra(tenant_id=self.ident.tenant_id, tenant_domain=self.ident.tenant_domain,
-                           signing_key_pem=self.ident.signing_key_pem.encode(), apps=[app], users=users,
+                           signing_key_pem=self.ident.signing_key_pem.encode(),
+                           apps=[app, EntraApp(self.ident.admin_client_id, "BC Sales portal setup (administrator)",
+                                               [self.ident.admin_client_secret], {})], users=users,
                            resources={BC_RESOURCE: "bc"}, settings=settings)
         self.client_cert_thumbprint = sha1
         self._dirty = 0
@@ -134,7 +149,9 @@ class EmulatorApp:
         self._persist_lock = threading.Lock()
         dv_state, bc_state, self.seed_blob = self._load_or_seed()
         self.dv = Dataverse(dv_state, settings)
-        self.bc = BusinessCentral(bc_state, settings)
+        #: Whether the BC tenant has the companion extension (``--bc-extension installed|absent``).
+        self.bc_extension = bc_extension
+        self.bc = BusinessCentral(bc_state, settings, extension_installed=bc_extension)
         self.bc.tenant_id = self.ident.tenant_id
         self.bc.tenant_domain = self.ident.tenant_domain
         self.routes = _routes(self.ident)
@@ -189,6 +206,7 @@ class EmulatorApp:
             self.dv.load(dv_state)
             self.dv._metadata_cache.clear()
             self.bc.load(bc_state)
+            self.bc.requests.clear()
         self.settings.update(self.initial_settings.as_dict())
         self.limiter.reset()
         with self._count_lock:
@@ -216,6 +234,7 @@ class EmulatorApp:
             "dataverse_url": self.origin,
             "business_central_url": f"{self.origin}/v2.0/{i.tenant_id}/{self.environment}",
             "tenant_id": i.tenant_id, "client_id": i.client_id, "client_secret": i.client_secret,
+            "admin_client_id": i.admin_client_id, "admin_client_secret": i.admin_client_secret,
             "integration_user": i.integration_user, "admin_user": i.admin_user, "admin_password": i.admin_password,
             "ca_bundle": str(self.tls.ca),
             "integration_password": i.integration_password, "tenant_domain": i.tenant_domain,
@@ -224,6 +243,7 @@ class EmulatorApp:
             "business_central_scope": f"{BC_RESOURCE}/.default",
             "bc_environment": self.environment, "bc_companies": companies,
             "bc_api_url": f"{self.origin}/v2.0/{i.tenant_id}/{self.environment}/api/v2.0",
+            "bc_extension": "installed" if self.bc_extension else "absent",
             "bc_custom_api_url": f"{self.origin}/v2.0/{i.tenant_id}/{self.environment}/api/bcportal/integration/v1.0",
             "bc_user": i.bc_user, "bc_web_service_access_key": i.bc_web_service_access_key,
             "client_certificate": str(self.tls.client_cert), "client_private_key": str(self.tls.client_key),
@@ -468,8 +488,14 @@ class EmulatorApp:
                          for c in self.bc.state.companies.values()}
         return json_response(200, {"settings": self.settings.as_dict(), "info": self.info(),
                                    "dataverse_rows": dv_counts, "bc_rows": bc_counts,
-                                   "solutions": sorted(self.dv.state.solutions),
+                                   "solutions": sorted(self.dv.state.components),
                                    "requests": dict(self.request_counts)})
+
+    def _bc_requests(self, body: Any) -> Response:
+        """``GET /_emulator/bc-requests``: the operations BC answered since start or the last reset (each
+        ``$batch`` operation on its own): ``{"requests": [{"method", "api", "path", "select", "body"}]}``."""
+        with self.bc.lock:
+            return json_response(200, {"requests": list(self.bc.requests)})
 
     def _revoked_privileges(self, body: Any) -> Response:
         return json_response(200, {"revoked": self.dv.revoked_privileges()})
@@ -511,7 +537,7 @@ class EmulatorApp:
 
 
 #: Control actions: ``GET /_emulator/<action>`` and ``POST /_emulator/<action>`` -> handler method.
-_CONTROL_GET = {"state": "_state", "privileges": "_revoked_privileges"}
+_CONTROL_GET = {"state": "_state", "privileges": "_revoked_privileges", "bc-requests": "_bc_requests"}
 _CONTROL_POST = {"privileges": "_privileges", "bulk-messages": "_bulk_messages", "local-currency": "_local_currency",
                  "faults": "_faults", "reset": "_reset", "certificates": "_certificates", "persist": "_persist"}
 

@@ -14,7 +14,11 @@ credentials"):
 * ``GET /common/discovery/instance`` - answered for clients that forget ``instance_discovery=False``.
 * ``POST /{tenant}/oauth2/v2.0/token`` - grants ``client_credentials`` (secret in the body or HTTP
   Basic, or a certificate ``client_assertion`` signed RS256/PS256 with ``x5t``/``x5t#S256``),
-  ``password`` (ROPC, legacy OAuth connection string) and ``refresh_token``.
+  ``password`` (ROPC, legacy OAuth connection string), ``refresh_token``, ``authorization_code`` (with PKCE) and
+  ``urn:ietf:params:oauth:grant-type:device_code``. A grant without a client credential is a public client's: the
+  app registration must allow public client flows (``allow_public_client``), else ``invalid_client`` AADSTS7000218.
+* ``/{tenant}/oauth2/v2.0/authorize``, ``/{tenant}/oauth2/v2.0/devicecode`` and ``/devicelogin`` - interactive
+  sign-in (authorization code flow and device authorization grant), see :mod:`emulators.entra_signin`.
 
 The URLs are the werkzeug URL map :data:`ROUTES`. Access tokens are RS256 JWTs ("Microsoft identity platform access
 tokens") with ``aud`` (resource), ``iss``, ``tid``, ``oid``, ``appid``/``azp``, ``roles`` or ``scp``,
@@ -46,6 +50,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.routing import Rule
 
+from .entra_signin import DEFAULT_REDIRECT_URIS, OIDC_SCOPES, SignInFlows
 from .httpcore import Request, Response, json_response
 from .urls import Router
 
@@ -59,18 +64,27 @@ ROUTES = Router([
     Rule("/<segment:tenant>/discovery/v2.0/keys", endpoint="keys"),
     Rule("/<segment:tenant>/oauth2/v2.0/token", endpoint="token"),
     Rule("/<segment:tenant>/oauth2/v2.0/authorize", endpoint="authorize"),
+    Rule("/<segment:tenant>/oauth2/v2.0/devicecode", endpoint="devicecode"),
+    Rule("/devicelogin", endpoint="devicelogin"),
 ])
+
+#: The device code grant type (RFC 8628; Microsoft Learn "Microsoft identity platform and the OAuth 2.0 device
+#: authorization grant flow").
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @dataclass
 class EntraApp:
-    """An app registration: secrets, certificate thumbprints (hex upper) -> PEM, public-client flag."""
+    """An app registration: secrets, certificate thumbprints (hex upper) -> PEM, public-client flag ("Allow public
+    client flows": device code and ROPC without a secret), web redirect URIs (the portal's sign-in callback on
+    loopback by default)."""
 
     client_id: str
     display_name: str
     secrets: list[str]
     certificates: dict[str, str] = field(default_factory=dict)  # sha1/sha256 hex -> certificate PEM
     allow_public_client: bool = True
+    redirect_uris: list[str] = field(default_factory=lambda: list(DEFAULT_REDIRECT_URIS))
 
 
 @dataclass
@@ -143,6 +157,8 @@ class Entra:
         self._refresh_tokens: dict[str, tuple[str, str, str]] = {}
         self._validated: dict[str, tuple[Principal, str, float]] = {}
         self._lock = threading.Lock()
+        #: Authorization codes and device flows (interactive sign-in).
+        self.sign_in = SignInFlows(self)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -248,6 +264,8 @@ class Entra:
                 "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}]})
         if endpoint == "keys":
             return self._jwks()
+        if endpoint == "devicelogin":
+            return self.sign_in.device_login(req)
         tenant = values["tenant"]
         if endpoint == "openid_configuration":
             if not self._tenant_ok(tenant):
@@ -260,9 +278,11 @@ class Entra:
             if not self._tenant_ok(tenant):
                 return self._tenant_not_found(tenant)
             return self._token(req, tenant)
-        return self._error(400, "invalid_request", 900144,
-                           "Interactive sign-in is not available in the emulator; use client credentials "
-                           "or the username/password grant.")
+        if not self._tenant_ok(tenant):
+            return self._tenant_not_found(tenant)
+        if endpoint == "devicecode":
+            return self.sign_in.device_authorization(req)
+        return self.sign_in.authorize(req)
 
     def _discovery(self, tenant: str) -> Response:
         base = f"{self.origin}/{self.tenant_id}"
@@ -327,7 +347,7 @@ class Entra:
                                f"'{self.tenant_domain}'. This can happen if the application has not been installed by "
                                "the administrator of the tenant or consented to by any user in the tenant. You may "
                                "have sent your authentication request to the wrong tenant.")
-        if grant not in ("client_credentials", "password", "refresh_token"):
+        if grant not in ("client_credentials", "password", "refresh_token", "authorization_code", DEVICE_CODE_GRANT):
             return self._error(400, "unsupported_grant_type", 70003,
                                "The app requested an unsupported grant type '" + grant + "'.")
         secret = form.get("client_secret") or basic_secret
@@ -349,7 +369,14 @@ class Entra:
             if user is None:
                 return self._error(400, "invalid_grant", 50034, "The user account does not exist in the directory.")
             return self._user_tokens(app, user, scopes or rt[2].split())
-        resource_scopes = [s for s in scopes if s not in ("openid", "profile", "offline_access", "email")]
+        if grant in ("authorization_code", DEVICE_CODE_GRANT):
+            redeemed = (self.sign_in.redeem_code(form, app) if grant == "authorization_code"
+                        else self.sign_in.redeem_device_code(form, app))
+            if isinstance(redeemed, Response):
+                return redeemed
+            user, granted, nonce = redeemed
+            return self._user_tokens(app, user, granted, nonce=nonce)
+        resource_scopes = [s for s in scopes if s not in OIDC_SCOPES]
         if grant == "client_credentials":
             if len(resource_scopes) != 1:
                 return self._error(400, "invalid_scope", 70011,
@@ -392,8 +419,9 @@ class Entra:
                            "administrator of the tenant or consented to by any user in the tenant. You might have "
                            "sent your authentication request to the wrong tenant.")
 
-    def _user_tokens(self, app: EntraApp, user: EntraUser, scopes: list[str]) -> Response:
-        resource_scopes = [s for s in scopes if s not in ("openid", "profile", "offline_access", "email")]
+    def _user_tokens(self, app: EntraApp, user: EntraUser, scopes: list[str], *, nonce: str | None = None
+                     ) -> Response:
+        resource_scopes = [s for s in scopes if s not in OIDC_SCOPES]
         if len(resource_scopes) != 1:
             return self._error(400, "invalid_scope", 70011,
                                "The provided value for the input parameter 'scope' is not valid. "
@@ -403,10 +431,13 @@ class Entra:
             return self._resource_not_found(resource_scopes[0])
         token, life = self.issue_token(audience=resource, app=app, user=user, scope_claim="user_impersonation")
         now = int(time.time())
-        id_token = jwt.encode({"aud": app.client_id, "iss": self.issuer_v2, "iat": now, "nbf": now,
-                               "exp": now + 3600, "sub": user.object_id, "oid": user.object_id,
-                               "tid": self.tenant_id, "preferred_username": user.upn, "name": user.display_name,
-                               "ver": "2.0"}, self.key, algorithm="RS256", headers={"kid": self.kid})
+        id_claims: dict[str, Any] = {"aud": app.client_id, "iss": self.issuer_v2, "iat": now, "nbf": now,
+                                     "exp": now + 3600, "sub": user.object_id, "oid": user.object_id,
+                                     "tid": self.tenant_id, "preferred_username": user.upn, "name": user.display_name,
+                                     "ver": "2.0"}
+        if nonce:  # the authorization request's nonce comes back in the ID token (OpenID Connect Core 1.0)
+            id_claims["nonce"] = nonce
+        id_token = jwt.encode(id_claims, self.key, algorithm="RS256", headers={"kid": self.kid})
         rt = _b64url(secrets.token_bytes(32))
         with self._lock:
             self._refresh_tokens[rt] = (user.upn.lower(), app.client_id, " ".join(scopes))

@@ -260,10 +260,34 @@ class _Compiler:
                 stack.extend((n.right, n.left))
             else:
                 terms.append(n)
-        preds = [self.predicate(t) for t in terms]
         if kind is ast.Or:
+            preds = self._or_terms(terms)
             return _Expr(lambda r: any(p(r) for p in preds), "bool")
+        preds = [self.predicate(t) for t in terms]
         return _Expr(lambda r: all(p(r) for p in preds), "bool")
+
+    def _or_terms(self, terms: list[Any]) -> list[Predicate]:
+        """Predicates of an ``or`` chain; ``p eq 'a' or p eq 'b' or ...`` on one property becomes one set lookup
+        (same result as the separate comparisons, in one step per row instead of one per value)."""
+        same: dict[str, tuple[_Expr, list[Any]]] = {}
+        rest: list[Predicate] = []
+        for term in terms:
+            if (isinstance(term, ast.Compare) and isinstance(term.comparator, ast.Eq)
+                    and isinstance(term.left, (ast.Identifier, ast.Attribute))):
+                right = self.expr(term.right)
+                if right.is_const and right.const is not None:
+                    path = _path(term.left)
+                    left = same[path][0] if path in same else self.expr(term.left)
+                    same.setdefault(path, (left, []))[1].append(right)
+                    continue
+            rest.append(self.predicate(term))
+        for left, constants in same.values():
+            kinds = {left.kind} | {c.kind for c in constants}
+            kind = next((k for k in ("datetime", "guid", "str", "num", "bool") if k in kinds), "any")
+            norm, getter = self.normalizer(kind), left.fn
+            allowed = {norm(c.const) for c in constants}
+            rest.append(lambda r, norm=norm, getter=getter, allowed=allowed: norm(getter(r)) in allowed)
+        return rest
 
     def literal(self, node: Any) -> _Expr:
         if isinstance(node, ast.Null):

@@ -16,7 +16,7 @@ Choices (documented in emulators/README.md):
   year, 1903 -> this year, same ISO week and weekday; first/last day of a month kept).  Relative
   Contoso templates are resolved against today.
 * SystemIds are UUIDv5 of (company, table, key): stable across restarts and re-seeding.
-* ``--scale N`` adds N generated items, N customers and N sales prices to CRONUS (deterministic
+* ``--scale N`` adds N generated items, N customers and N price list lines to CRONUS (deterministic
   pseudo-random: log-normal prices, Zipf-like category use, cities from the post code table).
 """
 
@@ -33,7 +33,9 @@ from typing import Any
 
 from .bc import BCState, BusinessCentral, now_bc
 from .bc import stable_id as bc_id
+from .bc.seed import seed_bc_couplings, seed_price_lists, seed_unit_groups
 from .dataverse import schema as S
+from .dataverse.security import privilege_rows
 from .dataverse.store import OrgState, now_iso
 
 DATA = Path(__file__).parent / "data"
@@ -46,6 +48,11 @@ SALES_USER_CODES = ("EH", "JO", "LT", "OF")
 def load(folder: str, name: str) -> list[dict[str, Any]]:
     """Rows of ``data/<folder>/<name>.json``."""
     return json.loads((DATA / folder / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def ADMIN_APP_USER_ID(ident: Any) -> str:  # noqa: N802 - constant-like accessor, as APP_USER_ID
+    """The application user of the administrator app (System Administrator; see ``Identity.admin_client_id``)."""
+    return S.stable_id("systemuser", "admin-app", ident.admin_client_id)
 
 
 def APP_USER_ID(ident: Any) -> str:  # noqa: N802 - constant-like accessor used in the JSON line
@@ -83,7 +90,7 @@ def adjust_date(template: str | None, today: dt.date | None = None) -> str | Non
 
 # ---------------------------------------------------------------------- Dataverse
 def _dv_row(state: OrgState, table: str, rid: str, values: dict[str, Any], admin: str, now: str) -> dict[str, Any]:
-    t = S.TABLES[table]
+    t = S.STANDARD_TABLES[table]
     row: dict[str, Any] = {c.name: c.default for c in t.columns.values() if c.default is not None}
     row.update(values)
     row[t.primary_id] = rid
@@ -148,6 +155,14 @@ def build_dataverse(ident: Any, *, demo: bool) -> OrgState:
         role_ids[name] = rid
         add("role", rid, {"name": name, "businessunitid": state.root_bu_id, "roletemplateid": tid,
                           "parentrootroleid": rid, "ismanaged": True})
+    # The organization's privileges; System Administrator holds all (its template), the other standard roles hold
+    # those of the standard tables (a simplification: real roles hold fewer, at several depths). Tables a solution
+    # adds are only in the roles that solution grants them to.
+    privileges = privilege_rows(S.STANDARD_TABLES.values(), others=True)
+    for pid, values in privileges.items():
+        add("privilege", pid, values)
+    state.n2n["roleprivileges_association"] = {(rid, pid) for name, rid in role_ids.items()
+                                               if roles[name] != S.SYSTEM_ADMINISTRATOR_TEMPLATE for pid in privileges}
     users = [
         (admin, {"firstname": "System", "lastname": "Administrator", "domainname": ident.admin_user,
                  "internalemailaddress": ident.admin_user,
@@ -161,6 +176,11 @@ def build_dataverse(ident: Any, *, demo: bool) -> OrgState:
                               "domainname": f"{ident.client_id}@{ident.tenant_domain}",
                               "applicationid": ident.client_id, "azureactivedirectoryobjectid": ident.app_oid(),
                               "accessmode": 4, "islicensed": False, "isintegrationuser": True}),
+        (ADMIN_APP_USER_ID(ident), {"firstname": "#", "lastname": "BC Sales Portal Setup",
+                                    "domainname": f"{ident.admin_client_id}@{ident.tenant_domain}",
+                                    "applicationid": ident.admin_client_id,
+                                    "azureactivedirectoryobjectid": ident.app_oid(ident.admin_client_id),
+                                    "accessmode": 4, "islicensed": False}),
         (S.stable_id("systemuser", "SYSTEM"), {"lastname": "SYSTEM", "fullname": "SYSTEM", "domainname": "",
                                                "accessmode": 0, "isdisabled": True, "islicensed": False}),
         (S.stable_id("systemuser", "INTEGRATION"), {"lastname": "INTEGRATION", "domainname": "", "accessmode": 0,
@@ -185,6 +205,7 @@ def build_dataverse(ident: Any, *, demo: bool) -> OrgState:
     # (privileges are enforced: a user without any role gets 403 0x80040220).  The interactive integration user
     # (``integration_user``, also the salesperson the impersonation tests act for) holds "Salesperson".
     state.n2n["systemuserroles_association"] = {(admin, role_ids["System Administrator"]),
+                                                (ADMIN_APP_USER_ID(ident), role_ids["System Administrator"]),
                                                 (APP_USER_ID(ident), role_ids["Basic User"]),
                                                 (S.stable_id("systemuser", "integration"), role_ids["Salesperson"]),
                                                 *((S.stable_id("systemuser", "salesperson", code),
@@ -204,7 +225,7 @@ def build_dataverse(ident: Any, *, demo: bool) -> OrgState:
     for msg in (*S.BULK_MESSAGES, "Create", "Update", "Delete", "Retrieve", "RetrieveMultiple"):
         msg_ids[msg] = S.stable_id("sdkmessage", msg)
         add("sdkmessage", msg_ids[msg], {"name": msg})
-    for t in S.TABLES.values():
+    for t in S.STANDARD_TABLES.values():
         # no UpsertMultiple filter: it is available where CreateMultiple and UpdateMultiple both are (schema.py)
         msgs = list(S.BULK_FILTER_MESSAGES) if t.bulk and not t.read_only else []
         if not t.read_only:
@@ -585,7 +606,7 @@ def _seed_documents(bc: BusinessCentral, cid: str, folder: str, customers: dict[
 
 
 def _scale(bc: BusinessCentral, cid: str, n: int) -> None:
-    """N generated items, customers and sales prices (deterministic, realistic distributions)."""
+    """N generated items, customers and price list lines (deterministic, realistic distributions)."""
     rng = random.Random(20240101)
     cats = sorted(bc.table(cid, "itemCategories").values(), key=lambda r: r["code"])
     uoms = {r["code"]: r["id"] for r in bc.table(cid, "unitsOfMeasure").values()}
@@ -629,15 +650,12 @@ def _scale(bc: BusinessCentral, cid: str, n: int) -> None:
                                "creditLimit": float(rng.choice([0, 0, 5000, 10000, 25000, 100000])),
                                "paymentTermsId": rng.choice(terms)["id"] if terms else None})
     today = dt.date.today()
-    for i in range(1, n + 1):
-        number = rng.choice(item_numbers)
-        ins(cid, "salesPrices", {"id": bc_id("scale", "price", str(i)), "itemNumber": number,
-                                 "salesType": rng.choices(["All Customers", "Customer Price Group", "Customer"],
-                                                          [0.6, 0.3, 0.1])[0],
-                                 "salesCode": None, "startingDate": (today - dt.timedelta(days=rng.randint(0,
-                                 720))).isoformat(),
-                                 "minimumQuantity": float(rng.choice([0, 0, 0, 5, 10, 50])),
-                                 "unitPrice": round(rng.lognormvariate(4.5, 1.1), 2), "unitOfMeasureCode": "PCS"})
+    seed_price_lists(bc, cid, [{
+        "item_no": rng.choice(item_numbers), "source_type": "All Customers",
+        "starting_date": (today - dt.timedelta(days=rng.randint(0, 720))).isoformat(),
+        "minimum_quantity": float(rng.choice([0, 0, 0, 5, 10, 50])),
+        "unit_price": round(rng.lognormvariate(4.5, 1.1), 2),
+        "unit_of_measure_code": "PCS"} for _ in range(n)])
 
 
 def build_bc(*, demo: bool, scale: int) -> BCState:
@@ -650,17 +668,22 @@ def build_bc(*, demo: bool, scale: int) -> BCState:
         for g in load("bc-cronus", "customer_price_groups"):
             bc.insert_seed(cronus, "customerPriceGroups", {"id": bc_id("bc-cronus", "cpg", g["code"]),
                                                            "code": g["code"], "description": g.get("description")})
-        for p in load("bc-cronus", "sales_prices"):
-            bc.insert_seed(cronus, "salesPrices", {
-                "id": bc_id("bc-cronus", "price", p["item_no"], str(p.get("currency_code")), str(p["unit_price"])),
-                "itemNumber": p["item_no"], "salesType": p.get("sales_type") or "All Customers",
-                "salesCode": p.get("sales_code"), "currencyCode": None if p.get("currency_code") == LCY
-                else p.get("currency_code"), "startingDate": adjust_date(p.get("starting_date_template")),
-                "minimumQuantity": _num(p.get("minimum_quantity")), "unitPrice": _num(p.get("unit_price"))})
+        # Sales Price rows (the dataset's, from the W1 demo tool) as BC's price-list upgrade turns them into price
+        # lists: one header per assign-to source and currency, one line per price
+        seed_price_lists(bc, cronus, [{
+            "item_no": p["item_no"], "source_type": p.get("sales_type") or "All Customers",
+            "source_no": p.get("sales_code"), "currency_code": None if p.get("currency_code") == LCY
+            else p.get("currency_code"), "starting_date": adjust_date(p.get("starting_date_template")),
+            "minimum_quantity": _num(p.get("minimum_quantity")), "unit_price": _num(p.get("unit_price"))}
+            for p in load("bc-cronus", "sales_prices")])
+        # BC's own couplings of the CRONUS customers the Sales organization holds as accounts (emulators/README.md)
+        seed_bc_couplings(bc, cronus, {name: S.stable_id("account", "cronus", name) for name in CRONUS_ACCOUNTS})
         contoso = _company(bc, "Contoso Coffee", "contoso-coffee", created)
         _seed_company(bc, contoso, "bc-contoso-coffee", us=True)
+        seed_unit_groups(bc, contoso)
     if scale > 0:
         _scale(bc, cronus, scale)
+    seed_unit_groups(bc, cronus)
     return bc.state
 
 

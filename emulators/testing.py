@@ -135,6 +135,13 @@ class RunningEmulators:
         r.raise_for_status()
         return r.json()
 
+    def bc_requests(self) -> list[dict[str, Any]]:
+        """``GET /_emulator/bc-requests``: the BC operations answered since the last reset, each
+        ``{"method", "api" ("v2.0"|"custom"), "path" (below the API root), "select", "body" (keys)}``."""
+        r = self.session.get(f"{self.control_url}/bc-requests", timeout=30)
+        r.raise_for_status()
+        return r.json()["requests"]
+
     def state(self) -> dict[str, Any]:
         """``GET /_emulator/state``: settings, info, row counts and request counts per service."""
         r = self.session.get(f"{self.control_url}/state", timeout=30)
@@ -161,15 +168,19 @@ class RunningEmulators:
 
 
 def start_emulators(data_dir: Path, *, seed: str = "demo", scale: int = 0, port: int = 0,
-                    extra_args: Sequence[str] = (), timeout: float = 120.0) -> RunningEmulators:
+                    extra_args: Sequence[str] = (), timeout: float = 120.0,
+                    bc_extension: bool = True) -> RunningEmulators:
     """Start ``python -m emulators serve`` and wait (at most ``timeout`` seconds) for its JSON line.
+
+    ``bc_extension=False`` starts BC as a tenant without the companion extension (``--bc-extension absent``).
 
     ``port=0`` picks a free port.  Raises :class:`EmulatorStartError` when the process exits early or
     prints no JSON line in time."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "emulators", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--data-dir", str(data_dir), "--seed", seed, "--scale", str(scale), *extra_args]
+           "--data-dir", str(data_dir), "--seed", seed, "--scale", str(scale),
+           "--bc-extension", "installed" if bc_extension else "absent", *extra_args]
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ)
     env["PYTHONPATH"] = str(root) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")

@@ -6,7 +6,7 @@ Filters, field mappings, pages and the synchronization engine all validate again
 
 * BC side: a table is named by its BC table name ("Item", "Salesperson/Purchaser"); each field by its BC field name
   ("No.", "Unit Price") and carries the API property the BC API uses for it ("number", "unitPrice"). Tables that API
-  v2.0 lacks (Resource, Customer Price Group, Sales Price, unit groups, item/resource units of measure, shipping
+  v2.0 lacks (Resource, price list headers and lines, unit groups, item/resource units of measure, shipping
   agents; Microsoft Learn: "Business Central API (v2.0)") are served by the portal's custom API route
   (``api=CUSTOM_API``; Microsoft Learn: "Developing a custom API"); fields the v2.0 entity lacks are marked
   ``extension=True`` (served by the same custom route's extension of the entity).
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from odata_query import ast
@@ -248,15 +248,23 @@ _BC_TABLE_LIST: tuple[BCTable, ...] = (
         _f("Unit Cost", "unitCost", "decimal"), _f("Base Unit of Measure", "baseUnitOfMeasureCode", "code"),
         _f("Vendor No.", "vendorNumber", "code", ext=True), _f("Capacity", "capacity", "decimal", ext=True),
     )),
-    BCTable("Customer Price Group", "customerPriceGroups", CUSTOM_API, "Code", "Code", (
-        _f("Code", "code", "code"), _f("Description", "description"),
+    # Extended price calculation (BC: table 7000 "Price List Header", table 7001 "Price List Line").
+    BCTable("Price List Header", "priceListHeaders", CUSTOM_API, "Code", "Code", (
+        _f("Code", "code", "code"), _f("Description", "description"), _f("Source Type", "sourceType", "option"),
+        _f("Source No.", "sourceNumber", "code"), _f("Currency Code", "currencyCode", "code"),
+        _f("Starting Date", "startingDate", "date"), _f("Ending Date", "endingDate", "date"),
+        _f("Price Type", "priceType", "option"), _f("Amount Type", "amountType", "option"),
+        _f("Status", "status", "option"), _f("Allow Updating Defaults", "allowUpdatingDefaults", "boolean"),
     )),
-    BCTable("Sales Price", "salesPrices", CUSTOM_API, "Item No.", "Item No.", (
-        _f("Item No.", "itemNumber", "code"), _f("Sales Type", "salesType", "option"),
-        _f("Sales Code", "salesCode", "code"), _f("Currency Code", "currencyCode", "code"),
-        _f("Unit of Measure Code", "unitOfMeasureCode", "code"), _f("Unit Price", "unitPrice", "decimal"),
-        _f("Minimum Quantity", "minimumQuantity", "decimal"), _f("Starting Date", "startingDate", "date"),
-        _f("Ending Date", "endingDate", "date"),
+    BCTable("Price List Line", "priceListLines", CUSTOM_API, "Asset No.", "Line No.", (
+        _f("Price List Code", "priceListCode", "code"), _f("Line No.", "lineNumber", "integer"),
+        _f("Source Type", "sourceType", "option"), _f("Source No.", "sourceNumber", "code"),
+        _f("Asset Type", "assetType", "option"), _f("Asset No.", "assetNumber", "code"),
+        _f("Unit of Measure Code", "unitOfMeasureCode", "code"), _f("Currency Code", "currencyCode", "code"),
+        _f("Starting Date", "startingDate", "date"), _f("Ending Date", "endingDate", "date"),
+        _f("Minimum Quantity", "minimumQuantity", "decimal"), _f("Unit Price", "unitPrice", "decimal"),
+        _f("Price Type", "priceType", "option"), _f("Amount Type", "amountType", "option"),
+        _f("Status", "status", "option"),
     )),
     BCTable("Sales Invoice Header", "salesInvoices", STANDARD_API, "No.", "No.", (
         _f("No.", "number", "code"), _f("Invoice Date", "invoiceDate", "date"), _f("Due Date", "dueDate", "date"),
@@ -389,7 +397,7 @@ def _doc_lines(parent: str) -> tuple[DataverseColumn, ...]:
         _c("priceperunit", "Money"), _c("ispriceoverridden", "Boolean"), _c("manualdiscountamount", "Money"),
         _c("tax", "Money"), _c("baseamount", "Money", ro=True), _c("extendedamount", "Money", ro=True),
         _c("lineitemnumber", "Integer"), _c("sequencenumber", "Integer"), _c("quantityshipped", "Decimal"),
-        _c("producttypecode", "Picklist"), _c("description", "Memo"), _c("bcbi_businesscentrallinenumber", "Integer"),
+        _c("producttypecode", "Picklist"), _c("description", "Memo"), _c("bcp_businesscentrallinenumber", "Integer"),
     )
 
 
@@ -454,7 +462,7 @@ _DATAVERSE_TABLE_LIST: tuple[DataverseTable, ...] = (
               owned=True, currency=True),
     _dv_table("salesorder", "salesorders", "name", *_doc_header("ordernumber"), _lookup("quoteid", "quote"),
               _c("requestdeliveryby", "DateTime"), _c("datefulfilled", "DateTime"), _c("submitdate", "DateTime"),
-              _c("bcbi_businesscentralordernumber"), owned=True, currency=True),
+              _c("bcp_businesscentralordernumber"), owned=True, currency=True),
     _dv_table("salesorderdetail", "salesorderdetails", "productdescription", *_doc_lines("salesorderid"),
               currency=True, states=False),
     _dv_table("invoice", "invoices", "name", *_doc_header("invoicenumber"), _lookup("salesorderid", "salesorder"),
@@ -485,6 +493,21 @@ def dataverse_table(logical_name: str) -> DataverseTable:
             f'"{logical_name}" is not a Dataverse table the portal knows. '
             f'Choose one of: {", ".join(sorted(DATAVERSE_TABLES))}.'
         ) from None
+
+
+class _Lexer(ODataLexer):
+    """odata-query's lexer with the lambda operators ``any``/``all`` as whole words only, so that a property such as
+    ``allowUpdatingDefaults`` is one identifier (OData Version 4.01, Part 2: URL Conventions, lambda operators)."""
+
+    tokens = ODataLexer.tokens
+
+    @_(r"any(?![\w.])")  # type: ignore[name-defined]  # noqa: F821
+    def ANY(self, t: Any) -> Any:  # noqa: N802
+        return ODataLexer.ANY(self, t)
+
+    @_(r"all(?![\w.])")  # type: ignore[name-defined]  # noqa: F821
+    def ALL(self, t: Any) -> Any:  # noqa: N802
+        return ODataLexer.ALL(self, t)
 
 
 _FUNCTIONS = {"contains", "startswith", "endswith", "tolower", "toupper", "length", "trim", "year", "month", "day"}
@@ -543,7 +566,7 @@ def validate_filter(side: Literal["bc", "dataverse"], table: str, expression: st
     known = bc_table(table).api_properties() if side == "bc" else dataverse_table(table).filter_names()
     where = f'the Business Central table "{table}"' if side == "bc" else f'the Dataverse table "{table}"'
     try:
-        tree = ODataParser().parse(ODataLexer().tokenize(expression))
+        tree = ODataParser().parse(_Lexer().tokenize(expression))
     except ODataException as exc:
         detail = re.sub(r"Token\(type='(\w+)', value=(.*?), lineno=\d+, index=(\d+)\)",
                         r"\2 at position \3", str(exc))

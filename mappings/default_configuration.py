@@ -18,6 +18,9 @@ Deliberate differences from BC, each named where it applies:
   (Microsoft Learn: "Business Central API (v2.0)"); BC reads the posted table directly.
 * SALESORDER-ORDER has no Document Type filter because ``salesOrders`` only holds orders (Microsoft Learn: "Business
   Central API (v2.0)").
+* Prices follow BC's extended price calculation (PLHEADER-PRICE, PLLINE-PRODPRICE: Price List Header / Line); the
+  legacy Customer Price Group / Sales Price mappings (CUSTPRCGRP-PRICE, SALESPRC-PRODPRICE) are not offered, as BC
+  removed them with legacy pricing (codeunit 5334 CRM Setup Defaults, ResetConfiguration).
 * Priorities follow BC's GetPrioritizedMappingList (systemuser, currency, unit of measure, customer, contact, item,
   resource) and place every other mapping after the mappings it depends on, so every list reads in dependency order.
 """
@@ -140,6 +143,17 @@ def _address_to(prefix: str, column_prefix: str, direction: Direction, *, name: 
                  for part in order if name or part != "Name")
 
 
+#: PLHEADER-PRICE table filter (BC: codeunit 5334 CRM Setup Defaults, ResetPriceListHeaderPricelevelMapping): sales
+#: prices only, and "Allow Updating Defaults" = (Sales & Receivables Setup "Default Price List Code" <> ''). The portal
+#: applies BC's value for a company with a default price list code (Yes): BC's switch to extended price calculation
+#: defines the default price lists and their codes (codeunit 7049 "Feature - Price Calculation",
+#: CreateDefaultPriceLists). For a company without one, edit the filter to ``allowUpdatingDefaults eq false``.
+PRICE_LIST_HEADER_FILTER = "priceType eq 'Sale' and amountType eq 'Price' and allowUpdatingDefaults eq true"
+#: PLLINE-PRODPRICE table filter (BC: ResetPriceListLineProductPricelevelMapping): sales prices of items and
+#: resources without a minimum quantity (Dataverse keeps one price per product and unit in a price list).
+PRICE_LIST_LINE_FILTER = ("priceType eq 'Sale' and amountType eq 'Price' "
+                          "and (assetType eq 'Item' or assetType eq 'Resource') and minimumQuantity eq 0")
+
 _PARTY_DEPENDENCIES = (("SALESPEOPLE", "person"), ("CURRENCY", ""), ("PAYMENT TERMS", ""), ("SHIPMENT METHOD", ""),
                        ("SHIPPING AGENT", ""))
 
@@ -258,18 +272,24 @@ MAPPINGS: tuple[MappingDefault, ...] = (
         ),
     ),
     MappingDefault(
-        "CUSTPRCGRP-PRICE", "Customer Price Group", "pricelevel", "pricelevelid", TO, 80, CRM_SERVICE,
+        "PLHEADER-PRICE", "Price List Header", "pricelevel", "pricelevelid", TO, 80, CRM_SERVICE,
+        table_filter=PRICE_LIST_HEADER_FILTER,
         dependencies=(("CURRENCY", ""), ("ITEM-PRODUCT", "")), job=JobDefault(30, 1440),
-        fields=(F("Code", "name", TO),),
+        fields=(F("Code", "name", TO), F("Description", "description", TO),
+                F("Currency Code", "transactioncurrencyid", TO), F("Starting Date", "begindate", TO),
+                F("Ending Date", "enddate", TO)),
     ),
     MappingDefault(
-        "SALESPRC-PRODPRICE", "Sales Price", "productpricelevel", "productpricelevelid", TO, 81, CRM_SERVICE,
-        synch_only_coupled_records=False, table_filter="salesType eq 'Customer Price Group' and salesCode ne ''",
-        dependencies=(("CUSTPRCGRP-PRICE", ""), ("ITEM-PRODUCT", "")), job=JobDefault(30, 1440),
+        "PLLINE-PRODPRICE", "Price List Line", "productpricelevel", "productpricelevelid", TO, 81, CRM_SERVICE,
+        synch_only_coupled_records=False, table_filter=PRICE_LIST_LINE_FILTER,
+        dependencies=(("PLHEADER-PRICE", ""), ("ITEM-PRODUCT", "")), job=JobDefault(30, 1440),
         fields=(
-            F("Sales Code", "pricelevelid", TO), F("Item No.", "productid", TO), F("Item No.", "productnumber", TO),
-            F("Currency Code", "transactioncurrencyid", TO),
-            F("", "pricingmethodcode", TO, constant="CurrencyAmount", validate=False), F("Unit Price", "amount", TO),
+            F("Price List Code", "pricelevelid", TO), F("Asset No.", "productid", TO),
+            F("Asset No.", "productnumber", TO), F("Currency Code", "transactioncurrencyid", TO),
+            F("", "pricingmethodcode", TO, constant="CurrencyAmount", validate=False),
+            F("Unit of Measure Code", "uomid", TO, when="unit_group"),
+            F("Unit of Measure Code", "uomscheduleid", TO, when="no_unit_group"),
+            F("Unit Price", "amount", TO),
         ),
     ),
     MappingDefault(
@@ -324,7 +344,7 @@ MAPPINGS: tuple[MappingDefault, ...] = (
         dependencies=(("CUSTOMER", ""), ("ITEM-PRODUCT", ""), ("RESOURCE-PRODUCT", ""), ("OPPORTUNITY", "")),
         job=JobDefault(30, 720), when="bidirectional_so",
         fields=(
-            *_owner(), F("Document Type", "", FROM, constant="Order"), F("No.", "bcbi_businesscentralordernumber", TO),
+            *_owner(), F("Document Type", "", FROM, constant="Order"), F("No.", "bcp_businesscentralordernumber", TO),
             F("Your Reference", "ordernumber", FROM), F("", "customeridtype", TO, constant="account", validate=False),
             F("Sell-to Customer No.", "customerid", BI), F("Currency Code", "transactioncurrencyid", BI),
             *_address_to("Ship-to ", "shipto", BI, order=("Name", "Address", "Address 2", "Post Code", "City",
@@ -346,7 +366,7 @@ MAPPINGS: tuple[MappingDefault, ...] = (
         fields=(
             F("Document Type", "", FROM, constant="Order"),
             F("", "producttypecode", TO, constant="Product", validate=False), F("No.", "productid", BI),
-            F("Line No.", "bcbi_businesscentrallinenumber", BI), F("Quantity", "quantity", BI),
+            F("Line No.", "bcp_businesscentrallinenumber", BI), F("Quantity", "quantity", BI),
             F("Quantity Shipped", "quantityshipped", BI), F("", "ispriceoverridden", TO, constant="1"),
             F("Unit Price", "priceperunit", BI), F("Currency Code", "transactioncurrencyid", BI),
             F("Amount", "baseamount", BI), F("Amount Including VAT", "extendedamount", BI),
@@ -373,6 +393,23 @@ SPECIAL_JOBS: tuple[SpecialJobDefault, ...] = (
                       "auto_process"),
 )
 
+@dataclass(frozen=True)
+class OneOffJobDefault:
+    """A one-off job queue entry: its kind, description, maximum attempts, rerun delay (seconds) and how long after
+    its creation it may start (seconds)."""
+
+    kind: str
+    description: str
+    maximum_no_of_attempts_to_run: int
+    rerun_delay_sec: int
+    start_delay_seconds: int
+
+
+#: The job that creates BC's missing unit groups and then resets the unit group mappings, created when unit group
+#: mapping is turned on (BC: codeunit 5330 CRM Integration Management, EnableUnitGroupMapping: start now + 1 s,
+#: 3 attempts, rerun delay 60 s, codeunit 5367 "CRM Update Unit Group Mapping").
+UNIT_GROUP_UPDATE_JOB = OneOffJobDefault("UnitGroupUpdate", "Updating CRM Unit Group Mapping", 3, 60, 1)
+
 #: Job queue entry settings (BC: codeunit 7204 CDS Setup Defaults, RecreateJobQueueEntryFromIntTableMapping and
 #: CreateJobQueueEntry; table 472 Job Queue Entry).
 MAPPING_JOB_MAX_ATTEMPTS = 10
@@ -382,8 +419,9 @@ RERUN_DELAY_SECONDS = 30
 #: Mappings a connection setup option affects (what its toggle rebuilds).
 OWNERSHIP_SCOPE = frozenset({"SALESPEOPLE", "CUSTOMER", "VENDOR", "CONTACT", "OPPORTUNITY", "POSTEDSALESINV-INV",
                              "SALESORDER-ORDER"})
+#: BC ResetUnitGroupMappingConfiguration also swaps the PLLINE-PRODPRICE unit field (UoMScheduleId <-> UoMId).
 UNIT_GROUP_SCOPE = frozenset({"UNIT OF MEASURE", "UNIT GROUP", "ITEM UOM", "RESOURCE UOM", "ITEM-PRODUCT",
-                              "RESOURCE-PRODUCT"})
+                              "RESOURCE-PRODUCT", "PLLINE-PRODPRICE"})
 SALES_ORDER_SCOPE = frozenset({"SALESORDER-ORDER", "SOLINE-ORDERDETAIL"})
 SALES_ORDER_JOB_KINDS = frozenset({"SalesOrderStatus", "SalesOrderNotes", "ArchivedSalesOrders",
                                    "AutoCreateSalesOrders", "AutoProcessSalesQuotes"})

@@ -25,7 +25,7 @@ from mappings.catalogue import BCTable, DataverseTable, bc_table, dataverse_tabl
 BC_PAGES = {
     "Customer": 21, "Vendor": 26, "Item": 30, "Contact": 5050, "Resource": 76, "Salesperson/Purchaser": 5116,
     "Opportunity": 5124, "Sales Header": 42, "Sales Invoice Header": 132, "Currency": 5, "Payment Terms": 4,
-    "Shipment Method": 11, "Shipping Agent": 428, "Unit of Measure": 209, "Customer Price Group": 7,
+    "Shipment Method": 11, "Shipping Agent": 428, "Unit of Measure": 209, "Price List Header": 7016,
 }
 #: Dataverse columns searched besides the primary name column (record numbers).
 NUMBER_COLUMNS = ("accountnumber", "productnumber", "isocurrencycode", "ordernumber", "invoicenumber",

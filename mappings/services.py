@@ -19,6 +19,7 @@ from connections.clients.errors import NotFoundError
 from connections.models import ConnectionSetup
 from mappings.catalogue import bc_table, dataverse_table, validate_filter
 from mappings.models import Coupling, Direction, IntegrationFieldMapping, IntegrationTableMapping
+from mappings.remote import bc_records, dataverse_rows
 
 __all__ = [
     "CouplingConflict", "coupling_create", "coupling_delete", "couplings_delete_for_mapping", "couplings_for_mapping",
@@ -56,6 +57,28 @@ def _conflict_for(*, connection: ConnectionSetup, bc_table_name: str, bc_id: uui
     return None
 
 
+class CouplingRecordMissing(ValidationError):
+    """A manual coupling names a record that does not exist on its side (``side`` is "Business Central" or
+    "Dataverse")."""
+
+    def __init__(self, message: str, *, side: str) -> None:
+        super().__init__(message, code="coupling_record_missing")
+        self.side = side
+
+
+def coupling_records_verify(*, connection: ConnectionSetup, bc_table: str, bc_id: uuid.UUID, dataverse_table: str,
+                            dataverse_id: uuid.UUID, bc: BusinessCentralClient | None = None) -> None:
+    """Check that both records of a manual coupling exist (BC reads them before it couples: page 5330's "Couple"
+    action picks the Dataverse row from a list of existing rows). Raises :class:`CouplingRecordMissing` naming the
+    side and id, or the clients' ``ClientError`` when a side cannot be read."""
+    if not bc_records(connection, bc_table, ids=[bc_id], bc=bc):
+        raise CouplingRecordMissing(f"Nothing was coupled: Business Central has no {bc_table} record with the id "
+                                    f"{bc_id}.", side="Business Central")
+    if not dataverse_rows(connection, dataverse_table, ids=[dataverse_id]):
+        raise CouplingRecordMissing(f"Nothing was coupled: Dataverse has no {dataverse_table} row with the id "
+                                    f"{dataverse_id}.", side="Dataverse")
+
+
 def _holder_record_is_gone(connection: ConnectionSetup, holder: Coupling, bc: BusinessCentralClient) -> bool:
     """Whether the BC record of a coupling no longer exists (BC reads it; a 404 means it was deleted)."""
 
@@ -69,7 +92,7 @@ def _holder_record_is_gone(connection: ConnectionSetup, holder: Coupling, bc: Bu
 
 
 def coupling_create(*, connection: ConnectionSetup, bc_table: str, bc_id: uuid.UUID | str, dataverse_table: str,
-                    dataverse_id: uuid.UUID | str, remove_stale: bool = False,
+                    dataverse_id: uuid.UUID | str, remove_stale: bool = False, verify_records: bool = False,
                     bc: BusinessCentralClient | None = None) -> Coupling:
     """Couple one BC record (SystemId) to one Dataverse row (GUID) (BC: table 5331 CRM Integration Record).
 
@@ -78,9 +101,13 @@ def coupling_create(*, connection: ConnectionSetup, bc_table: str, bc_id: uuid.U
     ``dataverse_table`` is ``IntegrationTableMapping.coupling_dataverse_table`` of the mapping.
     With ``remove_stale`` (manual coupling), a row held by a BC record that no longer exists is freed first, as BC
     does (table 5331); this reads BC through ``bc`` (a BusinessCentralClient, built when omitted) and raises the
-    clients' ``ClientError`` when BC cannot be read.
+    clients' ``ClientError`` when BC cannot be read. With ``verify_records`` (manual coupling), both records must
+    exist (:func:`coupling_records_verify`; raises :class:`CouplingRecordMissing`).
     """
     bc_uuid, dv_uuid = uuid.UUID(str(bc_id)), uuid.UUID(str(dataverse_id))
+    if verify_records:
+        coupling_records_verify(connection=connection, bc_table=bc_table, bc_id=bc_uuid,
+                                dataverse_table=dataverse_table, dataverse_id=dv_uuid, bc=bc)
     keys = dict(connection=connection, bc_table_name=bc_table, bc_id=bc_uuid, dataverse_table_name=dataverse_table,
                 dataverse_id=dv_uuid)
     conflict = _conflict_for(**keys)

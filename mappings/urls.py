@@ -22,6 +22,7 @@ urlpatterns = [
     path("couplings/<int:pk>/uncouple/", views.coupling_delete_view, name="coupling-delete"),
     path("<uuid:pk>/match/", views.match_based_coupling, name="matchbasedcoupling-start"),
     path("<uuid:pk>/coupling-log/", views.couplinglog_list, name="couplinglog-list"),
+    path("import-bc/<uuid:connection_pk>/", views.bc_import, name="bc-import"),
     path("salespeople/<uuid:connection_pk>/", views.salespeople, name="salesperson-list"),
     path("salespeople/<uuid:connection_pk>/couple/", views.salesperson_couple, name="salesperson-couple"),
     path("salespeople/<uuid:connection_pk>/create/", views.salesperson_create, name="salesperson-create"),

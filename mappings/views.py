@@ -21,6 +21,7 @@ from base.permissions import Role, is_integration_administrator, role_required
 from connections.clients.errors import ClientError
 from connections.models import ConnectionSetup
 from mappings import remote
+from mappings.bc_import import bc_import_apply, bc_import_preview
 from mappings.default_configuration import DEFAULT_MAPPING_NAMES
 from mappings.forms import (
     ConnectionChoiceForm,
@@ -36,6 +37,7 @@ from mappings.models import Coupling, CouplingLogEntry, IntegrationFieldMapping,
 from mappings.salespeople import salespeople_overview, salesperson_create_from_user
 from mappings.services import (
     CouplingConflict,
+    CouplingRecordMissing,
     coupling_create,
     coupling_delete,
     couplings_delete_for_mapping,
@@ -248,8 +250,11 @@ def coupling_list(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     bc_found: list[remote.RemoteRecord] = []
     dv_found: list[remote.RemoteRecord] = []
     bc_search, dv_search = request.GET.get("bc_search", "").strip(), request.GET.get("dataverse_search", "").strip()
+    reads_remote = is_integration_administrator(request.user)  # viewers trigger no call to either side
+    if not reads_remote:
+        bc_search = dv_search = ""
     try:
-        if page.object_list:
+        if page.object_list and reads_remote:
             bc_names = {r.id: r for r in remote.bc_records(connection, mapping.table,
                                                            ids=[c.bc_id for c in page.object_list])}
             if not mapping.is_option_mapping:
@@ -282,8 +287,8 @@ def coupling_create_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     try:
         coupling_create(connection=mapping.connection, bc_table=mapping.table, bc_id=form.cleaned_data["bc_id"],
                         dataverse_table=mapping.coupling_dataverse_table,
-                        dataverse_id=form.cleaned_data["dataverse_id"], remove_stale=True)
-    except CouplingConflict as exc:
+                        dataverse_id=form.cleaned_data["dataverse_id"], remove_stale=True, verify_records=True)
+    except (CouplingConflict, CouplingRecordMissing) as exc:
         messages.error(request, exc.messages[0])
     except _client_error_types() as exc:
         messages.error(request, f"Nothing was coupled: {_remote_message(exc)}")
@@ -382,6 +387,32 @@ def couplinglog_list(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         "outcomes": CouplingLogEntry.Outcome.choices})
 
 
+# ---- Import from Business Central's integration -------------------------------------------------------------------
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
+def bc_import(request: HttpRequest, connection_pk: uuid.UUID) -> HttpResponse:
+    """"Import from Business Central's integration": GET previews BC's couplings and table mapping filters (BC: tables
+    5331 and 5335) with counts and conflicts; POST imports them in one transaction (``mappings.bc_import``)."""
+    connection = get_object_or_404(ConnectionSetup, pk=connection_pk)
+    preview = None
+    status = 200
+    try:
+        if request.method == "POST":
+            result = bc_import_apply(connection=connection)
+            messages.success(request, f"Imported {result.coupled} coupling(s) ({result.skipped} skipped) and "
+                                      f"{len(result.filters_set)} filter(s) from Business Central's integration.")
+            return redirect("mappings:index")
+        preview = bc_import_preview(connection=connection)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        status = 409
+    except _client_error_types() as exc:
+        messages.error(request, f"Business Central's integration could not be read: {_remote_message(exc)}")
+        status = 200  # the page says what could not be read; the portal itself did not fail
+    return render(request, "mappings/bc_import_confirm.html", {
+        "connection": connection, "preview": preview, "counts": preview.counts() if preview else {}},
+        status=status)
+
+
 # ---- Couple Salespersons --------------------------------------------------------------------------------------------
 def salespeople(request: HttpRequest, connection_pk: uuid.UUID) -> HttpResponse:
     """Dataverse users beside BC salespeople, with couple / uncouple / create salesperson (BC: page "Users -
@@ -389,10 +420,11 @@ def salespeople(request: HttpRequest, connection_pk: uuid.UUID) -> HttpResponse:
     connection = get_object_or_404(ConnectionSetup, pk=connection_pk)
     users: list[Any] = []
     people: list[Any] = []
-    try:
-        users, people = salespeople_overview(connection=connection)
-    except _client_error_types() as exc:
-        messages.error(request, f"Users and salespeople could not be read: {_remote_message(exc)}")
+    if is_integration_administrator(request.user):  # viewers trigger no remote read and see no e-mail address
+        try:
+            users, people = salespeople_overview(connection=connection)
+        except _client_error_types() as exc:
+            messages.error(request, f"Users and salespeople could not be read: {_remote_message(exc)}")
     return render(request, "mappings/salesperson_list.html", {
         "connection": connection, "users": users, "salespeople": people,
         "uncoupled_salespeople": [p for p in people if p.coupling is None],

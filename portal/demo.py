@@ -46,7 +46,8 @@ def _environment(port: int) -> dict[str, str]:
     # The demo serves plain HTTP on loopback; production runs behind TLS with these left at their defaults.
     for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS"):
         env.setdefault(name, "0")
-    env.setdefault("OUTBOUND_ALLOWED_HOSTS", "127.0.0.1,localhost")
+    # The emulators' own host and port only (a bare host would allow only port 443).
+    env.setdefault("OUTBOUND_ALLOWED_HOSTS", f"127.0.0.1:{EMULATOR_PORT},localhost:{EMULATOR_PORT}")
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6390/0")
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -132,8 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
         created = subprocess.run([*manage, "demo_admin"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
 
-        def spawn(command: list[str]) -> None:
+        restartable: dict[int, list[str]] = {}  # index in processes -> command (workers and the scheduler)
+
+        def spawn(command: list[str], *, restart: bool = False) -> None:
             processes.append(subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True))
+            if restart:
+                restartable[len(processes) - 1] = command
 
         spawn(
             [
@@ -154,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
         for _ in range(2):
-            spawn([*manage, "rqworker", "default", "sync", "--with-scheduler"])
-        spawn([*manage, "rqcron", "syncjobs.cron"])
+            spawn([*manage, "rqworker", "default", "sync", "--with-scheduler"], restart=True)
+        spawn([*manage, "run_cron"], restart=True)
 
         print("\n" + "=" * 72)
         print(f"  Portal:      http://127.0.0.1:{args.port}/")
@@ -165,13 +170,21 @@ def main(argv: list[str] | None = None) -> int:
         print("  Connect:     the assisted setup wizard, or")
         print(
             "               .venv/bin/python manage.py setup_connection --from-emulator var/emulators.json "
-            "--import-solution --enable"
+            "--import-solution --admin-app-from-emulator --enable"
         )
         print("  Stop:        Ctrl-C")
         print("=" * 72 + "\n", flush=True)
-        while all(process.poll() is None for process in processes):
+        while True:  # a supervisor: workers and the scheduler are restarted, anything else ends the demo
             time.sleep(0.5)
-        failed = next(process for process in processes if process.poll() is not None)
+            exited = [i for i, process in enumerate(processes) if process.poll() is not None]
+            if any(i not in restartable for i in exited):
+                break
+            for i in exited:
+                print(f"restarting {' '.join(restartable[i][1:3])} (exited with code {processes[i].returncode})",
+                      file=sys.stderr, flush=True)
+                processes[i] = subprocess.Popen(restartable[i], cwd=ROOT, env=env, start_new_session=True)
+        failed = next(process for i, process in enumerate(processes)
+                      if process.poll() is not None and i not in restartable)
         print(
             f"a demo process exited ({failed.args[:3]}, code {failed.returncode}); stopping the demo", file=sys.stderr
         )

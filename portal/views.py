@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from portal.dashboard import dashboard_context
 from portal.health import health_report
+from portal.metrics import metrics_text, token_accepted
 
 
 @login_not_required
@@ -23,3 +24,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The portal's home page."""
     return render(request, "portal/dashboard.html", dashboard_context())
+
+
+@login_not_required
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format (:mod:`portal.metrics`) for a signed-in user or the ``METRICS_TOKEN`` bearer token;
+    401 otherwise."""
+    if not (request.user.is_authenticated or token_accepted(request.headers.get("Authorization", ""))):
+        response = HttpResponse("Sign in, or send Authorization: Bearer <METRICS_TOKEN>.\n", status=401,
+                                content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(metrics_text(), content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
 from mappings.matching import (
@@ -21,7 +22,7 @@ from mappings.matching import (
     criteria_check,
     criteria_from_mapping,
     criteria_save,
-    match_outcomes,
+    iter_match_outcomes,
 )
 from mappings.models import CouplingLogEntry, Direction, IntegrationTableMapping
 from mappings.services import CouplingConflict, coupling_create, couplings_for_mapping
@@ -69,20 +70,26 @@ def match_based_coupling_start(*, mapping: IntegrationTableMapping, criteria: li
     return entry
 
 
-def _record_outcomes(job: Any, outcomes: Iterable[MatchOutcome]) -> None:
+#: Coupling log lines written per database round trip.
+LOG_BATCH = 1000
+
+
+def _record_outcomes(job: Any, outcomes: Iterable[MatchOutcome], start: int = 1) -> None:
     CouplingLogEntry.objects.bulk_create(
         CouplingLogEntry(job=job, sequence=i, bc_id=o.bc_id, bc_name=o.bc_name[:250], outcome=o.outcome,
                          dataverse_id=o.dataverse_id, dataverse_name=o.dataverse_name[:250], message=o.message)
-        for i, o in enumerate(outcomes, start=1))
+        for i, o in enumerate(outcomes, start=start))
 
 
 def match_based_coupling_run(*, mapping: IntegrationTableMapping, job_queue_entry: Any = None,
                              criteria: list[MatchCriterion] | None = None) -> Any:
     """Run match-based coupling now (on a worker) with the criteria saved on the mapping (or ``criteria``).
 
-    Writes a SynchronizationJob of type Coupling before the first remote call, a coupling log line per BC record,
-    and the coupled/failed/skipped counters. Afterwards, when the mapping says so (Synch. After Match-Based Coupling,
-    or Create New in Case of No Match with unmatched records), synchronizes the mapping with the engine
+    Writes a SynchronizationJob of type Coupling before the first remote call, a coupling log line per BC record
+    (in batches of ``LOG_BATCH``, as the outcomes stream from :func:`mappings.matching.iter_match_outcomes`, so memory
+    does not grow with the number of records), and the coupled/failed/skipped counters with ``processed`` updated per
+    batch. Afterwards, when the mapping says so (Synch. After Match-Based Coupling, or Create New in Case of No Match
+    with unmatched records), synchronizes the mapping with the engine
     (``syncjobs.engine.synchronize_mapping(full=True)``: coupled records are transferred and uncoupled ones created,
     as BC's coupling job runner does). Returns the SynchronizationJob.
     """
@@ -91,47 +98,51 @@ def match_based_coupling_run(*, mapping: IntegrationTableMapping, job_queue_entr
     job = SynchronizationJob.objects.create(table_mapping=mapping, job_queue_entry=job_queue_entry,
                                             type=SynchronizationJob.Type.COUPLING,
                                             direction=Direction.TO_INTEGRATION_TABLE)
+    counts: dict[str, int] = {}
+    batch: list[MatchOutcome] = []
+    written = 0
     try:
-        outcomes = match_outcomes(mapping, criteria)
+        for outcome in iter_match_outcomes(mapping, criteria):
+            if outcome.outcome == Outcome.COUPLED:
+                try:
+                    coupling_create(connection=mapping.connection, bc_table=mapping.table, bc_id=outcome.bc_id,
+                                    dataverse_table=mapping.coupling_dataverse_table,
+                                    dataverse_id=outcome.dataverse_id)
+                except CouplingConflict as exc:
+                    outcome = MatchOutcome(outcome.bc_id, outcome.bc_name, Outcome.ALREADY_COUPLED,
+                                           outcome.dataverse_id, outcome.dataverse_name, exc.messages[0])
+            counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
+            batch.append(outcome)
+            if len(batch) >= LOG_BATCH:
+                _record_outcomes(job, batch, start=written + 1)
+                written += len(batch)
+                batch = []
+                job.processed = written
+                job.save(update_fields=["processed"])
     except ValidationError as exc:
         job.message = " ".join(exc.messages)
         job.finished_at = timezone.now()
         job.save(update_fields=["message", "finished_at"])
         raise
-    job.total = len(outcomes)
-    job.save(update_fields=["total"])
-    final: list[MatchOutcome] = []
-    for outcome in outcomes:
-        if outcome.outcome == Outcome.COUPLED:
-            try:
-                coupling_create(connection=mapping.connection, bc_table=mapping.table, bc_id=outcome.bc_id,
-                                dataverse_table=mapping.coupling_dataverse_table, dataverse_id=outcome.dataverse_id)
-            except CouplingConflict as exc:
-                outcome = MatchOutcome(outcome.bc_id, outcome.bc_name, Outcome.ALREADY_COUPLED, outcome.dataverse_id,
-                                       outcome.dataverse_name, exc.messages[0])
-        final.append(outcome)
-    _record_outcomes(job, final)
-    job.coupled = sum(o.outcome == Outcome.COUPLED for o in final)
-    job.skipped = sum(o.outcome in (Outcome.ALREADY_COUPLED, Outcome.NO_MATCH, Outcome.SEVERAL_MATCHES)
-                      for o in final)
-    job.processed = len(final)
+    _record_outcomes(job, batch, start=written + 1)
+    written += len(batch)
+    job.total = job.processed = written
+    job.coupled = counts.get(Outcome.COUPLED, 0)
+    job.skipped = sum(counts.get(k, 0) for k in (Outcome.ALREADY_COUPLED, Outcome.NO_MATCH, Outcome.SEVERAL_MATCHES))
     job.finished_at = timezone.now()
-    job.message = ", ".join(f"{Outcome(k).label}: {v}" for k, v in _counts(final).items())
-    job.save(update_fields=["coupled", "skipped", "processed", "finished_at", "message"])
-    unmatched = [o for o in final if o.outcome == Outcome.NO_MATCH]
+    job.message = _summary(counts)
+    job.save(update_fields=["total", "coupled", "skipped", "processed", "finished_at", "message"])
+    unmatched = counts.get(Outcome.NO_MATCH, 0)
     if (mapping.synch_after_bulk_coupling and job.coupled) or (mapping.create_new_in_case_of_no_match and unmatched):
-        _synchronize_after(mapping, job, unmatched)
+        _synchronize_after(mapping, job)
     return job
 
 
-def _counts(outcomes: list[MatchOutcome]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
-    return counts
+def _summary(counts: dict[str, int]) -> str:
+    return ", ".join(f"{Outcome(k).label}: {v}" for k, v in counts.items() if v)
 
 
-def _synchronize_after(mapping: IntegrationTableMapping, job: Any, unmatched: list[MatchOutcome]) -> None:
+def _synchronize_after(mapping: IntegrationTableMapping, job: Any) -> None:
     """Synchronize after coupling and mark the unmatched records that now have a counterpart as Created."""
 
     try:
@@ -140,14 +151,11 @@ def _synchronize_after(mapping: IntegrationTableMapping, job: Any, unmatched: li
         job.message = f"{job.message}. Synchronization after coupling could not run: {exc}"
         job.save(update_fields=["message"])
         return
-    created = set(couplings_for_mapping(mapping).filter(bc_id__in=[o.bc_id for o in unmatched])
-                  .values_list("bc_id", flat=True))
+    coupled_now = couplings_for_mapping(mapping).filter(bc_id=OuterRef("bc_id"))
+    created = job.coupling_log.filter(outcome=Outcome.NO_MATCH).filter(Exists(coupled_now)).update(
+        outcome=Outcome.CREATED, message="No row matched; the counterpart was created.")
     if created:
-        job.coupling_log.filter(bc_id__in=created, outcome=Outcome.NO_MATCH).update(
-            outcome=Outcome.CREATED, message="No row matched; the counterpart was created.")
-        job.inserted = len(created)
-        final = [MatchOutcome(o.bc_id, o.bc_name, Outcome.CREATED if o.bc_id in created else o.outcome)
-                 for o in job.coupling_log.all()]
-        job.message = ", ".join(f"{Outcome(k).label}: {v}" for k, v in _counts(final).items())
+        job.inserted = created
+        counts = dict(job.coupling_log.order_by().values("outcome").annotate(n=Count("id")).values_list("outcome", "n"))
+        job.message = _summary(counts)
         job.save(update_fields=["inserted", "message"])
-

@@ -12,6 +12,7 @@ and re-inserts every mapping (CreateRecord), which also resets its watermarks â€
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -306,3 +307,25 @@ def special_jobs_apply(*, connection: ConnectionSetup) -> DefaultConfigurationRe
     """Create or delete the special job queue entries after an option toggle (item availability, automatic sales
     order creation, automatic quote processing; BC: codeunit 5334 CRM Setup Defaults, RecreateJobQueueEntry)."""
     return _apply(connection=connection, names=frozenset(), job_kinds=_ALL_JOB_KINDS)
+
+
+def unit_group_update_job_schedule(*, connection: ConnectionSetup) -> JobQueueEntry | None:
+    """With unit group mapping on, create the one-off "Update unit group mapping" job queue entry (BC: codeunit 5330
+    CRM Integration Management, EnableUnitGroupMapping: start now + 1 s, 3 attempts, rerun delay 60 s; it runs
+    codeunit 5367 "CRM Update Unit Group Mapping", here ``syncjobs.unit_groups.unit_group_mapping_update``), Ready
+    while the connection is enabled and On Hold otherwise; with it off, no such entry waits. An entry of that kind
+    that has not started yet is replaced, so toggling never queues the job twice; finished entries stay as history.
+    Returns the new entry, or None when unit group mapping is off."""
+    job = defaults.UNIT_GROUP_UPDATE_JOB
+    now = timezone.now()
+    with transaction.atomic():
+        JobQueueEntry.objects.filter(connection=connection, kind=job.kind).filter(
+            status__in=[JobQueueEntry.Status.READY, JobQueueEntry.Status.ON_HOLD]).delete()
+        if not connection.unit_group_mapping_enabled:
+            return None
+        return JobQueueEntry.objects.create(
+            connection=connection, kind=job.kind, description=job.description, category="", recurring_job=False,
+            maximum_no_of_attempts_to_run=job.maximum_no_of_attempts_to_run, rerun_delay_sec=job.rerun_delay_sec,
+            earliest_start_date_time=now + timedelta(seconds=job.start_delay_seconds),
+            status=_status_at_creation(connection, JobQueueEntry.Status.READY.value),
+        )

@@ -20,6 +20,7 @@ from syncjobs.engine import synchronize_mapping
 from syncjobs.jobqueue import RunOutcome, job_queue_entry_begin_run, job_queue_entry_finish_run
 from syncjobs.models import FullSyncReviewLine, JobQueueEntry
 from syncjobs.review import full_sync_review_on_entry_changed
+from syncjobs.unit_groups import unit_group_mapping_update
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +35,10 @@ def execute_job_queue_entry(entry: JobQueueEntry) -> RunOutcome:
     - Match-based coupling entries: ``mappings.matching.match_based_coupling_run`` with the criteria saved on the
       mapping's integration field mappings (BC: Couple Records lines of page 5331), then, for a review line, a full
       synchronization that creates the records without a match.
-    - Special jobs (customer statistics, item availability, sales order status/notes, archived sales orders,
-      automatic order creation/quote processing, unit group update): their work arrives with later issues, so a run
+    - Update unit group mapping entries: ``syncjobs.unit_groups.unit_group_mapping_update`` (BC creates the missing
+      unit groups, the unit group mappings are reset; changed = unit groups created).
+    - Other special jobs (customer statistics, item availability, sales order status/notes, archived sales orders,
+      automatic order creation/quote processing): their work arrives with later issues, so a run
       finds nothing to do and is idle (BC: idle special jobs stay On Hold with Inactivity Timeout, table 472 Job
       Queue Entry).
     Changed = inserted + modified + deleted + coupled; failed = failed records (BC: table 5338 Integration Synch.
@@ -76,6 +79,8 @@ def execute_job_queue_entry(entry: JobQueueEntry) -> RunOutcome:
             changed=sum(job.coupled + job.inserted + job.modified + job.deleted for job in jobs),
             failed=sum(job.failed for job in jobs),
         )
+    if entry.kind == Kind.UNIT_GROUP_UPDATE:
+        return RunOutcome(changed=unit_group_mapping_update(entry=entry))
     return RunOutcome()
 
 

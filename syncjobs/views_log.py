@@ -32,7 +32,7 @@ from syncjobs.models import SynchronizationError, SynchronizationJob
 BC_PAGES = {
     "Customer": 21, "Vendor": 26, "Item": 30, "Contact": 5050, "Salesperson/Purchaser": 5600, "Currency": 5,
     "Resource": 76, "Opportunity": 5123, "Sales Header": 42, "Sales Invoice Header": 132, "Unit of Measure": 209,
-    "Customer Price Group": 7, "Payment Terms": 4, "Shipment Method": 11, "Shipping Agent": 428,
+    "Price List Header": 7016, "Payment Terms": 4, "Shipment Method": 11, "Shipping Agent": 428,
 }
 
 

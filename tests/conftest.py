@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from portal.testing.pytest_plugin import allow_outbound_origin
+
 
 @pytest.fixture(scope="session")
 def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
@@ -19,6 +21,7 @@ def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     data_dir: Path = tmp_path_factory.mktemp("emulators")
     running = start_emulators(data_dir, seed="demo")
+    allow_outbound_origin(running.info["dataverse_url"])
     try:
         yield running
     finally:

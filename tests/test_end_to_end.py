@@ -29,11 +29,14 @@ def test_full_synchronization_then_the_job_queue_keeps_both_sides_in_step(emulat
     accounts_before = [row["name"] for row in dataverse.iter_rows("accounts", select=["name"])]
 
     with portal(tmp_path, emulator.info) as installation:
+        # Counters of every process summed for /metrics (prometheus-client's multiprocess mode).
+        (tmp_path / "prometheus").mkdir()
+        installation.env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "prometheus")
         installation.start_worker("worker-1")
         installation.start_worker("worker-2")
         # The scheduler runs throughout, as in `make demo`: it retries failed runs and then keeps both sides in step.
         installation.env["JOB_QUEUE_DISPATCH_INTERVAL"] = str(CRON_INTERVAL)
-        installation.start("rqcron", "syncjobs.cron", log_name="rqcron")
+        installation.start("run_cron", log_name="run_cron")
 
         result = installation.manage("fullsync", "--wait", "--json", "--timeout", "900", check=False)
 
@@ -42,6 +45,19 @@ def test_full_synchronization_then_the_job_queue_keeps_both_sides_in_step(emulat
         assert all(line["status"] in ("Finished", "NoRecordsFound", "Removed") for line in summary.values()), summary
         assert summary["ITEM-PRODUCT"]["inserted"] > 0
         assert summary["CUSTOMER"]["coupled"] > 0
+
+        # /metrics after the full synchronization: runs, records and errors per mapping, HTTP per service, queue.
+        exposition = installation.manage("shell", "-c", "from portal.metrics import metrics_text; "
+                                         "print(metrics_text().decode())").stdout
+        samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in exposition.splitlines()
+                   if line.startswith("bcportal_")}
+        assert samples['bcportal_synchronization_records_total{direction="ToIntegrationTable",mapping="ITEM-PRODUCT",'
+                       'outcome="inserted"}'] == summary["ITEM-PRODUCT"]["inserted"]
+        assert any(k.startswith("bcportal_synchronization_runs_total{") and v > 0 for k, v in samples.items())
+        assert any(k.startswith("bcportal_http_requests_total{") and v > 0 for k, v in samples.items()), exposition
+        assert any(k.startswith("bcportal_mapping_lag_seconds{") for k in samples)
+        assert "bcportal_job_queue_due_entries" in samples and "bcportal_job_queue_oldest_due_age_seconds" in samples
+        assert any(k.startswith("bcportal_rq_queue_depth{") for k in samples)
 
         # Dependency order: no line started before the lines of its dependency filter finished.
         database = sqlite3.connect(tmp_path / "portal.sqlite3", timeout=30)

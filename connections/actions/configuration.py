@@ -23,6 +23,7 @@ from connections.setup import (
     connection_values_save,
 )
 from connections.validation import validate_sales_order_options
+from mappings.bc_endpoints import bc_endpoints_required
 from mappings.privileges import table_privileges_required
 from syncjobs.defaults import (
     default_configuration_reset,
@@ -30,6 +31,7 @@ from syncjobs.defaults import (
     sales_order_configuration_reset,
     special_jobs_apply,
     unit_group_mapping_apply,
+    unit_group_update_job_schedule,
 )
 from syncjobs.services import (
     active_scheduled_jobs,
@@ -72,13 +74,15 @@ def connection_enable(*, connection: ConnectionSetup, user: User, timeout: float
     """Enable the connection (BC: table 5330 CRM Connection Setup, EnableCRMConnection): Test Connection (incl.
     integration user requirements and local currency), the integration solution must be installed, then in one
     transaction: apply the default configuration when the connection has no mappings yet, otherwise restore its job
-    queue entries (On Hold → Ready), set Enabled and clear the disable reason. Raises ConnectionActionFailed with the
+    queue entries (On Hold → Ready), queue the "Update unit group mapping" job when unit group mapping is on (BC:
+    EnableUnitGroupMapping), set Enabled and clear the disable reason. Raises ConnectionActionFailed with the
     report when a step fails (the connection stays disabled). ``progress``, when given, is called with the report
     after the connection test and after each later step (the Enable action's status page). When the connection has
     mappings (a re-enable), the test also checks the integration user's privileges on their tables; at first setup
     there are none yet."""
     report = connection_test(connection=connection, timeout=timeout, user=user,
-                             required_privileges=table_privileges_required(connection=connection) or None)
+                             required_privileges=table_privileges_required(connection=connection) or None,
+                             bc_endpoints=bc_endpoints_required(connection=connection))
     report.progress = progress
     report.notify()
     if not report.ok:
@@ -107,6 +111,11 @@ def _enable_apply(*, connection: ConnectionSetup, user: User, report: CheckRepor
                 restored = job_queue_entries_restore(connection=locked)
                 report.add("Default configuration", True,
                            f"Mappings kept; {restored} job queue entries set back to Ready.")
+            # BC: EnableCRMConnection applies the unit group choice (EnableUnitGroupMapping queues the job that
+            # creates the unit groups BC lacks)
+            if unit_group_update_job_schedule(connection=locked) is not None:
+                report.add("Unit group mapping", True, "The job that creates Business Central's missing unit groups "
+                           "is queued.")
             connection_action_record(connection=locked, user=user, action="Enabled")
     except ValidationError as error:
         report.add("Default configuration", False, " ".join(error.messages), layer="mappings",
@@ -150,7 +159,9 @@ def connection_sales_settings_update(*, connection: ConnectionSetup, user: User,
       ``sales_order_configuration_reset`` (BC: codeunit 5334 CRM Setup Defaults, ResetSalesOrderMappingConfiguration);
     * item availability → ``special_jobs_apply`` (its job queue entry; BC: field 140 Item Availability Enabled);
     * unit group mapping (only while the connection is disabled; BC: field 151 Unit Group Mapping Enabled) →
-      ``unit_group_mapping_apply``.
+      ``unit_group_mapping_apply``, and turned on, the one-off "Update unit group mapping" job queue entry that has
+      BC create the unit groups its items and resources lack (``unit_group_update_job_schedule``; BC: codeunit 5330
+      CRM Integration Management, EnableUnitGroupMapping).
 
     Rebuilds run only when the connection already has mappings (before that, enabling applies the defaults).
     Raises ValidationError (mutual exclusion, unit group mapping while enabled); nothing is saved then.
@@ -176,6 +187,10 @@ def connection_sales_settings_update(*, connection: ConnectionSetup, user: User,
                 report.rebuilds += default_configuration_lines(special_jobs_apply(connection=locked))
             if "unit_group_mapping_enabled" in changed:
                 report.rebuilds += default_configuration_lines(unit_group_mapping_apply(connection=locked))
+                # BC: EnableUnitGroupMapping queues "CRM Update Unit Group Mapping"; turning it off drops a waiting one
+                update = unit_group_update_job_schedule(connection=locked)
+                if update is not None:
+                    report.rebuilds.append(f"Job queue entries created: {update.description}")
             if report.rebuilds:
                 connection_action_record(connection=locked, user=user, action="Rebuilt mappings and job queue entries",
                                          outcome="; ".join(report.rebuilds)[:2000])

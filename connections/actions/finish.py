@@ -32,6 +32,7 @@ from connections.diagnostics import (
 from connections.models import ConnectionSetup
 from connections.setup import User, connection_action_record, connection_changes_apply
 from connections.solution_import import integration_solution_import
+from mappings.bc_endpoints import bc_endpoints_required
 from mappings.salespeople import (
     salespeople_couple,
     salespeople_match_by_email,
@@ -52,7 +53,8 @@ def connection_setup_finish(*, data: dict[str, Any], user: User, timeout: float 
     Connection Setup Wizard, FinalizeSetup).
 
     ``data`` holds the connection setup's fields (secrets plaintext; blank = keep) plus ``bc_company``,
-    ``import_solution`` (bool), ``admin_username`` / ``admin_password`` (used once, never stored) and ``enable``.
+    ``import_solution`` (bool), ``admin_tokens`` (the Dataverse administrator's token source for the import, see
+    :class:`connections.solution_import.AdminTokens`; used once, never stored) and ``enable``.
     Steps, shown as a checklist: save (the connection stays disabled; what was entered is kept, secrets encrypted),
     test connection, integration user requirements, solution import and role assignment, default configuration,
     enable. The first failing step stops the run; later steps are "not run". Never raises for remote failures;
@@ -60,8 +62,7 @@ def connection_setup_finish(*, data: dict[str, Any], user: User, timeout: float 
     when given, is called with the report after each step (the Finish action's status page).
     """
     report = FinishReport(checked_at=timezone.now().isoformat(), progress=progress)
-    admin_username = data.get("admin_username") or ""
-    admin_password = data.get("admin_password") or ""
+    admin_tokens = data.get("admin_tokens")
     import_solution = bool(data.get("import_solution"))
     enable = bool(data.get("enable"))
     existing = ConnectionSetup.objects.filter(name=data.get("name") or "Dynamics 365 Sales").first()
@@ -78,7 +79,8 @@ def connection_setup_finish(*, data: dict[str, Any], user: User, timeout: float 
                 report.add(name, None, "Not run: an earlier step failed.")
         return _store_finish(connection, report, user)
 
-    test = connection_test(connection=connection, timeout=timeout, user=user, check_roles=not import_solution)
+    test = connection_test(connection=connection, timeout=timeout, user=user, check_roles=not import_solution,
+                           bc_endpoints=bc_endpoints_required(connection=connection))
     requirement = next((s for s in test.steps if s.name == "Integration user requirements"), None)
     test_steps = [s for s in test.steps if s is not requirement]
     failed = next((s for s in test_steps if s.ok is False), None)
@@ -98,13 +100,13 @@ def connection_setup_finish(*, data: dict[str, Any], user: User, timeout: float 
 
     connection.refresh_from_db()
     if import_solution:
-        if not (admin_username and admin_password):
-            report.add(FINISH_STEPS[3], False, "The administrator's user name and password are needed to import "
-                       "the integration solution.", layer="configuration",
-                       fix="Go back to the sign-in step and enter the administrator's credentials.")
+        if admin_tokens is None:
+            report.add(FINISH_STEPS[3], False, "A Dataverse administrator's sign-in is needed to import the "
+                       "integration solution.", layer="configuration",
+                       fix="Finish the assisted setup again and sign in with Microsoft as a System Administrator.")
             return stop(4)
-        solution = integration_solution_import(connection=connection, admin_username=admin_username,
-                                               admin_password=admin_password, user=user, timeout=timeout)
+        solution = integration_solution_import(connection=connection, admin_tokens=admin_tokens, user=user,
+                                               timeout=timeout)
         failed = solution.failed_step
         if failed:
             report.add(FINISH_STEPS[3], False, f"{failed.name}: {failed.message}", fix=failed.fix, layer=failed.layer)

@@ -90,22 +90,24 @@ def connection_actions_recover_lost(*, now: Any = None) -> int:
 FINISH_OPTIONS = ("import_solution", "enable", "salesperson_couplings", "couple_salespersons_by_email")
 
 
-def connection_action_enqueue(*, connection: ConnectionSetup, kind: str, user: User, admin_username: str = "",
-                              admin_password: str = "", options: dict[str, Any] | None = None) -> Any:
+def connection_action_enqueue(*, connection: ConnectionSetup, kind: str, user: User, admin_token: str = "",
+                              admin_account: str = "", options: dict[str, Any] | None = None) -> Any:
     """Start a remote action of ``connection`` on an RQ worker: Finish, Enable or Redeploy Integration Solution
     (``ConnectionAction.Kind``). Returns the :class:`~connections.models.ConnectionAction`.
 
     The row (status Queued) is written first; ``connections.tasks.run_connection_action(action_id)`` is enqueued on
     the "default" queue when the transaction commits (django-rq's on-commit mode), with the action's id as its only
-    argument. ``admin_username`` / ``admin_password`` (Finish with the solution import, Redeploy) are kept in the row,
-    the password encrypted, until the task reads and blanks them. ``options`` (Finish only) holds the keys of
+    argument. ``admin_token`` (Finish with the solution import, Redeploy: the access token the Dataverse administrator
+    signed in for, :func:`connections.solution_import.admin_sign_in_finish`) and ``admin_account`` (who signed in)
+    ride in the row's ``admin_password`` (encrypted) and ``admin_username`` columns until the task reads and blanks
+    them, before any remote call. ``options`` (Finish only) holds the keys of
     :data:`FINISH_OPTIONS` from the wizard's data (``import_solution``, ``enable``, ``salesperson_couplings``, ...),
     JSON-serialisable and never secret; other keys raise ValueError.
 
     At most one action per connection runs at a time: when one is already Queued or Running it is returned instead
     (``action.created`` is False) and nothing is enqueued — unless its RQ job is lost (see :func:`_action_lost`),
-    in which case it is marked Failed and a new one starts. Raises ValidationError for a Redeploy without
-    credentials (nothing is saved).
+    in which case it is marked Failed and a new one starts. Raises ValidationError for a Redeploy without the
+    administrator's token (nothing is saved).
     """
 
 
@@ -116,8 +118,8 @@ def connection_action_enqueue(*, connection: ConnectionSetup, kind: str, user: U
     if unknown:
         raise ValueError(f"Unknown Finish options {sorted(unknown)}: add them to FINISH_OPTIONS if they are inputs of "
                          "connection_setup_finish (never secrets).")
-    if kind == Kind.REDEPLOY and not (admin_username and admin_password):
-        raise ValidationError("Enter the Dataverse administrator's user name and password to import the integration "
+    if kind == Kind.REDEPLOY and not admin_token:
+        raise ValidationError("Sign in with Microsoft as a Dataverse administrator to import the integration "
                               "solution.")
     keep_credentials = kind == Kind.REDEPLOY or (kind == Kind.FINISH and bool(options.get("import_solution")))
     real_user = user if user is not None and getattr(user, "is_authenticated", False) else None
@@ -137,8 +139,8 @@ def connection_action_enqueue(*, connection: ConnectionSetup, kind: str, user: U
                 action = ConnectionAction.objects.create(
                     id=action_id, connection=connection, kind=kind, requested_by=real_user,
                     options=options,
-                    admin_username=admin_username if keep_credentials else "",
-                    admin_password=admin_password if keep_credentials else "",
+                    admin_username=admin_account[:250] if keep_credentials else "",
+                    admin_password=admin_token if keep_credentials else "",
                     rq_job_id=f"connection-action-{action_id}")
         except IntegrityError:  # another request queued one in the meantime (the partial unique constraint)
             running = ConnectionAction.objects.active().filter(connection=connection).first()

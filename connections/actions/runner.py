@@ -1,5 +1,5 @@
 """Running one connection action on a worker: claim the row (Queued to Running) with one conditional UPDATE, take the
-administrator's credentials out of it before any remote call, run Finish, Enable or Redeploy Integration Solution
+administrator's access token out of it before any remote call, run Finish, Enable or Redeploy Integration Solution
 with a progress callback that writes the checklist into the row, and end Succeeded or Failed.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from connections.actions.configuration import connection_enable
 from connections.actions.finish import connection_setup_finish
+from connections.clients.entra import AccessToken
 from connections.diagnostics import CheckReport, ConnectionActionFailed
 from connections.models import ConnectionAction
 from connections.solution_import import integration_solution_import
@@ -41,15 +42,18 @@ def connection_action_claim(*, action_id: str) -> ConnectionAction | None:
     return ConnectionAction.objects.select_related("connection", "requested_by").get(pk=action_id)
 
 
-def _take_credentials(action: ConnectionAction) -> tuple[str, str]:
-    """Read the administrator's credentials and blank them in the row at once, before any remote call (used once for
-    the solution import, as BC's page 1817 CRM Connection Setup Wizard, FinalizeSetup, does; never stored). Returns
-    (user name, password)."""
-    credentials = (action.admin_username, action.admin_password)
-    if any(credentials):
+def _take_credentials(action: ConnectionAction) -> AccessToken | None:
+    """Read the administrator's access token (and who signed in) and blank them in the row at once, before any
+    remote call (used once for the solution import, as BC's page 1817 CRM Connection Setup Wizard, FinalizeSetup,
+    asks for the administrator only to import the solution; never kept). Returns the token source, or None when the
+    action carries no token."""
+    account, token = action.admin_username, action.admin_password
+    if account or token:
         ConnectionAction.objects.filter(pk=action.pk).update(admin_username="", admin_password="")
         action.admin_username = action.admin_password = ""
-    return credentials
+    if not token:
+        return None
+    return AccessToken(token, resource=action.connection.dataverse_url, account=account)
 
 
 def _progress_writer(action: ConnectionAction) -> Callable[[CheckReport], None]:
@@ -70,10 +74,10 @@ def _finish(action: ConnectionAction, *, report: dict[str, Any], ok: bool, messa
     return action
 
 
-def _run_finish(action: ConnectionAction, username: str, password: str,
+def _run_finish(action: ConnectionAction, admin_tokens: AccessToken | None,
                 progress: Callable[[CheckReport], None]) -> tuple[CheckReport, str]:
-    # The connection setup itself was saved by the wizard: only its name, Finish's options and the credentials.
-    data = {**action.options, "name": action.connection.name, "admin_username": username, "admin_password": password}
+    # The connection setup itself was saved by the wizard: only its name, Finish's options and the admin's token.
+    data = {**action.options, "name": action.connection.name, "admin_tokens": admin_tokens}
     report = connection_setup_finish(data=data, user=action.requested_by, timeout=ACTION_TIMEOUT,
                                               progress=progress)
     if report.ok:
@@ -92,10 +96,15 @@ def _run_enable(action: ConnectionAction, progress: Callable[[CheckReport], None
     return report, "The connection is enabled."
 
 
-def _run_redeploy(action: ConnectionAction, username: str, password: str,
+def _run_redeploy(action: ConnectionAction, admin_tokens: AccessToken | None,
                   progress: Callable[[CheckReport], None]) -> tuple[CheckReport, str]:
+    if admin_tokens is None:
+        report = CheckReport(checked_at=timezone.now().isoformat(), progress=progress)
+        report.add("Administrator sign-in", False, "The action carries no administrator sign-in.", layer="auth",
+                   fix="Use Redeploy Integration Solution again and sign in with Microsoft.")
+        return report, "The integration solution import failed."
     report = integration_solution_import(
-        connection=action.connection, admin_username=username, admin_password=password, user=action.requested_by,
+        connection=action.connection, admin_tokens=admin_tokens, user=action.requested_by,
         timeout=ACTION_TIMEOUT, progress=progress)
     if report.ok:
         return report, "The integration solution was imported and the integration roles assigned."
@@ -106,7 +115,7 @@ def connection_action_run(*, action_id: str) -> str:
     """Run the connection action ``action_id`` and record its outcome (called by the RQ task
     :func:`connections.tasks.run_connection_action`).
 
-    Claims the action (Queued → Running), blanks the administrator's credentials in its row, runs the service of its
+    Claims the action (Queued → Running), blanks the administrator's token in its row, runs the service of its
     kind (:func:`connections.actions.finish.connection_setup_finish`,
     :func:`connections.actions.configuration.connection_enable`,
     :func:`connections.solution_import.integration_solution_import`) with a progress callback that writes the checklist
@@ -126,13 +135,13 @@ def connection_action_run(*, action_id: str) -> str:
         progress(report)
 
     try:
-        username, password = _take_credentials(action)
+        admin_tokens = _take_credentials(action)
         if action.kind == Kind.FINISH:
-            report, message = _run_finish(action, username, password, remember)
+            report, message = _run_finish(action, admin_tokens, remember)
         elif action.kind == Kind.ENABLE:
             report, message = _run_enable(action, remember)
         elif action.kind == Kind.REDEPLOY:
-            report, message = _run_redeploy(action, username, password, remember)
+            report, message = _run_redeploy(action, admin_tokens, remember)
         else:
             raise ValueError(f"Unknown connection action kind {action.kind!r}.")
     except Exception as error:  # any failure must end the action Failed, never leave it Running

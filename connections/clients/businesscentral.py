@@ -37,8 +37,34 @@ SCOPE = "https://api.businesscentral.dynamics.com/.default"
 STANDARD_API = "v2.0"
 CUSTOM_API = "custom"
 CUSTOM_API_ROUTE = "bcportal/integration/v1.0"
+#: The companion extension version this portal calls (``bc-extension/app.json``; written here, read from nothing at
+#: run time): the installed version must have the same major version and at least this minor version.
+REQUIRED_EXTENSION_VERSION = "1.0.0.0"
 MAX_PAGE_SIZE = 20000  # Microsoft Learn: "Operational limits for Business Central online"
 MAX_BATCH = 100  # Microsoft Learn: "Operational limits for Business Central online"
+
+
+def version_tuple(version: str) -> tuple[int, ...] | None:
+    """``"1.2.0.3"`` → ``(1, 2, 0, 3)`` (BC's Version data type: major.minor.build.revision); None when it is not a
+    version."""
+    parts = (version or "").strip().split(".")
+    if not parts or not all(part.isdigit() for part in parts):
+        return None
+    return tuple(int(part) for part in parts)
+
+
+def extension_version_problem(installed: str, required: str = REQUIRED_EXTENSION_VERSION) -> str:
+    """Why the installed companion extension version does not serve this portal ("" when it does): the major
+    versions must be equal (a new major version changes the API pages) and the installed minor version at least the
+    required one (minor versions add fields and pages)."""
+    have, need = version_tuple(installed), version_tuple(required)
+    if have is None or need is None:
+        return f"the extension reports the version {installed!r}, which is not a version number"
+    if have[0] != need[0]:
+        return f"version {installed} is installed; this portal calls version {need[0]}.x (major versions differ)"
+    if have[1:2] < need[1:2]:
+        return f"version {installed} is installed; this portal needs {need[0]}.{need[1]} or a later {need[0]}.x"
+    return ""
 
 
 def environment_root(api_base_url: str) -> str:

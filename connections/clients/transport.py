@@ -2,8 +2,9 @@
 
 One :class:`Transport` per client sends every request through the same loop:
 
-1. the URL is checked once per origin (:func:`connections.clients.outbound.check_outbound_url`); links sent by the
-   service (``@odata.nextLink``) must stay on the client's origin;
+1. every request passes the outbound policy (:mod:`connections.clients.outbound`) in :class:`PinnedAdapter`, which
+   connects to the address that was checked and follows no redirect; links sent by the service
+   (``@odata.nextLink``) must stay on the client's origin, and a 3xx answer is an error;
 2. a lease of the per-credential concurrency cap is held while the request is in flight (:mod:`.concurrency`);
 3. failures are classified into the layers of :mod:`.errors` (dns, connection, tls, timeout, auth, http);
 4. a 429 is repeated after ``Retry-After`` seconds (Microsoft Learn: "Service protection API limits"; BC sends no
@@ -38,6 +39,8 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 import certifi
 import requests
 from django.conf import settings
+from prometheus_client import Counter
+from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from connections.clients.concurrency import ConcurrencyLimiter
@@ -52,11 +55,18 @@ from connections.clients.errors import (
     error_for_status,
     parse_retry_after,
 )
-from connections.clients.outbound import check_outbound_url, same_origin
+from connections.clients.outbound import DEFAULT_PORTS, CheckedTarget, checked_address, same_origin
 
 logger = logging.getLogger(__name__)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+
+#: Prometheus counters of this process (aggregated over processes by prometheus-client's multiprocess mode when
+#: ``PROMETHEUS_MULTIPROC_DIR`` is set; served on ``/metrics``).
+THROTTLED = Counter("bcportal_http_throttled", "HTTP 429 answers received, by service", ["service"])
+RETRIES = Counter("bcportal_http_retries", "Requests repeated after a 429, a 5xx or a network failure, by service",
+                  ["service"])
+REQUESTS = Counter("bcportal_http_requests", "HTTP requests sent, by service", ["service"])
 
 _bundle_lock = threading.Lock()
 
@@ -83,9 +93,62 @@ def ca_bundle() -> str | bool:
     return str(path)
 
 
+class PinnedAdapter(HTTPAdapter):
+    """A requests adapter that applies the outbound policy to every request and connects to the checked address.
+
+    The URL's host is resolved once by :func:`connections.clients.outbound.checked_address` (cached ``ttl`` seconds
+    per host and port); the connection pool is keyed by that address, TLS still verifies the certificate against
+    the host name (``server_hostname``/``assert_hostname``) and the ``Host`` header names the host, so a DNS answer
+    that changes between check and connect (DNS rebinding) cannot move the request. Raises
+    :class:`~connections.clients.errors.OutboundURLRejected` from ``send``.
+    """
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        super().__init__()
+        self.ttl = ttl
+        self._targets: dict[tuple[str, str, int | None], tuple[CheckedTarget, float]] = {}
+        self._lock = threading.Lock()
+
+    def target(self, url: str) -> CheckedTarget:
+        """The checked target of ``url`` (see the class doc)."""
+        parts = urlsplit(url)
+        key = (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._targets.get(key)
+        if cached is not None and cached[1] > now and not parts.username and not parts.password:
+            return cached[0]
+        found = checked_address(url)
+        with self._lock:
+            self._targets[key] = (found, now + self.ttl)
+        return found
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        target = self.target(request.url or "")
+        if target.address is not None:
+            scheme = urlsplit(request.url or "").scheme.lower()
+            host = f"[{target.host}]" if ":" in target.host else target.host
+            request.headers["Host"] = host if target.port == DEFAULT_PORTS.get(scheme) else f"{host}:{target.port}"
+        request._pinned_target = target  # type: ignore[attr-defined]
+        return super().send(request, **kwargs)
+
+    def build_connection_pool_key_attributes(self, request: requests.PreparedRequest, verify: Any,
+                                             cert: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        target: CheckedTarget | None = getattr(request, "_pinned_target", None)
+        if target is not None and target.address is not None:
+            host_params["host"] = target.address
+            if host_params.get("scheme") == "https":
+                pool_kwargs["server_hostname"] = target.host
+                pool_kwargs["assert_hostname"] = target.host
+        return host_params, pool_kwargs
+
+
 class TimeoutSession(requests.Session):
-    """A requests.Session with a default timeout (seconds) and the portal's CA trust (used as msal's http_client,
-    which does not pass a timeout of its own).
+    """A requests.Session with a default timeout (seconds), the portal's CA trust and the outbound policy
+    (:class:`PinnedAdapter`; no redirect is followed, no proxy or ``.netrc`` is read from the environment). Used by
+    the clients' transport and as msal's ``http_client``, so msal's requests (OpenID metadata, token endpoint) pass
+    the same policy.
 
     ``authority`` (an Entra authority URL on a non-default port) fixes an msal quirk: its user realm discovery
     (``msal/authority.py``) builds ``https://<host>/common/userrealm/…`` from the host name alone and so loses the port;
@@ -96,6 +159,10 @@ class TimeoutSession(requests.Session):
         super().__init__()
         self.default_timeout = timeout
         self.verify = ca_bundle()
+        self.trust_env = False
+        adapter = PinnedAdapter()
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
         self._realm_fix: tuple[str, str] | None = None
         if authority:
             parts = urlsplit(authority)
@@ -109,6 +176,7 @@ class TimeoutSession(requests.Session):
         kwargs.setdefault("timeout", self.default_timeout)
         # Per request: requests lets REQUESTS_CA_BUNDLE override a session's ``verify`` otherwise.
         kwargs.setdefault("verify", self.verify)
+        kwargs["allow_redirects"] = False
         return super().request(method, url, *args, **kwargs)
 
 
@@ -180,7 +248,9 @@ def error_from_response(response: requests.Response, *, service: str) -> ClientE
         payload = None
     code, message = error_body(payload)
     if not message:
-        message = _short(response.text.strip()) if response.text and payload is None else response.reason or ""
+        # A body that is not Microsoft's error envelope is not shown: it may come from another service.
+        message = f"HTTP {response.status_code} {response.reason or ''}".strip() + (
+            " (the answer had no Microsoft error body)" if response.content else "")
     return error_for_status(service=service, status=response.status_code, code=code, message=message,
                             retry_after=parse_retry_after(response.headers.get("Retry-After")),
                             url=_strip_query(response.request.url or "") if response.request else "",
@@ -227,7 +297,7 @@ class Transport:
                 url=_strip_query(url))
         origin = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}".lower()
         if origin not in self._checked:
-            check_outbound_url(url)
+            checked_address(url)
             self._checked.add(origin)
 
     def backoff(self, attempt: int) -> float:
@@ -274,8 +344,14 @@ class Transport:
             except TransientError as exc:  # token endpoint unreachable, concurrency cap wait
                 error, retryable, cause = exc, True, None
             else:
-                if response.status_code < 400:
+                if response.status_code < 300:
                     return response
+                if response.status_code < 400:
+                    raise PermanentError(
+                        f"{urlsplit(url).hostname} answered HTTP {response.status_code} with a redirect; redirects "
+                        "are not followed.", layer="http", status=response.status_code, service=self.service,
+                        url=_strip_query(url), method=method,
+                        fix="Enter the service's final URL (the one that answers without a redirect).")
                 if response.status_code == 404 and method == "DELETE" and outcome_unknown:
                     return response
                 if response.status_code == 401 and self.reset_auth is not None and not token_reset:
@@ -285,6 +361,7 @@ class Transport:
                 error = error_from_response(response, service=self.service)
                 cause = None
                 if isinstance(error, ThrottledError):
+                    THROTTLED.labels(self.service).inc()
                     retryable = True  # a throttled request was not carried out ("Service protection API limits")
                     retry_wait = error.retry_after
                 else:
@@ -302,6 +379,7 @@ class Transport:
                 raise error from cause
             logger.info("%s %s %s: %s; retry %d of %d in %.2f s", self.service, method, _strip_query(url),
                         error.code or error.layer, attempt + 1, self.max_retries, wait)
+            RETRIES.labels(self.service).inc()
             self.sleep(wait)
             waited += wait
             attempt += 1
@@ -310,6 +388,7 @@ class Transport:
               data: bytes | str | None, timeout: float) -> requests.Response:
         with self._count_lock:
             self.requests_sent += 1
+        REQUESTS.labels(self.service).inc()
         if params:
             # OData wants spaces as %20 (requests' form encoding would send "+"); keep OData punctuation readable.
             query = urlencode(params, quote_via=quote, safe="$'(),:@/*")

@@ -12,11 +12,11 @@ Routes (``{bc}`` = ``{origin}/v2.0/{tenant}/{environment}``; the tenant segment 
   relatedId, relatedType);
   ``{entitySet}/$count`` answers the plain number (OData v4);
 * ``{bc}/api/bcportal/integration/v1.0/companies({id})/{entitySet}`` - the custom API pages of the
-  portal's companion extension for what v2.0 lacks (Microsoft Learn "Developing a custom API"):
-  ``resources``, ``resourceUnitsOfMeasure``, ``itemUnitsOfMeasure``, ``customerPriceGroups``,
-  ``salesPrices``, ``salesHeaderArchives``, ``shippingAgents``, ``unitGroups`` (derived from items and
-  resources), and the standard tables of :data:`.schema.EXTENSION_FIELDS` re-exposed with the fields v2.0 lacks
-  (same rows, SystemId and ``lastModifiedDateTime`` as on v2.0);
+  portal's companion extension (Microsoft Learn "Developing a custom API"), served exactly as the AL pages of
+  ``bc-extension/src`` declare them (:mod:`.al` reads them, :mod:`.custom` builds the entity sets): the tables v2.0
+  lacks (resources, unit groups, price lists, ...), standard tables re-exposed with the fields v2.0 lacks (same
+  rows, SystemId and ``lastModifiedDateTime`` as on v2.0), their ``[ServiceEnabled]`` bound actions, and nothing
+  else; without the extension (``extension_installed=False``) the whole route answers 404;
 * ``{bc}/api/v2.0/$batch`` and ``{bc}/api/bcportal/integration/v1.0/$batch`` - JSON batch,
   at most 100 operations, ``Isolation: snapshot`` makes it atomic.
 
@@ -29,21 +29,24 @@ with a ``CorrelationId`` suffix.  Sign-in: Entra bearer token for
 with the user name and web service access key (on-premises style).
 
 Modules: :mod:`.routing` (URL maps, entry point), :mod:`.query` (reads, paging), :mod:`.writes` (create, update,
-delete, bound actions), :mod:`.batch` (JSON batch), :mod:`.schema` (API pages), :mod:`.state` (companies and rows,
-ETags, errors), :mod:`.core` (shared helpers), :mod:`.service` (the :class:`BusinessCentral` class).
+delete, bound actions), :mod:`.batch` (JSON batch), :mod:`.schema` (API v2.0 pages), :mod:`.al` (AL reader),
+:mod:`.custom` (the extension's pages), :mod:`.apis` (what each route serves), :mod:`.seed` (BC demo data beyond
+the datasets' own tables), :mod:`.state` (companies and rows, ETags, errors), :mod:`.core` (shared helpers),
+:mod:`.service` (the :class:`BusinessCentral` class).
 """
 
 from __future__ import annotations
 
+from .al import ALPage, app_manifest, read_pages
+from .apis import STORAGE, entity_for, routable
+from .custom import CUSTOM, PAGES
 from .schema import (
     BOOL,
     CUSTOM_API,
-    CUSTOM_EXTENDED,
     DATE,
     DATETIME,
     DEC,
     ENTITIES,
-    EXTENSION_FIELDS,
     GUID,
     INT,
     LINES_OF,
@@ -51,12 +54,10 @@ from .schema import (
     READ_ONLY_SETS,
     STR,
     Entity,
-    entity_for,
-    routable,
 )
 from .service import BusinessCentral
 from .state import BC_JSON, BCError, BCState, etag, now_bc, stable_id
 
-__all__ = ["BC_JSON", "BOOL", "CUSTOM_API", "CUSTOM_EXTENDED", "DATE", "DATETIME", "DEC", "ENTITIES",
-           "EXTENSION_FIELDS", "GUID", "INT", "LINES_OF", "NAV_SINGLE", "READ_ONLY_SETS", "STR", "BCError", "BCState",
-           "BusinessCentral", "Entity", "entity_for", "etag", "now_bc", "routable", "stable_id"]
+__all__ = ["BC_JSON", "BOOL", "CUSTOM", "CUSTOM_API", "DATE", "DATETIME", "DEC", "ENTITIES", "GUID", "INT", "LINES_OF",
+           "NAV_SINGLE", "PAGES", "READ_ONLY_SETS", "STORAGE", "STR", "ALPage", "BCError", "BCState", "BusinessCentral",
+           "Entity", "app_manifest", "entity_for", "etag", "now_bc", "read_pages", "routable", "stable_id"]

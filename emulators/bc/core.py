@@ -4,21 +4,30 @@ response and the small helpers every mixin uses.
 
 from __future__ import annotations
 
+import collections
 import json
 import threading
 import uuid
 from typing import Any
 
 from ..httpcore import Response, json_response
-from .schema import CUSTOM_API, CUSTOM_EXTENDED, ENTITIES
+from .apis import STORAGE
+from .schema import CUSTOM_API
 from .state import BC_JSON, BCError, BCState, now_bc
+
+MAX_RECORDED = 50_000
 
 
 class BusinessCentralBase:
     """State and helpers shared by the mixins that make up :class:`emulators.bc.BusinessCentral`."""
 
-    def __init__(self, state: BCState, settings: Any) -> None:
+    def __init__(self, state: BCState, settings: Any, *, extension_installed: bool = True) -> None:
         self.settings = settings
+        #: Whether the tenant has the companion extension: without it the custom route answers 404 throughout.
+        self.extension_installed = extension_installed
+        #: The operations answered since start or the last reset (method, api, path, ``$select``, body keys), for
+        #: tests that check what a client asks of BC; at most :data:`MAX_RECORDED` (the oldest are dropped).
+        self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_RECORDED)
         self.lock = threading.RLock()
         self.origin = ""
         self.tenant_id = ""
@@ -49,7 +58,7 @@ class BusinessCentralBase:
 
     def insert_seed(self, company: str, entity: str, row: dict[str, Any]) -> dict[str, Any]:
         """Insert a seeded row (fills defaults, derived fields, version and timestamps)."""
-        ent = CUSTOM_EXTENDED.get(entity) or ENTITIES[entity]
+        ent = STORAGE[entity]
         full = {f: None for f in ent.fields if f not in ent.constants}
         full.update(ent.defaults)
         full.update(row)

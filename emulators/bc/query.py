@@ -26,10 +26,14 @@ from typing import Any
 
 from ..httpcore import Response, json_response
 from ..odata import ODataError, compile_filter, or_on_distinct_fields, parse_expand, parse_orderby, parse_select
+from .al import app_manifest
+from .apis import entity_for
 from .core import BusinessCentralBase
-from .schema import BOOL, DATE, DATETIME, DEC, GUID, INT, LINES_OF, NAV_SINGLE, STR, Entity, entity_for
-from .state import BC_JSON, BCError, etag, stable_id
+from .schema import BOOL, DATE, DATETIME, DEC, GUID, INT, NAV_SINGLE, STR, Entity
+from .state import BC_JSON, BCError, etag
 
+#: Entity sets whose rows are computed from other tables when read (not stored).
+DERIVED_SETS = ("integrationInfo",)
 #: BC's message for ``or`` across two fields in ``$filter`` (501 ``BadRequest_MethodNotImplemented``; see above).
 DISTINCT_FIELDS_OR = "The 'OR' operator is not supported on distinct fields on an OData filter."
 
@@ -79,9 +83,9 @@ class QueryMixin(BusinessCentralBase):
         for nav, opts in expands:
             if company is None:
                 raise BCError(400, "BadRequest_NotFound", f"Could not find a property named '{nav}'.")
-            if ent.name in LINES_OF and nav == LINES_OF[ent.name]:
-                lent = entity_for(ent.api, nav)
-                lines = [r for r in self.table(company, nav).values() if r.get("documentId") == row["id"]]
+            if nav in ent.parts:
+                lent = entity_for(ent.api, ent.parts[nav])
+                lines = [r for r in self.table(company, lent.name).values() if r.get("documentId") == row["id"]]
                 pred = self._filter(lent, opts.get("$filter"))
                 if pred:
                     lines = [r for r in lines if pred(r)]
@@ -125,21 +129,18 @@ class QueryMixin(BusinessCentralBase):
         return predicate
 
     def _rows(self, company: str, ent: Entity) -> list[dict[str, Any]]:
-        """The rows behind an entity set; ``unitGroups`` are derived from items and resources (one unit group per
-        item/resource, as BC keeps them when unit group mapping is enabled)."""
-        if ent.name != "unitGroups":
+        """The rows behind an entity set. ``integrationInfo`` (the extension's page on table "Company Information")
+        is derived: the company information row's SystemId and timestamp, the extension's identity and version from
+        its ``app.json`` (AL: NavApp.GetCurrentModuleInfo) and the number of unit groups."""
+        if ent.name not in DERIVED_SETS:
             return list(self.table(company, ent.name).values())
-        out: list[dict[str, Any]] = []
-        for source_type, table, name_field in (("Item", "items", "displayName"), ("Resource", "resources",
-                                                                                   "displayName")):
-            for r in self.table(company, table).values():
-                code = f"{source_type.upper()} {r.get('number')}"
-                out.append({"id": stable_id(company, "unitGroup", source_type, r["id"]), "sourceType": source_type,
-                            "sourceId": r["id"], "sourceNumber": r.get("number"), "code": code,
-                            "description": f"{source_type} {r.get('number')} Unit Group",
-                            "sourceName": r.get(name_field), "lastModifiedDateTime": r.get("lastModifiedDateTime"),
-                            "@v": r["@v"]})
-        return out
+        app = app_manifest()
+        groups = len(self.table(company, "unitGroups"))
+        return [{"id": r["id"], "companyName": self.state.companies[company]["row"]["name"],
+                 "extensionId": app["id"], "extensionName": app["name"], "extensionPublisher": app["publisher"],
+                 "extensionVersion": app["version"], "unitGroupCount": groups,
+                 "lastModifiedDateTime": r.get("lastModifiedDateTime"), "@v": r["@v"]}
+                for r in self.table(company, "companyInformation").values()]
 
     def _count(self, ent: Entity, rows: list[dict[str, Any]], query: dict[str, str]) -> Response:
         """``{set}/$count``: the number of rows matching ``$filter`` as plain text (OData v4 ``$count`` segment)."""

@@ -14,6 +14,7 @@ A path no rule matches answers 404 ``BadRequest_ResourceNotFound`` naming the fi
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +24,10 @@ from werkzeug.routing import BaseConverter, Rule, Submount
 from ..httpcore import Request, Response, json_response
 from ..odata import GUID_RE, ODataError, parse_key
 from ..urls import Router
+from .apis import csdl, entity_for, routable, service_sets
 from .core import BusinessCentralBase
-from .schema import ENTITIES, LINES_OF, NAV_SINGLE, READ_ONLY_SETS, Entity, csdl, entity_for, routable, service_sets
+from .query import DERIVED_SETS
+from .schema import ENTITIES, NAV_SINGLE, READ_ONLY_SETS, Entity
 from .state import BCError, etag
 
 
@@ -107,6 +110,9 @@ class RoutingMixin(BusinessCentralBase):
             raise BCError(404, "BadRequest_NotFound", "No HTTP resource was found that matches the request URI.")
         _, values = root
         api = values["api"]
+        if api == "custom" and not self.extension_installed:
+            # a tenant without the companion extension has no API pages of that publisher, group and version
+            raise BCError(404, "BadRequest_NotFound", "No HTTP resource was found that matches the request URI.")
         rest = [urllib.parse.unquote(s) for s in values["rest"].split("/") if s]
         if rest == ["$batch"]:
             if req.method != "POST":
@@ -122,6 +128,7 @@ class RoutingMixin(BusinessCentralBase):
                 base: str) -> Response:
         """Answer ``method`` on the resource ``rest`` (segments below the API root)."""
         op = _Operation(method, rest, query, headers, body, api, base)
+        self._record_request(op)
         try:
             route = RESOURCES.match(rest)
             if route is None:
@@ -132,6 +139,15 @@ class RoutingMixin(BusinessCentralBase):
             raise BCError(400, "BadRequest_InvalidRequestUrl", str(e)) from None
 
     # ------------------------------------------------------------------ helpers
+    def _record_request(self, op: _Operation) -> None:
+        """Keep what the operation asked for (see ``requests``): method, API, path, ``$select`` and the body's keys."""
+        try:
+            keys = sorted(json.loads(op.body)) if op.body else []
+        except (ValueError, TypeError):
+            keys = []
+        self.requests.append({"method": op.method, "api": op.api, "path": "/".join(op.rest),
+                              "select": op.query.get("$select"), "body": [k for k in keys if isinstance(k, str)]})
+
     def _company(self, op: _Operation, company: str | None) -> str:
         """The company of a request: ``companies(<id>)`` in the path, else ``?company=<id or name>``."""
         if company is not None:
@@ -166,7 +182,7 @@ class RoutingMixin(BusinessCentralBase):
         """(company id, page, record id, the rows of its set, context) of a record request; 404 when it is absent."""
         company_id, ent, ctx = self._entity(op, entity_set, company)
         rid = self._key(parse_key(key))
-        rows = self.table(company_id, entity_set) if entity_set != "unitGroups" else {
+        rows = self.table(company_id, entity_set) if entity_set not in DERIVED_SETS else {
             r["id"]: r for r in self._rows(company_id, ent)}
         if rid not in rows:
             raise BCError(404, "Internal_RecordNotFound", f"The {ent.entity_type} does not exist. Identification "
@@ -241,7 +257,7 @@ class RoutingMixin(BusinessCentralBase):
         company_id, ent, ctx = self._entity(op, entity_set, company)
         if op.method == "GET":
             return self._list(ent, self._rows(company_id, ent), op.query, ctx, op.base, company_id)
-        if entity_set in READ_ONLY_SETS or op.method != "POST":
+        if entity_set in READ_ONLY_SETS or not ent.insertable or op.method != "POST":
             raise _not_allowed()
         row = self.create(company_id, ent, self._json(op.body), None)
         return self._single(ent, row, op.query, ctx + "/$entity", company_id, status=201)
@@ -257,16 +273,13 @@ class RoutingMixin(BusinessCentralBase):
         if op.method == "GET":
             return self._single(ent, rows[rid], op.query, ctx + "/$entity", company_id)
         if op.method == "PATCH":
-            if entity_set == "unitGroups":
-                raise BCError(405, "BadRequest_MethodNotAllowed", "Unit groups are maintained by Business "
-                              "Central from items and resources.")
-            if entity_set == "contactsInformation":
+            if entity_set == "contactsInformation" or not ent.modifiable:
                 raise _not_allowed()
             self._check_if_match(rows[rid], op.headers)
             row = self.update(company_id, ent, rid, self._json(op.body))
             return self._single(ent, row, op.query, ctx + "/$entity", company_id)
         if op.method == "DELETE":
-            if entity_set in READ_ONLY_SETS:
+            if entity_set in READ_ONLY_SETS or not ent.deletable:
                 raise _not_allowed()
             self._check_if_match(rows[rid], op.headers)
             self.delete(company_id, ent, rid)
@@ -284,15 +297,16 @@ class RoutingMixin(BusinessCentralBase):
                segment: str | None = None) -> tuple[str, str, Entity, str]:
         """(company id, document id, lines page, context) of ``<document>(<id>)/<lines>``; 404 (naming ``segment``,
         by default ``related``) when ``related`` is not the document's lines."""
-        company_id, _ent, rid, _rows, _ctx = self._record(op, entity_set, key, company)
-        if LINES_OF.get(entity_set) != related:
+        company_id, ent, rid, _rows, _ctx = self._record(op, entity_set, key, company)
+        if related not in ent.parts:
             raise _not_found(segment or related)
         ctx = f"{op.base}$metadata#companies({company_id})/{entity_set}({rid})/{related}"
-        return company_id, rid, entity_for(op.api, related), ctx
+        return company_id, rid, entity_for(op.api, ent.parts[related]), ctx
 
     def _on_related(self, op: _Operation, entity_set: str, key: str, related: str, company: str | None = None
                     ) -> Response:
-        if LINES_OF.get(entity_set) == related:
+        page = routable(op.api, entity_set)
+        if page is not None and related in page.parts:
             company_id, rid, lent, ctx = self._lines(op, entity_set, key, related, company)
             if op.method == "GET":
                 lines = [r for r in self.table(company_id, lent.name).values() if r.get("documentId") == rid]

@@ -13,11 +13,12 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from ..httpcore import Response
+from ..httpcore import Response, json_response
 from ..odata import GUID_RE, parse_datetime
+from .apis import STORAGE, entity_for
 from .core import BusinessCentralBase
-from .schema import BOOL, CUSTOM_EXTENDED, DATE, DATETIME, DEC, ENTITIES, GUID, INT, LINES_OF, STR, Entity, entity_for
-from .state import BCError, now_bc
+from .schema import BOOL, DATE, DATETIME, DEC, ENTITIES, GUID, INT, LINES_OF, STR, Entity
+from .state import BC_JSON, BCError, now_bc, stable_id
 
 
 class WritesMixin(BusinessCentralBase):
@@ -67,7 +68,7 @@ class WritesMixin(BusinessCentralBase):
         for k, v in data.items():
             if k.startswith("@odata"):
                 continue
-            if k in LINES_OF.values() and ent.name in LINES_OF and LINES_OF[ent.name] == k:
+            if k in ent.parts:
                 continue
             if k not in ent.fields:
                 raise BCError(400, "BadRequest", f"The property '{k}' does not exist on type "
@@ -99,8 +100,6 @@ class WritesMixin(BusinessCentralBase):
 
     def create(self, company: str, ent: Entity, data: dict[str, Any], parent_id: str | None) -> dict[str, Any]:
         """POST: number from the No. Series when omitted; 400 on duplicate key."""
-        if ent.name in ("salesHeaderArchives",):
-            raise BCError(405, "BadRequest_MethodNotAllowed", "Archived documents are read-only.")
         row: dict[str, Any] = {f: None for f in ent.fields}
         row.update(ent.defaults)
         self._apply(company, ent, row, data, True)
@@ -138,10 +137,11 @@ class WritesMixin(BusinessCentralBase):
             row["lastModifiedDateTime"] = now_bc()
         tbl[row["id"]] = row
         self._after(company, ent, row)
-        lines = data.get(LINES_OF.get(ent.name, "\0"))
-        if isinstance(lines, list):
-            for line in lines:
-                self.create(company, entity_for(ent.api, LINES_OF[ent.name]), dict(line), row["id"])
+        for nav, target in ent.parts.items():
+            lines = data.get(nav)
+            if isinstance(lines, list):
+                for line in lines:
+                    self.create(company, entity_for(ent.api, target), dict(line), row["id"])
         return tbl[row["id"]]
 
     def _editable(self, header_set: str, header: dict[str, Any]) -> None:
@@ -194,6 +194,14 @@ class WritesMixin(BusinessCentralBase):
     def _derive(self, company: str, ent: Entity, row: dict[str, Any]) -> None:
         if ent.name in ("salesOrders", "salesInvoices", "salesQuotes"):
             cust = None
+            if not row.get("customerId") and row.get("customerNumber"):
+                # BC validates "Sell-to Customer No." (the extension's pages bind it directly)
+                cust = next((r for r in self.table(company, "customers").values()
+                             if r.get("number") == row["customerNumber"]), None)
+                if cust is None:
+                    raise BCError(400, "Internal_RecordNotFound", "The Customer does not exist. Identification "
+                                  f"fields and values: No.='{row['customerNumber']}'")
+                row["customerId"] = cust["id"]
             if row.get("customerId"):
                 cust = self.table(company, "customers").get(row["customerId"])
             if cust is not None:
@@ -270,7 +278,7 @@ class WritesMixin(BusinessCentralBase):
         """``Microsoft.NAV.post`` on a draft invoice (status -> Open) and ``shipAndInvoice`` on an order
         (creates the posted invoice, archives and removes the order)."""
         tbl = self.table(company, ent.name)
-        row = tbl[rid]
+        row = tbl.get(rid, {})
         if ent.name == "salesInvoices" and action == "post":
             self._editable(ent.name, row)
             new = dict(row)
@@ -281,7 +289,7 @@ class WritesMixin(BusinessCentralBase):
             return Response(204)
         if ent.name == "salesOrders" and action == "shipAndInvoice":
             lines = [r for r in self.table(company, "salesOrderLines").values() if r.get("documentId") == rid]
-            inv_fields = CUSTOM_EXTENDED["salesInvoices"].fields
+            inv_fields = STORAGE["salesInvoices"].fields
             inv = {k: v for k, v in row.items() if k in inv_fields and k not in ("id", "number", "status",
                                                                                  "documentType")}
             inv.update({"orderId": rid, "orderNumber": row.get("number"), "status": "Open",
@@ -290,7 +298,7 @@ class WritesMixin(BusinessCentralBase):
             created = self.insert_seed(company, "salesInvoices", {**inv, "id": str(uuid.uuid4()),
                                                                   "number": self._series(company, "salesInvoices")})
             for ln in lines:
-                lrow = {k: v for k, v in ln.items() if k in CUSTOM_EXTENDED["salesInvoiceLines"].fields and k != "id"}
+                lrow = {k: v for k, v in ln.items() if k in STORAGE["salesInvoiceLines"].fields and k != "id"}
                 lrow["documentId"] = created["id"]
                 self.insert_seed(company, "salesInvoiceLines", lrow)
             self.insert_seed(company, "salesHeaderArchives", {
@@ -300,8 +308,16 @@ class WritesMixin(BusinessCentralBase):
                 "currencyCode": row.get("currencyCode"), "dateArchived": dt.date.today().isoformat()})
             self.delete(company, ent, rid)
             return Response(204)
-        if ent.name == "salesOrders" and ent.api == "custom" and action in ("release", "reopen"):
+        if ent.api == "custom" and action not in ent.actions:
+            raise BCError(400, "BadRequest_MethodNotImplemented", f"The action '{action}' is not available on "
+                          f"{ent.name}.")
+        if ent.name == "salesOrders" and action in ("release", "reopen"):
             return self._release_or_reopen(company, tbl, rid, action)
+        if ent.name == "integrationInfo" and action == "createMissingUnitGroups":
+            created = self.create_missing_unit_groups(company)
+            return json_response(200, {"@odata.context": self.base_url(self.state.environment, ent.api)
+                                       + "$metadata#Edm.Int32", "value": created},
+                                 [("OData-Version", "4.0")], content_type=BC_JSON)
         raise BCError(400, "BadRequest_MethodNotImplemented", f"The action '{action}' is not available on "
                       f"{ent.name}.")
 
@@ -331,3 +347,29 @@ class WritesMixin(BusinessCentralBase):
         n = self.state.counters.get(company + entity, 0) + 1
         self.state.counters[company + entity] = n
         return f"{ENTITIES[entity].series}{n:06d}"
+
+    def create_missing_unit_groups(self, company: str) -> int:
+        """A Unit Group for each item and resource of ``company`` that has none; returns how many were created (the
+        extension's ``createMissingUnitGroups``, as BC: codeunit 5367 "CRM Update Unit Group Mapping" does). The code
+        is BC's: table 5400 "Unit Group" GetCode = 'ITEM <No.> UOM GR' / 'RESOURCE <No.> UOM GR'; the description
+        and source name are the item's Description / the resource's Name (GetSourceName)."""
+        groups = self.table(company, "unitGroups")
+        have = {(g["sourceType"], g["sourceId"]) for g in groups.values()}
+        created = 0
+        for source_type, source_set in (("Item", "items"), ("Resource", "resources")):
+            for source in sorted(self.table(company, source_set).values(), key=lambda r: r.get("number") or ""):
+                if (source_type, source["id"]) in have:
+                    continue
+                self.insert_seed(company, "unitGroups", unit_group_row(company, source_type, source))
+                created += 1
+        return created
+
+
+def unit_group_row(company: str, source_type: str, source: dict[str, Any]) -> dict[str, Any]:
+    """The Unit Group of an item or resource row (``source_type`` "Item" or "Resource"): BC: table 5400 "Unit Group"
+    (key Source Type + Source Id; GetCode = '<ITEM|RESOURCE> <No.> UOM GR'; GetSourceName = Description / Name)."""
+    number = source.get("number")
+    return {"id": stable_id(company, "unitGroup", source_type, source["id"]), "sourceType": source_type,
+            "sourceId": source["id"], "sourceNumber": number, "code": f"{source_type.upper()} {number} UOM GR",
+            "description": source.get("displayName"), "sourceName": source.get("displayName")}
+

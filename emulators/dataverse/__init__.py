@@ -17,7 +17,8 @@ Callers are enabled systemusers of the organization; each request needs the priv
 Modules: :mod:`.routing` (URL map, entry point), :mod:`.security` (callers, roles, privileges), :mod:`.query`
 (reads, paging, change tracking), :mod:`.records` (keys, conversion, single-row endpoints), :mod:`.writes` (create,
 update, delete), :mod:`.rules` (table business rules), :mod:`.relations` (``$ref``, N:N), :mod:`.bulk`,
-:mod:`.batch`, :mod:`.solutions` (ImportSolution, alternate keys), :mod:`.metadata` and :mod:`.csdl`,
+:mod:`.batch`, :mod:`.solutions` (ImportSolution, alternate keys), :mod:`.components` (what a solution
+defines, read from its customizations.xml), :mod:`.metadata` and :mod:`.csdl`,
 :mod:`.optionsets`, :mod:`.schema` (tables), :mod:`.store` (state, indexes, transactions), :mod:`.core` (shared
 types), :mod:`.service` (the :class:`Dataverse` class).
 """
@@ -26,9 +27,9 @@ from __future__ import annotations
 
 from ..httpcore import JSON_TYPE
 from .core import API_PREFIX, OPTION_ACTIONS, OPTION_VALUE_PREFIX, VERSION, Ctx, DVError, Prefer, not_exist
-from .security import all_privileges, privilege_name
+from .security import privilege_name, privilege_rows
 from .service import Dataverse
 from .store import OrgState, now_iso
 
 __all__ = ["API_PREFIX", "JSON_TYPE", "OPTION_ACTIONS", "OPTION_VALUE_PREFIX", "VERSION", "Ctx", "DVError",
-           "Dataverse", "OrgState", "Prefer", "all_privileges", "not_exist", "now_iso", "privilege_name"]
+           "Dataverse", "OrgState", "Prefer", "not_exist", "now_iso", "privilege_name", "privilege_rows"]

@@ -21,7 +21,7 @@ from typing import Any
 from ..httpcore import Response, json_response
 from ..odata import parse_segment
 from .core import Ctx, DataverseBase, DVError, bad, not_exist, not_found
-from .schema import BULK_FILTER_MESSAGES, BULK_MESSAGES, TABLES, Table, stable_id
+from .schema import BULK_FILTER_MESSAGES, BULK_MESSAGES, Table, stable_id
 from .store import Txn
 
 
@@ -53,7 +53,7 @@ class BulkMixin(DataverseBase):
         """Take CreateMultiple/UpdateMultiple away from a table or give them back (control endpoint
         ``/_emulator/bulk-messages``; a reset restores the seeded filters). Returns ``{"table", "available": [...]}``.
         Raises KeyError for an unknown table and ValueError for a message that has no filter of its own."""
-        if logical not in TABLES:
+        if logical not in self.tables:
             raise KeyError(logical)
         wrong = sorted((set(remove) | set(restore)) - set(BULK_FILTER_MESSAGES))
         if wrong:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..httpcore import Headers, Response, json_response
 from ..odata import ODataError
-from .schema import BY_SET, TABLES, Col, Table
+from .schema import Col, Table, build_schema
 from .store import OrgState, Store, Txn
 
 API_PREFIX = "/api/data/v9.2/"
@@ -126,6 +126,8 @@ class Ctx:
     prefer: Prefer
     headers: Headers
     content_ids: dict[str, str] = field(default_factory=dict)
+    #: the privileges of the caller (and of an impersonated user) by systemuserid, computed once per request
+    privileges: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 class DataverseBase:
@@ -135,23 +137,36 @@ class DataverseBase:
         self.settings = settings
         self.lock = threading.RLock()
         self.origin = ""
-        self.load(state)
-        self._qcache: OrderedDict[tuple[Any, ...], list[str]] = OrderedDict()
         self._metadata_cache: dict[tuple[Any, ...], bytes] = {}
         self._render_pairs: dict[int, tuple[list[Col], list[tuple[str, str]]]] = {}
-        #: table -> [(referencing table, lookup column)]
-        self.refs: dict[str, list[tuple[str, Col]]] = {}
-        for t in TABLES.values():
-            for c in t.columns.values():
-                for target in c.targets:
-                    self.refs.setdefault(target, []).append((t.logical, c))
+        self.load(state)
 
     def load(self, state: OrgState) -> None:
         """Replace the organization state (used at start and by the control endpoint's reset)."""
         with self.lock:
             self.state = state
+            self.refresh_schema()
             self.store = Store(state)
             self._qcache = OrderedDict()
+
+    def refresh_schema(self) -> None:
+        """Rebuild the organization's tables from the standard ones and its imported solutions' components
+        (``state.components``), with the lookup index :attr:`refs` and per-table row stores."""
+        if not hasattr(self.state, "components"):  # state persisted before solutions were imported by content
+            self.state.components = {}
+        self.tables: dict[str, Table] = build_schema(list(self.state.components.values()))
+        self.by_set: dict[str, Table] = {t.entity_set: t for t in self.tables.values()}
+        #: table -> [(referencing table, lookup column)]
+        self.refs: dict[str, list[tuple[str, Col]]] = {}
+        for t in self.tables.values():
+            self.state.rows.setdefault(t.logical, {})
+            self.state.tombstones.setdefault(t.logical, {})
+            for c in t.columns.values():
+                for target in c.targets:
+                    self.refs.setdefault(target, []).append((t.logical, c))
+        self._metadata_cache.clear()
+        self._render_pairs.clear()
+        self._role_privilege_cache: dict[str, frozenset[str]] = {}
 
     @property
     def base(self) -> str:
@@ -160,16 +175,11 @@ class DataverseBase:
     def entity_url(self, table: Table, rid: str) -> str:
         return f"{self.base}{table.entity_set}({rid})"
 
-    # ------------------------------------------------------------------ visibility (solution components)
-    def visible(self, t: Table) -> bool:
-        return t.solution is None or t.solution in self.state.solutions
-
-    def col_visible(self, c: Col) -> bool:
-        return c.solution is None or c.solution in self.state.solutions
-
+    # ------------------------------------------------------------------ the organization's tables
     def table_by_set(self, name: str) -> Table:
-        t = BY_SET.get(name)
-        if t is None or not self.visible(t):
+        """The table of an entity set name (404 when the organization has no such table)."""
+        t = self.by_set.get(name)
+        if t is None:
             raise not_found(name)
         return t
 

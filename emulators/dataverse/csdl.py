@@ -12,7 +12,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr as qa
 
 from .core import OPTION_ACTIONS
-from .schema import MANY_TO_MANY, TABLES, Table
+from .schema import MANY_TO_MANY, Table
 
 _EDM = {"String": "Edm.String", "Memo": "Edm.String", "EntityName": "Edm.String", "Integer": "Edm.Int32",
         "Picklist": "Edm.Int32", "State": "Edm.Int32", "Status": "Edm.Int32", "BigInt": "Edm.Int64",
@@ -38,8 +38,6 @@ def csdl(tables: list[Table], dv: Any, annotations: bool) -> str:
         out.append(f'<EntityType Name="{t.logical}" BaseType="mscrm.crmbaseentity">'
                    f'<Key><PropertyRef Name="{t.primary_id}"/></Key>')
         for c in t.columns.values():
-            if not dv.col_visible(c):
-                continue
             if c.is_lookup:
                 out.append(f'<Property Name="_{c.name}_value" Type="Edm.Guid"/>')
             else:
@@ -48,8 +46,6 @@ def csdl(tables: list[Table], dv: Any, annotations: bool) -> str:
                 extra += ' Unicode="false"' if typ == "Edm.String" else ""
                 out.append(f'<Property Name="{c.name}" Type="{typ}"{extra}/>')
         for c in t.columns.values():
-            if not dv.col_visible(c):
-                continue
             for target in c.targets:
                 if target not in names:
                     continue
@@ -62,7 +58,7 @@ def csdl(tables: list[Table], dv: Any, annotations: bool) -> str:
                            f'Nullable="false" Partner="{rel}"><ReferentialConstraint Property="_{c.name}_value" '
                            f'ReferencedProperty="{target}id"/></NavigationProperty>')
         for child, col in dv.refs.get(t.logical, []):
-            if child in names and dv.col_visible(col):
+            if child in names:
                 rel = col.rels.get(t.logical, f"{t.logical}_{child}_{col.name}")
                 out.append(f'<NavigationProperty Name="{rel}" Type="Collection(mscrm.{child})" '
                            f'Partner="{col.navs.get(t.logical, col.name)}"/>')
@@ -119,11 +115,10 @@ def csdl(tables: list[Table], dv: Any, annotations: bool) -> str:
     for t in tables:
         out.append(f"<EntitySet Name={qa(t.entity_set)} EntityType={qa('Microsoft.Dynamics.CRM.' + t.logical)}>")
         for c in t.columns.values():
-            if dv.col_visible(c):
-                for target in c.targets:
-                    if target in names and not (c.type == "Owner" and target == "team"):
-                        out.append(f'<NavigationPropertyBinding Path="{c.navs.get(target, c.name)}" '
-                                   f'Target="{TABLES[target].entity_set}"/>')
+            for target in c.targets:
+                if target in names and not (c.type == "Owner" and target == "team"):
+                    out.append(f'<NavigationPropertyBinding Path="{c.navs.get(target, c.name)}" '
+                               f'Target="{dv.tables[target].entity_set}"/>')
         if annotations and t.change_tracking:
             out.append('<Annotation Term="Org.OData.Capabilities.V1.ChangeTracking"><Record>'
                        '<PropertyValue Property="Supported" Bool="true"/></Record></Annotation>')

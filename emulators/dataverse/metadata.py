@@ -19,7 +19,7 @@ from ..httpcore import Response, json_response
 from ..odata import ODataError, compile_filter, parse_expand, parse_key, parse_select
 from .core import DataverseBase, DVError, bad, not_supported
 from .csdl import csdl
-from .schema import MANY_TO_MANY, TABLES, Col, Table, schema_name, stable_id
+from .schema import MANY_TO_MANY, Col, Table, stable_id, table_schema_name
 from .security import privilege_name, table_privilege_types
 
 
@@ -55,7 +55,7 @@ def privileges_metadata(t: Table) -> list[dict[str, Any]]:
     user_owned = t.ownership == "UserOwned"
     out = []
     for verb in table_privilege_types(t.ownership):
-        name = privilege_name(verb, t.logical)
+        name = privilege_name(verb, t)
         out.append({"CanBeBasic": user_owned, "CanBeLocal": user_owned, "CanBeDeep": user_owned,
                     "CanBeGlobal": True, "CanBeEntityReference": False, "CanBeParentEntityReference": False,
                     "CanBeRecordFilter": False, "Name": name, "PrivilegeId": stable_id("privilege", name),
@@ -68,9 +68,9 @@ class MetadataMixin(DataverseBase):
 
     def entity_metadata(self, t: Table) -> dict[str, Any]:
         lbl = label(t.display)
-        return {"MetadataId": t.metadata_id, "LogicalName": t.logical, "SchemaName": schema_name(t.logical),
+        return {"MetadataId": t.metadata_id, "LogicalName": t.logical, "SchemaName": table_schema_name(t),
                 "EntitySetName": t.entity_set, "LogicalCollectionName": t.entity_set,
-                "CollectionSchemaName": schema_name(t.logical) + "s",
+                "CollectionSchemaName": table_schema_name(t) + "s",
                 "PrimaryIdAttribute": t.primary_id, "PrimaryNameAttribute": t.primary_name,
                 "PrimaryImageAttribute": None, "ObjectTypeCode": t.object_type_code,
                 "OwnershipType": {"UserOwned": "UserOwned", "OrganizationOwned": "OrganizationOwned",
@@ -78,7 +78,7 @@ class MetadataMixin(DataverseBase):
                 "ChangeTrackingEnabled": t.change_tracking,
                 "CanChangeTrackingBeEnabled": {"Value": True, "CanBeChanged": True,
                                                "ManagedPropertyLogicalName": "canchangetrackingbeenabled"},
-                "IsCustomEntity": t.logical.startswith("nav_"), "IsManaged": t.logical.startswith("nav_"),
+                "IsCustomEntity": t.solution is not None, "IsManaged": t.solution is not None,
                 "IsActivity": False, "IsIntersect": False, "IsValidForAdvancedFind": True,
                 "IsOptimisticConcurrencyEnabled": True, "HasActivities": False, "HasNotes": True,
                 "DisplayName": lbl, "DisplayCollectionName": label(t.display + "s"),
@@ -98,7 +98,7 @@ class MetadataMixin(DataverseBase):
                                             c.type + "Type")},
             "IsPrimaryId": c.name == t.primary_id, "IsPrimaryName": c.name == t.primary_name,
             "IsValidForCreate": c.create and not c.read_only, "IsValidForUpdate": c.update and not c.read_only,
-            "IsValidForRead": True, "IsCustomAttribute": c.name.startswith("nav_"), "AttributeOf": None,
+            "IsValidForRead": True, "IsCustomAttribute": c.solution is not None, "AttributeOf": None,
             "IsLogical": False, "IsValidODataAttribute": True,
             "RequiredLevel": {"Value": c.required, "CanBeChanged": c.required != "SystemRequired",
                               "ManagedPropertyLogicalName": "canmodifyrequirementlevelsettings"},
@@ -144,14 +144,12 @@ class MetadataMixin(DataverseBase):
         pairs: list[tuple[Table, Col, str]] = []
         if kind == "OneToManyRelationships":
             for child, col in self.refs.get(t.logical, []):
-                if self.visible(TABLES[child]) and self.col_visible(col):
-                    pairs.append((TABLES[child], col, t.logical))
+                pairs.append((self.tables[child], col, t.logical))
         else:
             for c in t.columns.values():
-                if self.col_visible(c):
-                    for target in c.targets:
-                        if self.visible(TABLES[target]):
-                            pairs.append((t, c, target))
+                for target in c.targets:
+                    if target in self.tables:
+                        pairs.append((t, c, target))
         for child, col, target in pairs:
             rel = col.rels.get(target, f"{target}_{child.logical}_{col.name}")
             out.append({"MetadataId": stable_id("rel", rel), "SchemaName": rel,
@@ -173,7 +171,7 @@ class MetadataMixin(DataverseBase):
         return self.base + "$metadata#EntityDefinitions"
 
     def _visible_tables(self) -> list[Table]:
-        return [t for t in TABLES.values() if self.visible(t)]
+        return list(self.tables.values())
 
     def definition_table(self, key: str) -> Table:
         """The table named by an ``EntityDefinitions(<key>)`` segment (MetadataId or ``LogicalName='x'``)."""
@@ -200,7 +198,7 @@ class MetadataMixin(DataverseBase):
         """``EntityDefinitions(<key>)/Attributes[(<key>)][/Microsoft.Dynamics.CRM.<Type>AttributeMetadata]``."""
         with_options = "OptionSet" in (query.get("$expand") or "") or (cast is not None and (
             "Picklist" in cast or "State" in cast or "Status" in cast))
-        cols = [c for c in t.columns.values() if self.col_visible(c)]
+        cols = list(t.columns.values())
         if cast is not None and cast.startswith("Microsoft.Dynamics.CRM."):
             wanted = cast.split(".")[-1].replace("AttributeMetadata", "")
             cols = [c for c in cols if self.attribute_metadata(t, c)["@odata.type"].endswith(
@@ -249,7 +247,7 @@ class MetadataMixin(DataverseBase):
         for nav, _opts in parse_expand(query.get("$expand")):
             if nav == "Attributes":
                 item["Attributes"] = [meta_select(self.attribute_metadata(t, c), _opts)
-                                      for c in t.columns.values() if self.col_visible(c)]
+                                      for c in t.columns.values()]
             elif nav == "Keys":
                 item["Keys"] = [dict(k) for k in self.state.keys.get(t.logical, [])]
             elif nav in ("OneToManyRelationships", "ManyToOneRelationships", "ManyToManyRelationships"):
@@ -282,9 +280,9 @@ class MetadataMixin(DataverseBase):
 
     def metadata(self, query: dict[str, str]) -> Response:
         annotations = query.get("annotations") == "true"
-        ck = (annotations, tuple(sorted(self.state.solutions)))
+        ck = (annotations,)
         body = self._metadata_cache.get(ck)
         if body is None:
-            body = csdl([t for t in TABLES.values() if self.visible(t)], self, annotations).encode("utf-8")
+            body = csdl(list(self.tables.values()), self, annotations).encode("utf-8")
             self._metadata_cache[ck] = body
         return Response(200, body, [("Content-Type", "application/xml"), ("OData-Version", "4.0")])

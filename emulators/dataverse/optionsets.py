@@ -13,7 +13,7 @@ from typing import Any
 
 from ..httpcore import Response, json_response
 from .core import OPTION_VALUE_PREFIX, DataverseBase, DVError, bad
-from .schema import TABLES, Col, Table
+from .schema import Col, Table
 
 
 def label_text(label: Any) -> str | None:
@@ -52,11 +52,11 @@ class OptionSetsMixin(DataverseBase):
         if not isinstance(entity, str) or not isinstance(attribute, str) or not entity or not attribute:
             raise bad(f"{name}: EntityLogicalName and AttributeLogicalName are required for a local option set.",
                        "0x80040203")
-        t = TABLES.get(entity.lower())
-        if t is None or not self.visible(t):
+        t = self.tables.get(entity.lower())
+        if t is None:
             raise DVError(404, "0x80040217", f"Could not find entity with name {entity!r}.")
         c = t.columns.get(attribute.lower())
-        if c is None or not self.col_visible(c):
+        if c is None:
             raise DVError(404, "0x80040217", f"Could not find attribute {attribute!r} on entity {t.logical}.")
         if c.type != "Picklist" or not c.options:
             raise bad(f"Attribute {c.name!r} of entity {t.logical!r} is of type {c.type}, not a picklist; "

@@ -21,7 +21,7 @@ from typing import Any
 from ..httpcore import Response, json_response
 from ..odata import CollectionResolver, ODataError, Resolver, compile_filter, parse_expand, parse_orderby, parse_select
 from .core import Ctx, DataverseBase, DVError, Prefer, bad
-from .schema import TABLES, Col, Table
+from .schema import Col, Table
 from .store import now_iso
 
 
@@ -46,12 +46,12 @@ class QueryMixin(DataverseBase):
     # ------------------------------------------------------------------ rendering
     def _select_cols(self, table: Table, select: list[str] | None) -> list[Col]:
         if select is None:
-            return [c for c in table.columns.values() if self.col_visible(c)]
+            return list(table.columns.values())
         cols: list[Col] = []
         for s in select:
             name = s[1:-6] if s.startswith("_") and s.endswith("_value") else s
             c = table.columns.get(name)
-            if c is None or not self.col_visible(c):
+            if c is None:
                 raise bad(f"Could not find a property named '{s}' on type 'Microsoft.Dynamics.CRM.{table.logical}'.")
             cols.append(c)
         if table.columns[table.primary_id] not in cols:
@@ -83,7 +83,7 @@ class QueryMixin(DataverseBase):
                 if ann and v is not None:
                     target = row.get(name + "@t") or c.targets[0]
                     if prefer.wants("OData.Community.Display.V1.FormattedValue"):
-                        t2 = TABLES[target]
+                        t2 = self.tables[target]
                         other = self.state.rows[target].get(v, {})
                         out[key + "@OData.Community.Display.V1.FormattedValue"] = other.get(t2.primary_name or "")
                     if prefer.wants("Microsoft.Dynamics.CRM.associatednavigationproperty"):
@@ -113,13 +113,13 @@ class QueryMixin(DataverseBase):
                     raise ODataError(f"Could not find a property named '{nav}' on type "
                                      f"'Microsoft.Dynamics.CRM.{table.logical}'.")
                 col, target = navs[nav]
-                inner, kind = self.resolver(TABLES[target])(attr)
+                inner, kind = self.resolver(self.tables[target])(attr)
                 rows = self.state.rows[target]
                 cname = col.name
                 return (lambda r: None if (x := rows.get(r.get(cname) or "")) is None else inner(x)), kind
             cname = name[1:-6] if name.startswith("_") and name.endswith("_value") else name
             col = table.columns.get(cname)
-            if col is None or not self.col_visible(col):
+            if col is None:
                 raise ODataError(f"Could not find a property named '{name}' on type "
                                  f"'Microsoft.Dynamics.CRM.{table.logical}'.")
             return (lambda r: r.get(cname)), col.filter_kind
@@ -131,7 +131,7 @@ class QueryMixin(DataverseBase):
             if self.collection_nav(table, name) is None:
                 raise ODataError(f"Could not find a collection-valued navigation property named '{name}' on type "
                                  f"'Microsoft.Dynamics.CRM.{table.logical}'.")
-            target = TABLES[self.related_table(table, name)]
+            target = self.tables[self.related_table(table, name)]
             rows = self.state.rows[target.logical]
             pid = table.primary_id
 
@@ -196,13 +196,13 @@ class QueryMixin(DataverseBase):
             other = self.state.rows[tgt].get(val or "")
             if other is None:
                 return None
-            t2 = TABLES[tgt]
+            t2 = self.tables[tgt]
             return self.render(t2, other, self._select_cols(t2, parse_select(opts.get("$select"))), ctx.prefer)
         if nav.endswith("/$ref"):
             raise bad("Expand with $ref is only supported on lookup type navigation property.", "0x80060888")
         if self.collection_nav(table, nav) is None:
             raise bad(f"Could not find a property named '{nav}' on type 'Microsoft.Dynamics.CRM.{table.logical}'.")
-        t2 = TABLES[self.related_table(table, nav)]
+        t2 = self.tables[self.related_table(table, nav)]
         ids = self.related_ids(table, row[table.primary_id], nav)
         rows = [self.state.rows[t2.logical][i] for i in ids]
         pred = self._filter(t2, opts.get("$filter"), {})

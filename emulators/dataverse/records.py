@@ -17,7 +17,7 @@ from typing import Any
 from ..httpcore import Headers, Response, json_response
 from ..odata import GUID_RE, parse_datetime, parse_expand, parse_segment, parse_select
 from .core import API_PREFIX, Ctx, DataverseBase, DVError, bad, not_exist, not_found, not_supported
-from .schema import BY_SET, MANY_TO_MANY, TABLES, Col, Table
+from .schema import MANY_TO_MANY, Col, Table
 
 
 def _dt_value(col: Col, v: Any) -> str:
@@ -75,8 +75,8 @@ class RecordsMixin(DataverseBase):
             path = path[len(API_PREFIX):]
         path = path.lstrip("/")
         name, key = parse_segment(path)
-        t = BY_SET.get(name)
-        if t is None or key is None or not self.visible(t):
+        t = self.by_set.get(name)
+        if t is None or key is None:
             raise bad(f"The URL '{url}' in the request is not a valid entity reference.")
         rid = self.resolve_key(t, key, must_exist=False)
         if rid is None or rid not in self.state.rows[t.logical]:
@@ -161,7 +161,7 @@ class RecordsMixin(DataverseBase):
                 nav = k[: -len("@odata.bind")]
                 if nav in navs:
                     col, target = navs[nav]
-                    if not self.col_visible(col) or (col.read_only and col.name != "ownerid"):
+                    if col.read_only and col.name != "ownerid":
                         raise bad(f"An undeclared property '{nav}' which only has property annotations in the "
                                   "payload but no property value was found in the payload.")
                     if v is None:
@@ -174,6 +174,9 @@ class RecordsMixin(DataverseBase):
                                                          and rt.logical != target):
                         raise bad(f"The entity reference '{v}' does not match navigation property '{nav}' "
                                   f"(expected {target}).", "0x80040203")
+                    if col.name != "ownerid":  # setting a lookup: Append on this row, AppendTo on the one it names
+                        self.require_on(ctx, "Append", table)
+                        self.require_on(ctx, "AppendTo", rt)
                     changes[col.name] = rid
                     if len(col.targets) > 1:
                         changes[col.name + "@t"] = rt.logical
@@ -188,7 +191,7 @@ class RecordsMixin(DataverseBase):
             if "@" in k:
                 continue
             col = table.columns.get(k)
-            if col is not None and self.col_visible(col) and not col.is_lookup:
+            if col is not None and not col.is_lookup:
                 if col.read_only or (is_create and not col.create) or (not is_create and not col.update):
                     if col.name == table.primary_id and is_create:
                         changes[k] = self.convert(table, col, v)
@@ -214,7 +217,7 @@ class RecordsMixin(DataverseBase):
         if nav in MANY_TO_MANY and table.logical in MANY_TO_MANY[nav]:
             return ("nn", nav, None)
         for child, col in self.refs.get(table.logical, []):
-            if col.rels.get(table.logical) == nav and self.visible(TABLES[child]) and self.col_visible(col):
+            if col.rels.get(table.logical) == nav:
                 return ("1n", child, col)
         return None
 
@@ -296,7 +299,7 @@ class RecordsMixin(DataverseBase):
                  ctx: Ctx) -> Response:
         """A column (GET/PUT/DELETE), a single-valued navigation property or a collection-valued one (GET)."""
         col = table.columns.get(prop)
-        if col is not None and self.col_visible(col) and not col.is_lookup:
+        if col is not None and not col.is_lookup:
             row = self.state.rows[table.logical][rid]
             if method == "GET":
                 return json_response(200, {"@odata.context": f"{self.base}$metadata#{table.entity_set}({rid})/{prop}",
@@ -321,9 +324,9 @@ class RecordsMixin(DataverseBase):
             val = row.get(col.name)
             if val is None or val not in self.state.rows[tgt]:
                 return Response(204)
-            return self.retrieve(TABLES[tgt], val, query, Headers(), ctx)
+            return self.retrieve(self.tables[tgt], val, query, Headers(), ctx)
         if self.collection_nav(table, prop) is None:
             raise not_found(prop)
         ids = set(self.related_ids(table, rid, prop))
-        target_table = TABLES[self.related_table(table, prop)]
+        target_table = self.tables[self.related_table(table, prop)]
         return self.query(target_table, query, "", ctx, restrict=ids)

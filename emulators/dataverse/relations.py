@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..httpcore import Response, json_response
 from ..odata import parse_segment
 from .core import Ctx, DataverseBase, DVError, bad, not_found, not_supported
-from .schema import MANY_TO_MANY, TABLES, Table
+from .schema import MANY_TO_MANY, Table
 
 
 class RelationsMixin(DataverseBase):
@@ -29,6 +29,11 @@ class RelationsMixin(DataverseBase):
             if rt.logical != expected:
                 raise bad(f"The entity reference '{url}' is not a {expected}.", "0x80040203")
             pair = (rid, oid) if table.logical == e1 else (oid, rid)
+            if other == "roleprivileges_association":
+                raise bad("A role's privileges cannot be associated through roleprivileges_association: use "
+                          "AddPrivilegesRole or import a solution that defines the role.", "0x80040203")
+            self.require_on(ctx, "Append", table)
+            self.require_on(ctx, "AppendTo", rt)
             if other in ("systemuserroles_association", "teamroles_association"):
                 principal = self.state.rows[e1][pair[0]]
                 role = self.state.rows["role"][pair[1]]
@@ -41,7 +46,7 @@ class RelationsMixin(DataverseBase):
         if rt.logical != other:
             raise bad(f"The entity reference '{url}' is not a {other}.", "0x80040203")
         body = {col.navs.get(table.logical, col.name) + "@odata.bind": f"/{table.entity_set}({rid})"}
-        self.update_row(TABLES[other], oid, body, ctx)
+        self.update_row(self.tables[other], oid, body, ctx)
 
     def ref(self, method: str, table: Table, rid: str, path: list[str], body: bytes, query: dict[str, str],
             ctx: Ctx) -> Response:
@@ -69,7 +74,7 @@ class RelationsMixin(DataverseBase):
                 if val is None:
                     return Response(204)
                 return json_response(200, {"@odata.context": self.base + "$metadata#$ref",
-                                            "@odata.id": f"{self.base}{TABLES[target].entity_set}({val})"})
+                                            "@odata.id": f"{self.base}{self.tables[target].entity_set}({val})"})
             raise not_supported()
         info = self.collection_nav(table, nav)
         if info is None:
@@ -85,13 +90,17 @@ class RelationsMixin(DataverseBase):
         if method == "DELETE":
             target_url = query.get("$id")
             if key is not None:
-                other_table = TABLES[MANY_TO_MANY[other][1] if kind == "nn" and table.logical == MANY_TO_MANY[other][0]
-                                     else (MANY_TO_MANY[other][0] if kind == "nn" else other)]
+                e1, e2 = MANY_TO_MANY.get(other, ("", ""))
+                other_table = self.tables[e2 if kind == "nn" and table.logical == e1
+                                          else (e1 if kind == "nn" else other)]
                 target_url = f"/{other_table.entity_set}({key})"
             if not target_url:
                 raise bad("The related entity key or $id is required to remove a reference.", "0x80040203")
             rt, oid = self.parse_ref(target_url, ctx)
             if kind == "nn":
+                if other == "roleprivileges_association":
+                    raise bad("A role's privileges cannot be disassociated through roleprivileges_association: use "
+                              "RemovePrivilegeRole.", "0x80040203")
                 e1, _e2 = MANY_TO_MANY[other]
                 pair = (rid, oid) if table.logical == e1 else (oid, rid)
                 self.store.disassociate(ctx.txn, other, pair)
@@ -99,12 +108,13 @@ class RelationsMixin(DataverseBase):
                 assert col is not None
                 child = self.state.rows[other].get(oid)
                 if child is not None and child.get(col.name) == rid:
-                    self.update_row(TABLES[other], oid, {col.navs.get(table.logical, col.name) + "@odata.bind": None},
+                    nav_bind = col.navs.get(table.logical, col.name) + "@odata.bind"
+                    self.update_row(self.tables[other], oid, {nav_bind: None},
                                     ctx)
             return Response(204, headers=[("OData-Version", "4.0")])
         if method == "GET":
             ids = self.related_ids(table, rid, nav)
-            target = TABLES[self.related_table(table, nav)]
+            target = self.tables[self.related_table(table, nav)]
             return json_response(200, {"@odata.context": self.base + "$metadata#Collection($ref)",
                                        "value": [{"@odata.id": f"{self.base}{target.entity_set}({i})"} for i in ids]})
         raise not_supported()

@@ -31,7 +31,7 @@ from .core import (
     not_found,
     not_supported,
 )
-from .schema import TABLES, Table
+from .schema import Table
 from .store import Txn
 
 
@@ -169,7 +169,7 @@ class RoutingMixin(DataverseBase):
     def _on_service_document(self, call: Call) -> Response:
         return json_response(200, {"@odata.context": self.base + "$metadata", "value": [
             {"name": t.entity_set, "kind": "EntitySet", "url": t.entity_set}
-            for t in TABLES.values() if self.visible(t)]})
+            for t in self.tables.values()]})
 
     def _on_metadata(self, call: Call) -> Response:
         return self.metadata(call.query)

@@ -9,17 +9,17 @@ System columns are added by :func:`_finish`: primary key, ``createdon``/``modifi
 ownership columns for user-owned tables, ``statecode``/``statuscode`` where the table has states,
 and ``transactioncurrencyid``/``exchangerate``/``<money>_base`` on money tables.
 
-The two tables added by Business Central's integration solution (``nav_connection``, ``nav_accountstatistics``;
-Microsoft Learn "Integrating with Dynamics 365 Sales") and its ``bcbi_*`` columns only become visible after
-``ImportSolution`` of ``MicrosoftDynamicsNavIntegration``.
+:data:`STANDARD_TABLES` is what a fresh organization has. Custom tables and columns exist only once a solution that
+defines them is imported (:mod:`.components` builds them from the solution's ``customizations.xml``); each
+organization's schema is the standard tables plus its imported components (:func:`build_schema`).
 """
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass, field
 
-NAV_SOLUTION = "MicrosoftDynamicsNavIntegration"
 _NS = uuid.UUID("9f5d3b1e-3a55-4e0c-8d7e-2f1c8b7a6e41")
 
 
@@ -43,6 +43,7 @@ class Col:
     default: object = None
     on_delete: str = "removelink"  # removelink | cascade | restrict
     date_only: bool = False
+    #: unique name of the solution that added the column (``None``: a standard column)
     solution: str | None = None
     system: bool = False
     minimum: float | None = None
@@ -82,10 +83,13 @@ class Table:
     change_tracking: bool = False
     bulk: bool = True
     read_only: bool = False
+    #: unique name of the solution that created the table (``None``: a standard table)
     solution: str | None = None
     currency: bool = False
     object_type_code: int = 0
     display: str = ""
+    #: SchemaName when it is not derived from the logical name (custom tables: as the solution spells it)
+    schema: str = ""
 
     @property
     def primary_id(self) -> str:
@@ -257,10 +261,21 @@ def _tables() -> list[Table]:
         "parentrootroleid": L("role", read_only=True, rels={"role": "role_parent_root_role"}),
         "parentroleid": L("role", read_only=True, rels={"role": "role_parent_role"}),
         "ismanaged": B(read_only=True), "solutionid": G(read_only=True), "description": M()}))
+    # the privileges of the organization's tables (Microsoft Learn "privilege EntityType"); rows are created with the
+    # tables (seed, solution import)
+    t.append(Table("privilege", "privileges", "name", ownership="None", read_only=True, bulk=False,
+                   object_type_code=1023, columns={
+                       "name": S(100), "accessright": I(), "canbebasic": B(), "canbelocal": B(), "canbedeep": B(),
+                       "canbeglobal": B()}))
+    t.append(Table("publisher", "publishers", "friendlyname", ownership="OrganizationOwned", read_only=True,
+                   bulk=False, object_type_code=7101, columns={
+                       "uniquename": S(256), "friendlyname": S(256), "customizationprefix": S(8),
+                       "customizationoptionvalueprefix": I()}))
     t.append(Table("solution", "solutions", "friendlyname", ownership="None", read_only=True, bulk=False,
                    object_type_code=7100, columns={
                        "uniquename": S(65), "friendlyname": S(256), "version": S(256), "ismanaged": B(),
-                       "installedon": DT(), "description": M()}))
+                       "installedon": DT(), "description": M(),
+                       "publisherid": L("publisher", read_only=True, rels={"publisher": "publisher_solution"})}))
     t.append(Table("sdkmessage", "sdkmessages", "name", ownership="None", read_only=True, bulk=False,
                    object_type_code=4606, columns={"name": S(256)}))
     t.append(Table("sdkmessagefilter", "sdkmessagefilters", None, ownership="None", read_only=True, bulk=False,
@@ -361,10 +376,7 @@ def _tables() -> list[Table]:
                        "industrycode": P({1: "Accounting", 2: "Agriculture", 3: "Broadcasting", 4: "Brokers",
                                           5: "Building Supply Retail", 6: "Business Services", 7: "Consulting",
                                           8: "Consumer Services", 9: "Design", 10: "Distributors",
-                                          11: "Doctor's Offices", 12: "Durable Manufacturing"}),
-                       "nav_accountstatisticsid": L("nav_accountstatistics", solution=NAV_SOLUTION,
-                                                    rels={"nav_accountstatistics":
-                                                          "nav_nav_accountstatistics_account"})}))
+                                          11: "Doctor's Offices", 12: "Durable Manufacturing"})}))
     t.append(Table("contact", "contacts", "fullname", change_tracking=True, currency=True, object_type_code=2,
                    states=ACTIVE_INACTIVE, status_labels=ACTIVE_INACTIVE_LABELS, columns={
                        "firstname": S(50), "middlename": S(50), "lastname": S(50, required="ApplicationRequired"),
@@ -408,10 +420,7 @@ def _tables() -> list[Table]:
                                   6: "Canceled", 7: "Revised"}, columns=quote))
     order = _doc_header("ordernumber")
     order.update({"quoteid": L("quote", rels={"quote": "quote_orders"}), "requestdeliveryby": DATE(),
-                  "datefulfilled": DT(), "submitdate": DT(), "lastbackofficesubmit": DATE(),
-                  # added by Business Central's integration solution (bcbi_* attributes)
-                  "bcbi_businesscentralordernumber": S(20, solution=NAV_SOLUTION),
-                  "bcbi_businesscentraldocumentoccurrencenumber": I(solution=NAV_SOLUTION)})
+                  "datefulfilled": DT(), "submitdate": DT(), "lastbackofficesubmit": DATE()})
     order["customerid"].rels = {"account": "order_customer_accounts", "contact": "order_customer_contacts"}
     order["pricelevelid"].rels = {"pricelevel": "price_level_orders"}
     order["opportunityid"].rels = {"opportunity": "opportunity_sales_orders"}
@@ -423,7 +432,6 @@ def _tables() -> list[Table]:
                                   100002: "Partial", 100003: "Invoiced", 700970000: "In Progress"},
                    columns=order))
     order_lines = _doc_lines("salesorderid", "order_details")
-    order_lines["bcbi_businesscentrallinenumber"] = I(solution=NAV_SOLUTION)
     t.append(Table("salesorderdetail", "salesorderdetails", "productdescription", ownership="None",
                    change_tracking=True, currency=True, object_type_code=1089, columns=order_lines))
     inv = _doc_header("invoicenumber")
@@ -448,21 +456,6 @@ def _tables() -> list[Table]:
         "objectid": L(*regarding, on_delete="cascade", navs={x: f"objectid_{x}" for x in regarding},
                       rels={x: f"{x.capitalize()}_Annotation" for x in regarding}),
         "objecttypecode": Col("", "EntityName", read_only=True)}))
-    t.append(Table("nav_connection", "nav_connections", "nav_name", ownership="OrganizationOwned",
-                   solution=NAV_SOLUTION, object_type_code=10010, states=ACTIVE_INACTIVE,
-                   status_labels=ACTIVE_INACTIVE_LABELS, columns={
-                       "nav_name": S(100, required="ApplicationRequired"), "nav_dynamicsnavurl": S(250),
-                       "nav_dynamicsnavodataurl": S(250), "nav_dynamicsnavodatausername": S(250),
-                       "nav_dynamicsnavodataaccesskey": S(250)}))
-    stats = {n: MONEY() for n in (
-        "nav_balancelcy", "nav_outstandingorderslcy", "nav_shippednotinvoicedlcy", "nav_outstandinginvoiceslcy",
-        "nav_totallcy", "nav_creditlimitlcy", "nav_overdueamountslcy", "nav_totalsaleslcy",
-        "nav_invoicedprepaymentamountlcy", "nav_outstandingserviceorderslcy", "nav_servshippednotinvoicedlcy",
-        "nav_outstandingservinvoiceslcy")}
-    t.append(Table("nav_accountstatistics", "nav_accountstatisticses", "nav_name", ownership="OrganizationOwned",
-                   solution=NAV_SOLUTION, change_tracking=True, currency=True, object_type_code=10011,
-                   states=ACTIVE_INACTIVE, status_labels=ACTIVE_INACTIVE_LABELS, columns={
-                       "nav_name": S(160), "nav_customerno": S(20), **stats, "nav_overdueamountsasof": DATE()}))
     return [_finish(x) for x in t]
 
 
@@ -470,6 +463,11 @@ def _sys(**kw: object) -> Col:
     c = Col("", kw.pop("type"), **kw)  # type: ignore[arg-type]
     c.system = True
     return c
+
+
+def finish_table(t: Table) -> Table:
+    """Add the system columns of a table (see the module docstring) and name its columns; returns ``t``."""
+    return _finish(t)
 
 
 def _finish(t: Table) -> Table:
@@ -525,18 +523,19 @@ def _finish(t: Table) -> Table:
     return t
 
 
-TABLES: dict[str, Table] = {x.logical: x for x in _tables()}
-BY_SET: dict[str, Table] = {x.entity_set: x for x in TABLES.values()}
+#: The tables of a fresh organization (no solution imported). Never mutated: each organization works on copies
+#: (:func:`build_schema`).
+STANDARD_TABLES: dict[str, Table] = {x.logical: x for x in _tables()}
 
-#: Well-known role ids: the System Administrator role template and the two roles of Business Central's integration
-#: solution (Microsoft Learn "Integrating with Dynamics 365 Sales", security roles of the integration user).
+#: Role template of System Administrator (a role based on it holds every privilege).
 SYSTEM_ADMINISTRATOR_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
-INTEGRATION_ADMIN_ROLE_ID = "8c8d4f51-a72b-e511-80d9-3863bb349780"
-INTEGRATION_USER_ROLE_ID = "6f960e32-a72b-e511-80d9-3863bb349780"
 
 #: N:N relationships: name -> (entity1, entity2).
 MANY_TO_MANY: dict[str, tuple[str, str]] = {
     "systemuserroles_association": ("systemuser", "role"),
+    # a role's privileges (Microsoft Learn "roleprivileges EntityType"; read only through the Web API, changed with
+    # AddPrivilegesRole / ReplacePrivilegesRole or a solution import)
+    "roleprivileges_association": ("role", "privilege"),
     "teamroles_association": ("team", "role"),
     "teammembership_association": ("systemuser", "team"),
 }
@@ -562,7 +561,33 @@ SCHEMA_NAMES = {"salesorder": "SalesOrder", "salesorderdetail": "SalesOrderDetai
 
 
 def schema_name(logical: str) -> str:
-    """A table's SchemaName (``account`` -> ``Account``, ``salesorder`` -> ``SalesOrder``; custom tables as is)."""
-    if logical.startswith("nav_"):
-        return logical
+    """A standard table's SchemaName (``account`` -> ``Account``, ``salesorder`` -> ``SalesOrder``); custom tables
+    carry theirs (:attr:`Table.schema`)."""
     return SCHEMA_NAMES.get(logical, logical.capitalize())
+
+
+def table_schema_name(t: Table) -> str:
+    """The SchemaName of a table: the solution's spelling for a custom table, else :func:`schema_name`."""
+    return t.schema or schema_name(t.logical)
+
+
+def build_schema(components: list[tuple[list[Table], dict[str, list[Col]]]]) -> dict[str, Table]:
+    """An organization's tables: deep copies of :data:`STANDARD_TABLES` plus, in import order, the custom tables and
+    the columns added to existing tables by each imported solution (``components``: ``[(tables, {table: [col]})]``
+    as :mod:`.components` parses them). A later import of the same solution replaces its earlier components."""
+    tables = dict(STANDARD_TABLES)
+    changed: set[str] = set()
+    for new_tables, new_columns in components:
+        for t in new_tables:
+            tables[t.logical] = copy.deepcopy(t)
+            changed.add(t.logical)
+        for logical, cols in new_columns.items():
+            if logical not in tables:
+                continue
+            if logical not in changed:  # copy on write: the standard tables stay as they are
+                tables[logical] = copy.copy(tables[logical])
+                tables[logical].columns = dict(tables[logical].columns)
+                changed.add(logical)
+            for c in cols:
+                tables[logical].columns[c.name] = copy.deepcopy(c)
+    return tables

@@ -1,44 +1,56 @@
 """Callers, impersonation, security roles and privileges of the Dataverse emulator.
 
 Sources: Microsoft Learn "Security concepts in Microsoft Dataverse" (roles grant privileges named
-``prv<Verb><Entity>``; a privilege from any of the user's roles, direct or through a team, counts), "Impersonate
-another user using the Web API" (``CallerObjectId`` / ``MSCRMCallerID``; the caller needs
-``prvActOnBehalfOfAnotherUser`` and the effective rights are those both the caller and the impersonated user hold),
-"Impersonate another user" (that privilege, or a role containing it, must be assigned directly to the user: it is
-not inherited through a team), "RetrieveUserPrivileges Function" / "RolePrivilege ComplexType" (a user's privileges
-through its roles and teams: ``Depth``, ``PrivilegeId``, ``BusinessUnitId``, ``PrivilegeName``), "Compose HTTP
-requests and handle errors" (``CannotActOnBehalfOfAnotherUser`` is a 403) and "Web service error codes"
-(``0x80040220`` PrivilegeDenied, ``0x8004A110`` CannotActOnBehalfOfAnotherUser
-"User does not have the privilege to act on behalf another user.", ``0x80072560`` the user is not a member of the
-organization, ``0x80040225`` the user is disabled).
+``prv<Verb><Entity>``; a privilege from any of the user's roles, direct or through a team, counts; the System
+Administrator role has every privilege), "Impersonate another user using the Web API" (``CallerObjectId`` /
+``MSCRMCallerID``; the caller needs ``prvActOnBehalfOfAnotherUser`` and the effective rights are those both the
+caller and the impersonated user hold), "Impersonate another user" (that privilege, or a role containing it, must be
+assigned directly to the user: it is not inherited through a team), "RetrieveUserPrivileges Function" / "RolePrivilege
+ComplexType" (a user's privileges through its roles and teams: ``Depth``, ``PrivilegeId``, ``BusinessUnitId``,
+``PrivilegeName``), "roleprivileges EntityType" (a role's privileges, ``roles(<id>)/roleprivileges_association``),
+"How access to a record is determined" (Create, Read, Write, Delete on the row's table; Append on the row that gets
+a lookup and AppendTo on the row it points to; Assign to change the owner), "Compose HTTP requests and handle errors"
+(``CannotActOnBehalfOfAnotherUser`` is a 403) and "Web service error codes" (``0x80040220`` PrivilegeDenied,
+``0x8004A110`` CannotActOnBehalfOfAnotherUser "User does not have the privilege to act on behalf another user.",
+``0x80072560`` the user is not a member of the organization, ``0x80040225`` the user is disabled).
 
 Callers are enabled systemusers of the organization: an application user whose ``applicationid`` is the token's
-``appid``, or a user whose ``azureactivedirectoryobjectid`` is the token's ``oid``. Roles grant every privilege of
-:func:`all_privileges` (``prvActOnBehalfOfAnotherUser`` included) unless revoked through the control endpoint
-``/_emulator/privileges``.
+``appid``, or a user whose ``azureactivedirectoryobjectid`` is the token's ``oid``. A role's privileges are its
+``roleprivileges_association`` rows (seeded for the standard roles, created by a solution import for the solution's
+roles) with their depth on the role row (``@depths``); a role based on the System Administrator template has every
+privilege of the organization's tables. The control endpoint ``/_emulator/privileges`` revokes and grants
+privileges (revocations are kept on the role row as ``@revoked`` and listed; a reset restores the seeded roles).
+Depths are recorded and reported, not enforced row by row: every granted privilege acts at the Global depth.
 """
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Iterable
 from typing import Any
 
 from ..httpcore import Headers
 from .core import Ctx, DataverseBase, DVError, not_exist
-from .schema import BY_SET, TABLES, schema_name, stable_id
+from .schema import SYSTEM_ADMINISTRATOR_TEMPLATE, Table, stable_id, table_schema_name
 
 #: The privilege an impersonating caller needs (Microsoft Learn "Impersonate another user using the Web API").
 ACT_ON_BEHALF = "prvActOnBehalfOfAnotherUser"
 
-#: Privilege names that differ from the table's schema name (``prvReadUser``, not ``prvReadSystemUser``).
-_PRIVILEGE_NAMES = {"systemuser": "User", "uomschedule": "UoMSchedule", "uom": "UoM", "pricelevel": "PriceLevel",
-                    "productpricelevel": "ProductPriceLevel", "salesorder": "SalesOrder",
-                    "salesorderdetail": "SalesOrderDetail", "invoicedetail": "InvoiceDetail",
-                    "transactioncurrency": "TransactionCurrency", "businessunit": "BusinessUnit"}
+#: Privilege names that differ from the table's schema name (``prvReadUser``, not ``prvReadSystemUser``; notes are
+#: ``prvReadNote``; message filters share the messages' privileges).
+_PRIVILEGE_NAMES = {"systemuser": "User", "annotation": "Note", "sdkmessagefilter": "SdkMessage"}
+#: Privileges that belong to no table row type: table definitions, solution import, impersonation.
+_OTHER_PRIVILEGES = ("prvReadEntity", "prvImportCustomization", ACT_ON_BEHALF)
+#: ``privilege.accessright`` of each privilege type (Microsoft Learn "privilege EntityType", AccessRights).
+ACCESS_RIGHTS = {"Read": 1, "Write": 2, "Append": 4, "AppendTo": 16, "Create": 32, "Delete": 65536, "Share": 262144,
+                 "Assign": 524288}
+#: The depths a role privilege may have, as role XML writes them (``RolePrivilege/@level``).
+DEPTHS = ("Basic", "Local", "Deep", "Global")
 
-def privilege_name(verb: str, logical: str) -> str:
-    """Dataverse's privilege name ``prv<Verb><Entity schema name>`` (e.g. prvReadAccount, prvWriteUser)."""
-    return f"prv{verb}{_PRIVILEGE_NAMES.get(logical) or schema_name(logical)}"
+
+def privilege_name(verb: str, table: Table) -> str:
+    """Dataverse's privilege name ``prv<Verb><Entity schema name>`` (e.g. prvReadAccount, prvWriteUser,
+    prvReadbcp_Connection)."""
+    return f"prv{verb}{_PRIVILEGE_NAMES.get(table.logical) or table_schema_name(table)}"
 
 
 #: The privilege types of a table (Microsoft Learn: "SecurityPrivilegeMetadata ComplexType", PrivilegeType): Create,
@@ -51,16 +63,24 @@ def table_privilege_types(ownership: str) -> tuple[str, ...]:
     return TABLE_PRIVILEGE_TYPES + (("Assign", "Share") if ownership == "UserOwned" else ())
 
 
-@functools.cache
-def all_privileges() -> frozenset[str]:
-    """Every privilege the emulator knows: Create, Read, Write, Delete, Append, AppendTo on each emulated table
-    (plus Assign and Share on user-owned tables), Read on 'entity' (metadata) and 'solution',
-    prvImportCustomization and prvActOnBehalfOfAnotherUser."""
-    names = {"prvImportCustomization", ACT_ON_BEHALF, privilege_name("Read", "entity"),
-             privilege_name("Read", "solution")}
-    for t in TABLES.values():
-        names.update(privilege_name(verb, t.logical) for verb in table_privilege_types(t.ownership))
-    return frozenset(names)
+def privilege_rows(tables: Iterable[Table], *, others: bool = False) -> dict[str, dict[str, Any]]:
+    """``privilege`` rows ``{privilegeid: row}`` of the tables' privileges (Create, Read, Write, Delete, Append,
+    AppendTo; Assign and Share on user-owned tables) and, with ``others``, of :data:`_OTHER_PRIVILEGES`. Ids are
+    stable (``stable_id("privilege", name)``), the ids ``EntityDefinitions`` Privileges and the 403 body name."""
+    rows: dict[str, dict[str, Any]] = {}
+
+    def add(name: str, verb: str, user_owned: bool) -> None:
+        pid = stable_id("privilege", name)
+        rows[pid] = {"privilegeid": pid, "name": name, "accessright": ACCESS_RIGHTS.get(verb, 0),
+                     "canbebasic": user_owned, "canbelocal": user_owned, "canbedeep": user_owned,
+                     "canbeglobal": True}
+    for t in tables:
+        for verb in table_privilege_types(t.ownership):
+            add(privilege_name(verb, t), verb, t.ownership == "UserOwned")
+    if others:
+        for name in _OTHER_PRIVILEGES:
+            add(name, "", False)
+    return rows
 
 
 class SecurityMixin(DataverseBase):
@@ -144,11 +164,43 @@ class SecurityMixin(DataverseBase):
         """How many security roles a systemuser holds (see :meth:`user_roles`)."""
         return len(self.user_roles(uid))
 
+    def all_privileges(self) -> frozenset[str]:
+        """Every privilege of the organization: those of its ``privilege`` rows (standard tables, tables of imported
+        solutions, the other privileges)."""
+        if "*" not in self._role_privilege_cache:
+            self._role_privilege_cache["*"] = frozenset(
+                r.get("name") for r in self.state.rows["privilege"].values())
+        return self._role_privilege_cache["*"]
+
     def role_privileges(self, rid: str) -> frozenset[str]:
-        """Privilege names a role grants: every privilege of :func:`all_privileges` less those revoked through the
-        control endpoint (kept on the role row as ``@revoked``; a reset restores the seeded roles)."""
+        """Privilege names a role grants: every privilege for a role based on the System Administrator template,
+        else its ``roleprivileges_association`` rows; less those revoked through the control endpoint. Cached until
+        a role's privileges or the schema change."""
+        cached = self._role_privilege_cache.get(rid)
+        if cached is not None:
+            return cached
         row = self.state.rows["role"].get(rid) or {}
-        return all_privileges() - frozenset(row.get("@revoked") or ())
+        if row.get("roletemplateid") == SYSTEM_ADMINISTRATOR_TEMPLATE:
+            names = self.all_privileges()
+        else:
+            by_id = self.state.rows["privilege"]
+            names = frozenset(by_id[p].get("name") for r, p in self.state.n2n.get("roleprivileges_association", ())
+                              if r == rid and p in by_id)
+        granted = names - frozenset(row.get("@revoked") or ())
+        self._role_privilege_cache[rid] = granted
+        return granted
+
+    def role_privileges_set(self, txn: Any, rid: str, privileges: dict[str, str]) -> None:
+        """Give a role exactly ``privileges`` ``{name: depth}`` (``roleprivileges_association`` rows, depths on the
+        role row): a solution import replaces the privileges of the roles it defines. Raises KeyError for a name
+        that is no privilege of the organization."""
+        by_name = {r.get("name"): pid for pid, r in self.state.rows["privilege"].items()}
+        for pair in [p for p in self.state.n2n.get("roleprivileges_association", set()) if p[0] == rid]:
+            self.store.disassociate(txn, "roleprivileges_association", pair)
+        for name in privileges:
+            self.store.associate(txn, "roleprivileges_association", (rid, by_name[name]))
+        self.state.rows["role"][rid]["@depths"] = dict(privileges)
+        self._role_privilege_cache.clear()
 
     def user_privileges(self, uid: str) -> frozenset[str]:
         """The union of the privileges of a user's roles (Dataverse: a privilege from any role counts)."""
@@ -162,21 +214,30 @@ class SecurityMixin(DataverseBase):
         "RetrieveUserPrivileges Function", "RetrieveUserPrivilegesResponse ComplexType", "RolePrivilege
         ComplexType"): ``{"RolePrivileges": [{"Depth", "PrivilegeId", "BusinessUnitId", "PrivilegeName"}]}`` for
         every privilege of :meth:`user_privileges` (direct roles and roles through teams, less revoked ones), sorted
-        by name. The emulator's roles grant every privilege at the organization (Global) depth."""
+        by name. ``Depth`` is the deepest of the roles' depths for it (System Administrator: Global)."""
         business_unit = self.state.rows["systemuser"].get(uid, {}).get("businessunitid")
+        depth: dict[str, int] = {}
+        for rid in self.user_roles(uid):
+            row = self.state.rows["role"].get(rid) or {}
+            depths = row.get("@depths") or {}
+            for name in self.role_privileges(rid):
+                level = DEPTHS.index(depths.get(name, "Global")) if depths.get(name, "Global") in DEPTHS else 3
+                depth[name] = max(depth.get(name, 0), level)
         return {"@odata.context": self.base + "$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse",
-                "RolePrivileges": [{"Depth": "Global", "PrivilegeId": stable_id("privilege", name),
+                "RolePrivileges": [{"Depth": DEPTHS[depth[name]], "PrivilegeId": stable_id("privilege", name),
                                     "BusinessUnitId": business_unit, "PrivilegeName": name}
-                                   for name in sorted(self.user_privileges(uid))]}
+                                   for name in sorted(depth)]}
 
     def role_privileges_change(self, role: str, *, revoke: list[str], grant: list[str]) -> list[dict[str, Any]]:
         """Revoke privileges from / grant them back to a security role (control endpoint ``/_emulator/privileges``).
 
         ``role`` is a role id or name (case-insensitive); a name changes every role of that name, i.e. the root
         business unit's role and its business-unit copies, as editing a root role does in Dataverse. Returns
-        ``[{"roleid", "name", "revoked": [...]}]``. Raises KeyError for an unknown role and ValueError for a name
-        that is not a privilege of :func:`all_privileges`."""
-        unknown = sorted((set(revoke) | set(grant)) - all_privileges())
+        ``[{"roleid", "name", "revoked": [...]}]``. A revoked privilege leaves the role (its
+        ``roleprivileges_association`` row too); a granted one is given back (at the Global depth when the role did
+        not have it). Raises KeyError for an unknown role and ValueError for a name that is not a privilege of the
+        organization (:meth:`all_privileges`)."""
+        unknown = sorted((set(revoke) | set(grant)) - self.all_privileges())
         if unknown:
             raise ValueError(f"unknown privilege(s) {', '.join(unknown)}; names look like prvReadAccount "
                              "(prv + Create|Read|Write|Delete|Append|AppendTo|Assign|Share + the table's schema name)")
@@ -188,10 +249,19 @@ class SecurityMixin(DataverseBase):
             if not ids:
                 raise KeyError(role)
             changed = []
+            pairs = self.state.n2n.setdefault("roleprivileges_association", set())
+            by_name = {r.get("name"): pid for pid, r in self.state.rows["privilege"].items()}
             for rid in ids:
                 revoked = (set(roles[rid].get("@revoked") or ()) | set(revoke)) - set(grant)
                 roles[rid]["@revoked"] = sorted(revoked)
+                template_role = roles[rid].get("roletemplateid") == SYSTEM_ADMINISTRATOR_TEMPLATE
+                for name in revoke:
+                    pairs.discard((rid, by_name[name]))
+                for name in grant:
+                    if not template_role:
+                        pairs.add((rid, by_name[name]))
                 changed.append({"roleid": rid, "name": roles[rid].get("name"), "revoked": sorted(revoked)})
+            self._role_privilege_cache.clear()
             return changed
 
     def revoked_privileges(self) -> dict[str, list[str]]:
@@ -209,13 +279,13 @@ class SecurityMixin(DataverseBase):
         'entity'; ImportSolution needs prvImportCustomization; other actions Read on 'solution'."""
         head = segs[0]
         name = head.split("(", 1)[0]
-        table = BY_SET.get(name)
+        table = self.by_set.get(name)
         if name.startswith("ImportSolution"):
             return ["prvImportCustomization"], "solution", 7100
         if table is None and name.startswith("EntityDefinitions"):
-            return [privilege_name("Read", "entity")], "entity", 9800
+            return ["prvReadEntity"], "entity", 9800
         if table is None:
-            return [privilege_name("Read", "solution")], "solution", 7100
+            return [privilege_name("Read", self.tables["solution"])], "solution", 7100
         verbs = [{"GET": "Read", "POST": "Create", "PATCH": "Write", "PUT": "Write",
                   "DELETE": "Delete"}.get(method, "Read")]
         if segs[-1] == "$ref" or (method == "POST" and len(segs) > 1 and not segs[1].startswith("Microsoft.Dynamics")):
@@ -223,14 +293,14 @@ class SecurityMixin(DataverseBase):
         elif method == "POST" and len(segs) == 2 and segs[1].startswith("Microsoft.Dynamics.CRM."):
             verbs = {"CreateMultiple": ["Create"], "UpdateMultiple": ["Write"], "UpsertMultiple": ["Create", "Write"],
                      "DeleteMultiple": ["Delete"]}.get(segs[1].rsplit(".", 1)[-1], ["Read"])
-        return [privilege_name(verb, table.logical) for verb in verbs], table.logical, table.object_type_code
+        return [privilege_name(verb, table) for verb in verbs], table.logical, table.object_type_code
 
     def check_privilege(self, method: str, segs: list[str], ctx: Ctx) -> None:
         """Privilege check (403 ``0x80040220`` PrivilegeDenied).
 
-        Roles grant privileges (every privilege of the emulated tables, less those revoked through
-        ``/_emulator/privileges``); a caller - and, with impersonation, the impersonated user as well (the
-        effective rights are the intersection) - needs every privilege of :meth:`required_privileges` from at least
+        Roles grant privileges (their ``roleprivileges_association`` rows, all for System Administrator, less those
+        revoked through ``/_emulator/privileges``); a caller - and, with impersonation, the impersonated user as well
+        (the effective rights are the intersection) - needs every privilege of :meth:`required_privileges` from at least
         one of its roles. WhoAmI, RetrieveVersion and ``$metadata`` work for every enabled user of the organization.
         The 403 body is Dataverse's: "Principal user (Id=…, type=8, roleCount=…, privilegeCount=…, accessMode=…), is
         missing prvReadAccount privilege (Id=…) on OTC=1 for entity 'account'. context.Caller=…"."""
@@ -239,17 +309,29 @@ class SecurityMixin(DataverseBase):
         head = segs[0]
         if head in ("$metadata", "WhoAmI", "WhoAmI()", "RetrieveVersion", "RetrieveVersion()"):
             return
-        needed: tuple[list[str], str, int] | None = None
+        self.require(ctx, *self.required_privileges(method, segs))
+
+    def require(self, ctx: Ctx, privileges: list[str], logical: str, otc: int) -> None:
+        """Refuse the request unless the caller - and an impersonated user as well - holds every privilege of
+        ``privileges`` (on table ``logical`` with object type code ``otc``): 403 ``0x80040220`` naming the first
+        missing one. Used for the request itself and for what its body does (Append/AppendTo on ``@odata.bind``,
+        Assign on an owner change). No-op when privileges are not enforced."""
+        if not getattr(self.settings, "enforce_privileges", True):
+            return
         for uid in dict.fromkeys(u for u in (ctx.real_caller_id, ctx.caller_id) if u):
-            roles = self.user_roles(uid)
-            needed = needed or self.required_privileges(method, segs)
-            privileges, logical, otc = needed
-            granted = self.user_privileges(uid) if roles else frozenset()
+            granted = ctx.privileges.get(uid)
+            if granted is None:
+                granted = ctx.privileges[uid] = self.user_privileges(uid)
             missing = next((p for p in privileges if p not in granted), None)
             if missing is None:
                 continue
+            roles = self.user_roles(uid)
             access = self.state.rows["systemuser"].get(uid, {}).get("accessmode") or 0
             raise DVError(403, "0x80040220", f"Principal user (Id={uid}, type=8, roleCount={len(roles)}, "
                           f"privilegeCount={len(granted)}, accessMode={access}), is missing {missing} privilege "
                           f"(Id={stable_id('privilege', missing)}) on OTC={otc} for entity '{logical}'. "
                           f"context.Caller={ctx.real_caller_id or ctx.caller_id}")
+
+    def require_on(self, ctx: Ctx, verb: str, table: Table) -> None:
+        """:meth:`require` of ``prv<verb><table>`` (e.g. ``require_on(ctx, "Append", account)``)."""
+        self.require(ctx, [privilege_name(verb, table)], table.logical, table.object_type_code)

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .schema import TABLES
+from .schema import STANDARD_TABLES
 
 _NOW: tuple[int, str] = (0, "")
 
@@ -43,12 +43,15 @@ class OrgState:
     org_id: str
     root_bu_id: str
     base_currency_id: str = ""
-    rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {t: {} for t in TABLES})
+    rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {t: {} for t in STANDARD_TABLES})
     version: int = 1000
-    tombstones: dict[str, dict[str, int]] = field(default_factory=lambda: {t: {} for t in TABLES})
+    tombstones: dict[str, dict[str, int]] = field(default_factory=lambda: {t: {} for t in STANDARD_TABLES})
     n2n: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     keys: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    solutions: set[str] = field(default_factory=set)
+    #: Components of the imported solutions, by solution unique name: ``(custom tables, {table: [added columns]})``
+    #: as :mod:`.components` parses them from the solution's ``customizations.xml`` (the organization's schema is
+    #: the standard tables plus these, :func:`.schema.build_schema`).
+    components: dict[str, tuple[list[Any], dict[str, list[Any]]]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     #: Option sets changed by ``InsertOptionValue``/``UpdateOptionValue``/``DeleteOptionValue``:
     #: ``"<table>.<column>"`` -> the whole option set {value: label}; columns absent here use the schema's options.
@@ -91,7 +94,7 @@ class Store:
 
     def rebuild_indexes(self) -> None:
         self.idx = {}
-        for table in TABLES:
+        for table in self.state.rows:
             self.idx[table] = {}
             for name, cols in self.index_defs(table):
                 m: dict[tuple[Any, ...], str] = {}

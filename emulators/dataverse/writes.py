@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from .core import Ctx, DataverseBase, DVError, bad
-from .schema import MANY_TO_MANY, TABLES, Table
+from .schema import MANY_TO_MANY, Table
 from .store import now_iso
 
 
@@ -28,7 +28,7 @@ class WritesMixin(DataverseBase):
         for nav, value in deep:
             if isinstance(value, dict):
                 col, target = table.nav_map()[nav]
-                child_id = self.create_row(TABLES[target], value, ctx)
+                child_id = self.create_row(self.tables[target], value, ctx)
                 changes[col.name] = child_id
                 if len(col.targets) > 1:
                     changes[col.name + "@t"] = target
@@ -51,6 +51,8 @@ class WritesMixin(DataverseBase):
             if not row.get("ownerid"):
                 row["ownerid"] = ctx.caller_id
                 row["ownerid@t"] = "systemuser"
+            elif row["ownerid"] != ctx.caller_id:  # created for another owner: an assignment
+                self.require_on(ctx, "Assign", table)
             self._owner_columns(row)
         elif "organizationid" in table.columns:
             row["organizationid"] = self.state.org_id
@@ -70,7 +72,7 @@ class WritesMixin(DataverseBase):
                         item = dict(item)
                         child_nav = col.navs.get(table.logical, col.name)
                         item[child_nav + "@odata.bind"] = f"/{table.entity_set}({new_id})"
-                        self.create_row(TABLES[child], item, ctx)
+                        self.create_row(self.tables[child], item, ctx)
         for nav, url in binds:
             self.associate(table, new_id, nav, url, ctx)
         return new_id
@@ -84,7 +86,7 @@ class WritesMixin(DataverseBase):
         for nav, value in deep:
             if isinstance(value, dict):
                 col, target = table.nav_map()[nav]
-                changes[col.name] = self.create_row(TABLES[target], value, ctx)
+                changes[col.name] = self.create_row(self.tables[target], value, ctx)
         row = dict(old)
         row.update(changes)
         if table.states:
@@ -92,6 +94,8 @@ class WritesMixin(DataverseBase):
         if table.ownership == "UserOwned" and "ownerid" in changes:
             if changes["ownerid"] is None:
                 raise bad("The owner of a record cannot be cleared.", "0x80040203")
+            if changes["ownerid"] != old.get("ownerid"):
+                self.require_on(ctx, "Assign", table)
             self._owner_columns(row)
         self.before_write(table, rid, row, old, ctx)
         self._check_required(table, row)
@@ -147,8 +151,7 @@ class WritesMixin(DataverseBase):
 
     def _check_required(self, table: Table, row: dict[str, Any]) -> None:
         for c in table.columns.values():
-            if c.required == "SystemRequired" and not c.system and not c.read_only and row.get(c.name) is None \
-                    and self.col_visible(c):
+            if c.required == "SystemRequired" and not c.system and not c.read_only and row.get(c.name) is None:
                 raise DVError(400, "0x80040203", f"Attribute '{c.name}' cannot be NULL: a value is required for "
                               f"the '{c.name}' attribute of the '{table.logical}' entity.")
 

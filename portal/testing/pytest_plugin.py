@@ -10,14 +10,29 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from portal import embedded_redis
 
 # A fixed Fernet key for tests only; production keys come from the environment.
 TEST_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1kby1ub3QtdXNlLTEyMzQ1Njc="
+
+
+def allow_outbound_origin(url: str) -> list[str]:
+    """Allow the portal's outbound requests to the host and port of ``url`` (an emulator on a loopback port), in
+    the settings of this process and in the environment its subprocesses (workers) inherit; returns the entries
+    added (``connections.clients.outbound``: a bare host only allows the default port)."""
+    port = urlsplit(url).port
+    added = [f"127.0.0.1:{port}", f"localhost:{port}"]
+    current = list(getattr(settings, "OUTBOUND_ALLOWED_HOSTS", []) or [])
+    settings.OUTBOUND_ALLOWED_HOSTS = current + [entry for entry in added if entry not in current]
+    env = [e for e in os.environ.get("OUTBOUND_ALLOWED_HOSTS", "").split(",") if e]
+    os.environ["OUTBOUND_ALLOWED_HOSTS"] = ",".join(env + [entry for entry in added if entry not in env])
+    return added
 
 
 @pytest.hookimpl(tryfirst=True)

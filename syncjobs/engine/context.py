@@ -103,6 +103,9 @@ class RuleCache:
     default_team: UUID | None = None
     #: The connection's default price list in Dataverse, once ensured.
     price_list_id: UUID | None = None
+    #: Dataverse price list id -> {(product id, unit id) (lower-case text): its price list item, or None when a
+    #: record of this pass already takes that product and unit}.
+    price_list_items: dict[UUID, dict[tuple[str, str], UUID | None]] = field(default_factory=dict)
     #: Dataverse orders set Active before a write that must be submitted again after it.
     orders_to_submit: set[UUID] = field(default_factory=set)
     #: Salesperson codes in BC, with the codes this pass assigned appended.

@@ -6,7 +6,9 @@ transactional $batch requests" for Business Central).
 A writer takes :class:`Write` items and returns, per item, ``None`` (written) or the :class:`RecordFailure` that
 row met. Permanent failures of a bulk request are bisected down to single rows; a transient failure that outlived
 the client's own retries (Retry-After, backoff) fails its rows as *transient*, which never counts toward the
-two-strike skip rule.
+two-strike skip rule. A missing privilege (403, Dataverse ``0x80040220`` PrivilegeDenied: Microsoft Learn "Web
+service error codes") concerns the table, not a row: every row of the request fails with Dataverse's message, without
+bisecting, and the pass goes on with its other batches (the other mappings are not affected).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from connections.clients.errors import ClientError, PermanentError, TransientError
+from connections.clients.errors import AccessDeniedError, ClientError, PermanentError, TransientError
 from syncjobs.engine.errors import RecordFailure
 
 
@@ -107,7 +109,8 @@ class DataverseWriter:
             failed = [(0, len(items), error)]
         for start, stop, error in failed:
             part, part_indexes = items[start:stop], indexes[start:stop]
-            if isinstance(error, TransientError) or len(part) == 1:
+            if isinstance(error, (TransientError, AccessDeniedError)) or len(part) == 1:
+                # a row can't be isolated from a missing privilege: every row of the request needs it
                 for item, index in zip(part, part_indexes, strict=True):
                     results[index] = failure_from(error, item.label, action)
                 continue

@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 
+from portal.testing.pytest_plugin import allow_outbound_origin
+
 #: Secrets used by the fixtures; tests assert they never appear in pages, logs or session rows.
 CLIENT_SECRET = "cs-9f8e7d6c-plaintext-never-shown"
 BC_ACCESS_KEY = "bc-key-0a1b2c3d-plaintext-never-shown"
@@ -49,7 +51,7 @@ def integration_administrator(django_user_model: Any) -> Any:
 def emulator_info(emulator: Any, settings: Any) -> dict[str, Any]:
     """The freshly reset emulators' JSON line, with the portal trusting their test CA and allowed to call them."""
     settings.OUTBOUND_CA_BUNDLE = emulator.info["ca_bundle"]
-    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+    settings.OUTBOUND_ALLOWED_HOSTS = allow_outbound_origin(emulator.info["dataverse_url"])
     return emulator.info
 
 

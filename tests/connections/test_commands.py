@@ -50,8 +50,8 @@ def test_setup_connection_has_no_secret_options() -> None:
 
     parser = Command().create_parser("manage.py", "setup_connection")
     options = {option for action in parser._actions for option in action.option_strings}
-    assert "--client-secret" not in options and "--admin-password" not in options
-    assert {"--client-secret-file", "--admin-password-file", "--from-emulator"} <= options
+    assert "--client-secret" not in options and "--admin-client-secret" not in options
+    assert {"--client-secret-file", "--admin-client-secret-file", "--from-emulator"} <= options
 
 
 def test_setup_connection_refuses_both_sales_order_modes(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from connections.models import ConnectionAction, ConnectionSetup
 
 Kind = ConnectionAction.Kind
 Status = ConnectionAction.Status
-ADMIN_PASSWORD = "redeploy-admin-password-4c2e"
+ADMIN_TOKEN = "redeploy-admin-token-4c2e"
 
 
 def emptied_default_queue() -> Iterator[Any]:
@@ -83,16 +83,17 @@ def test_status_page_and_json_of_a_queued_action_say_no_worker_is_running(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_second_request_while_one_is_queued_returns_the_running_action(
-        admin_client: Any, connection: ConnectionSetup, default_queue: Any) -> None:
+        admin_client: Any, connection: ConnectionSetup, admin_user: Any, default_queue: Any) -> None:
     first = admin_client.post(reverse("connections:connection-enable", args=[connection.pk]))
-    second = admin_client.post(reverse("connections:connection-redeploy-solution", args=[connection.pk]),
-                               {"admin_username": "admin@contoso.com", "admin_password": ADMIN_PASSWORD}, follow=True)
+    # What the sign-in callback does for a Redeploy while Enable is still queued.
+    second = connection_action_enqueue(connection=connection, kind=Kind.REDEPLOY, user=admin_user,
+                                       admin_account="admin@contoso.com", admin_token=ADMIN_TOKEN)
     action = ConnectionAction.objects.get()
     assert first["Location"] == action_url(action)
-    assert second.redirect_chain[-1][0] == action_url(action)
-    assert "Enable is already queued for this connection" in second.content.decode()
-    assert len(default_queue) == 1
-    # Nothing of the refused redeploy was kept: no second row, no credentials.
+    assert not second.created and second.pk == action.pk
+    page = admin_client.get(action_url(action)).content.decode()
+    assert "Enable" in page and len(default_queue) == 1
+    # Nothing of the refused redeploy was kept: no second row, no token.
     assert action.kind == Kind.ENABLE and action.admin_password == "" and action.admin_username == ""
 
 
@@ -133,7 +134,7 @@ def test_a_task_that_raises_ends_failed_with_the_error_and_wipes_the_credentials
 
     monkeypatch.setattr(runner, "integration_solution_import", explode)
     action = connection_action_enqueue(connection=connection, kind=Kind.REDEPLOY, user=admin_user,
-                                                admin_username="admin@contoso.com", admin_password=ADMIN_PASSWORD)
+                                       admin_account="admin@contoso.com", admin_token=ADMIN_TOKEN)
     work(default_queue)
     action.refresh_from_db()
     assert action.status == Status.FAILED and action.finished_at is not None
@@ -183,11 +184,15 @@ def test_the_scheduler_fails_an_action_whose_worker_was_killed(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_redeploy_without_a_password_shows_the_form_error_and_queues_nothing(
-        admin_client: Any, connection: ConnectionSetup, default_queue: Any) -> None:
-    response = admin_client.post(reverse("connections:connection-redeploy-solution", args=[connection.pk]),
-                                 {"admin_username": "admin@contoso.com", "admin_password": ""})
-    assert response.status_code == 200 and "This field is required" in response.content.decode()
+def test_redeploy_without_a_token_is_refused_and_queues_nothing(
+        admin_client: Any, connection: ConnectionSetup, admin_user: Any, default_queue: Any) -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="Sign in with Microsoft"):
+        connection_action_enqueue(connection=connection, kind=Kind.REDEPLOY, user=admin_user)
+    # Without a reachable Entra ID the sign-in cannot start: the page says why (no error page), nothing is queued.
+    response = admin_client.post(reverse("connections:connection-redeploy-solution", args=[connection.pk]))
+    assert response.status_code == 400 and 'id="signin-failed"' in response.content.decode()
     assert not ConnectionAction.objects.exists() and len(default_queue) == 0
 
 

@@ -1,8 +1,8 @@
 """Finish on an RQ worker against the emulators (rq's SimpleWorker in this process, burst mode): the checklist is
 written into the action's row step by step; a successful Finish leaves the connection enabled with the solution
 imported, the roles assigned, the default mappings and job queue entries; a failing one ends Failed with the step and
-its fix, the connection disabled and what was entered kept. The administrator's password is blanked in the row by the
-task and never reaches Redis or a page."""
+its fix, the connection disabled and what was entered kept. The administrator's access token (from the sign-in with
+Microsoft) is blanked in the row by the task and never reaches Redis or a page."""
 from __future__ import annotations
 
 import zlib
@@ -18,6 +18,7 @@ from connections.actions.queue import connection_action_enqueue
 from connections.diagnostics import CheckReport
 from connections.models import ConnectionAction, ConnectionSetup
 from connections.solution import INTEGRATION_ROLES
+from tests.connections.admin_signin import HOST, admin_tokens_for, callback_after_sign_in
 from tests.connections.conftest import emulator_setup_data
 from tests.connections.test_connection_actions import emptied_default_queue, work
 from tests.connections.test_setup_connection_emulator import setup_state
@@ -76,11 +77,11 @@ def raw_action_row(action: ConnectionAction) -> str:
 def test_finish_on_a_worker_sets_the_connection_up_step_by_step(
         admin_client: Any, emulated_connection: ConnectionSetup, emulator_info: dict[str, Any], admin_user: Any,
         default_queue: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    password = emulator_info["admin_password"]
+    password = admin_tokens_for(emulator_info).token(emulator_info["dataverse_url"] + "/.default")  # the admin's token
     action = connection_action_enqueue(
-        connection=emulated_connection, kind=Kind.FINISH, user=admin_user, admin_username=emulator_info["admin_user"],
-        admin_password=password, options={"import_solution": True, "enable": True})
-    # Queued: the password is in the row only encrypted, and nowhere in Redis (the job carries the id only).
+        connection=emulated_connection, kind=Kind.FINISH, user=admin_user, admin_account=emulator_info["admin_user"],
+        admin_token=password, options={"import_solution": True, "enable": True})
+    # Queued: the token is in the row only encrypted, and nowhere in Redis (the job carries the id only).
     assert password not in raw_action_row(action)
     assert password.encode() not in redis_text(default_queue.connection)
     assert str(action.pk).encode() in redis_text(default_queue.connection)
@@ -135,9 +136,10 @@ def test_a_failing_finish_ends_failed_with_the_step_and_fix_and_keeps_the_data(
         admin_client: Any, emulator_info: dict[str, Any], admin_user: Any, default_queue: Any) -> None:
     connection = connection_save(connection=None, user=admin_user, data=emulator_setup_data(
         emulator_info, client_secret="not-the-secret"))
+    token = admin_tokens_for(emulator_info).token(emulator_info["dataverse_url"] + "/.default")
     action = connection_action_enqueue(
-        connection=connection, kind=Kind.FINISH, user=admin_user, admin_username=emulator_info["admin_user"],
-        admin_password=emulator_info["admin_password"], options={"import_solution": True, "enable": True})
+        connection=connection, kind=Kind.FINISH, user=admin_user, admin_account=emulator_info["admin_user"],
+        admin_token=token, options={"import_solution": True, "enable": True})
     work(default_queue)
 
     action.refresh_from_db()
@@ -157,18 +159,22 @@ def test_a_failing_finish_ends_failed_with_the_step_and_fix_and_keeps_the_data(
                                     args=[connection.pk, action.pk])).content.decode()
     assert 'data-status="Failed"' in body and 'id="action-failed">' in body
     assert f"Test connection: {failed['fix']}" in body
-    assert emulator_info["admin_password"] not in body and "not-the-secret" not in body
+    assert token not in body and "not-the-secret" not in body
 
 
 def test_the_wizard_finish_saves_then_queues_and_the_worker_finishes(
-        admin_client: Any, emulator_info: dict[str, Any], default_queue: Any) -> None:
+        admin_client: Any, emulator_info: dict[str, Any], default_queue: Any, settings: Any) -> None:
     from tests.connections.test_wizard_secrets import wizard_steps_for_emulator
 
+    settings.ALLOWED_HOSTS = [HOST]
     response = None
     for step, values in wizard_steps_for_emulator(emulator_info):
         response = admin_client.post(reverse("connections:connection-wizard"),
                                      {"connection_setup_wizard-current_step": step,
-                                      **{f"{step}-{name}": value for name, value in values.items()}})
+                                      **{f"{step}-{name}": value for name, value in values.items()}}, HTTP_HOST=HOST)
+    # Finish saved, then sent the browser to Microsoft's sign-in for the solution import; the callback queues it.
+    assert not ConnectionAction.objects.exists() and ConnectionSetup.objects.get().client_id
+    response = callback_after_sign_in(admin_client, response, emulator_info)
     connection = ConnectionSetup.objects.get()
     action = ConnectionAction.objects.get()
     assert response is not None and response.status_code == 302 and response["Location"] == reverse(

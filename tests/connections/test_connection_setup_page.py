@@ -119,7 +119,10 @@ def test_bc_api_url_on_loopback_needs_the_allow_list(admin_client: Any, connecti
     url = reverse("connections:connection-edit", args=[connection.pk])
     refused = admin_client.post(url, _edit_data(connection, bc_api_url="https://127.0.0.1:9/api/v2.0"))
     assert "loopback address" in refused.content.decode()
-    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]  # a bare host allows only port 443
+    still_refused = admin_client.post(url, _edit_data(connection, bc_api_url="https://127.0.0.1:9/api/v2.0"))
+    assert "loopback address" in still_refused.content.decode()
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1:9"]
     accepted = admin_client.post(url, _edit_data(connection, bc_api_url="https://127.0.0.1:9/api/v2.0"))
     assert accepted.status_code == 302
     connection.refresh_from_db()

@@ -100,7 +100,7 @@ def test_integration_user_missing_the_integration_roles(emulated_connection: Con
     report = _test(emulated_connection)
     step = next(s for s in report.steps if s.name == "Integration user requirements")
     assert step.ok is False and step.layer == "integration user"
-    assert "lacks the integration role(s) Integration administrator, Integration user" in step.message
+    assert "lacks the integration role(s) BC Integration Administrator, BC Integration User" in step.message
     assert "Redeploy Integration Solution" in step.message
     assert not report.ok
 

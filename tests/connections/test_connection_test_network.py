@@ -32,8 +32,8 @@ def test_dns_failure_names_the_layer(connection: ConnectionSetup) -> None:
 
 
 def test_refused_connection_names_the_layer(connection: ConnectionSetup, settings: Any) -> None:
-    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
     port = _free_port()
+    settings.OUTBOUND_ALLOWED_HOSTS = [f"127.0.0.1:{port}"]
     ConnectionSetup.objects.filter(pk=connection.pk).update(dataverse_url=f"https://127.0.0.1:{port}",
                                                             authority_host=f"https://127.0.0.1:{port}")
     connection.refresh_from_db()
@@ -63,8 +63,8 @@ def test_missing_settings_are_named(connection: ConnectionSetup) -> None:
 
 def test_page_shows_the_failure_without_a_stack_trace(admin_client: Any, connection: ConnectionSetup,
                                                       settings: Any) -> None:
-    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
     port = _free_port()
+    settings.OUTBOUND_ALLOWED_HOSTS = [f"127.0.0.1:{port}"]
     ConnectionSetup.objects.filter(pk=connection.pk).update(dataverse_url=f"https://127.0.0.1:{port}",
                                                             authority_host=f"https://127.0.0.1:{port}")
     response = admin_client.post(reverse("connections:connection-test", args=[connection.pk]), follow=True)

@@ -1,7 +1,7 @@
 """Redeploy Integration Solution, Enable and Disable from the page against the emulators (BC: page and table 5330
 CRM Connection Setup): Enable and Redeploy run on an RQ worker (here rq's SimpleWorker in this process); the solution
-import assigns the integration roles with administrator credentials used once; enabling applies the default
-configuration when none exists and restores held job queue entries otherwise."""
+import assigns the integration roles with the administrator's sign-in with Microsoft, used once; enabling applies the
+default configuration when none exists and restores held job queue entries otherwise."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -13,6 +13,7 @@ from django.urls import reverse
 from connections.models import ConnectionAction, ConnectionSetup
 from connections.solution import INTEGRATION_ROLES
 from syncjobs.models import JobQueueEntry
+from tests.connections.admin_signin import HOST, callback_after_sign_in
 from tests.connections.conftest import admin_dataverse
 from tests.connections.test_connection_actions import emptied_default_queue, work
 
@@ -28,7 +29,11 @@ def default_queue(db: Any) -> Iterator[Any]:
 def _post_and_work(client: Any, queue: Any, url: str, data: dict[str, str] | None = None) -> tuple[Any, str]:
     """POST an action, check it only queued work, run the queue (as a worker would) and return the action and its
     status page."""
-    response = client.post(url, data or {})
+    return _work(client, queue, client.post(url, data or {}))
+
+
+def _work(client: Any, queue: Any, response: Any) -> tuple[Any, str]:
+    """After ``response`` (a redirect to an action's status page), run the queue and return the action and page."""
     assert response.status_code == 302 and "/actions/" in response["Location"]
     action = ConnectionAction.objects.order_by("-created_at").first()
     assert action.status == ConnectionAction.Status.QUEUED  # nothing ran in the request
@@ -40,7 +45,8 @@ def _post_and_work(client: Any, queue: Any, url: str, data: dict[str, str] | Non
 @pytest.mark.django_db(transaction=True)
 def test_enable_needs_the_solution_then_applies_defaults_and_re_enable_restores(
         admin_client: Any, emulated_connection: ConnectionSetup, emulator_info: dict[str, Any],
-        default_queue: Any) -> None:
+        default_queue: Any, settings: Any) -> None:
+    settings.ALLOWED_HOSTS = [HOST, "testserver"]
     pk = emulated_connection.pk
     enable_url = reverse("connections:connection-enable", args=[pk])
     solution_url = reverse("connections:connection-redeploy-solution", args=[pk])
@@ -50,17 +56,15 @@ def test_enable_needs_the_solution_then_applies_defaults_and_re_enable_restores(
     emulated_connection.refresh_from_db()
     assert not emulated_connection.is_enabled and not emulated_connection.mappings.exists()
 
-    wrong, page = _post_and_work(admin_client, default_queue, solution_url,
-                                 {"admin_username": emulator_info["admin_user"], "admin_password": "wrong-password"})
-    assert wrong.status == ConnectionAction.Status.FAILED
-    assert "AADSTS50126" in page and "wrong-password" not in page
-    assert (wrong.admin_username, wrong.admin_password) == ("", "")
-    imported, page = _post_and_work(admin_client, default_queue, solution_url,
-                                    {"admin_username": emulator_info["admin_user"],
-                                     "admin_password": emulator_info["admin_password"]})
+    # The administrator cancels on Microsoft's page: the portal says so, and nothing is queued.
+    declined = callback_after_sign_in(admin_client, admin_client.post(solution_url, HTTP_HOST=HOST), emulator_info,
+                                      consent="cancel")
+    assert declined.status_code == 400 and "AADSTS65004" in declined.content.decode()
+    assert not ConnectionAction.objects.filter(kind=ConnectionAction.Kind.REDEPLOY).exists()
+    signed_in = callback_after_sign_in(admin_client, admin_client.post(solution_url, HTTP_HOST=HOST), emulator_info)
+    imported, page = _work(admin_client, default_queue, signed_in)
     assert imported.status == ConnectionAction.Status.SUCCEEDED
     assert "integration roles assigned" in page
-    assert emulator_info["admin_password"] not in page
     assert (imported.admin_username, imported.admin_password) == ("", "")
     roles = {str(r["roleid"]).lower() for r in admin_dataverse(emulator_info).iter_rows(
         f"systemusers({emulator_info['application_user_id']})/systemuserroles_association", select=["roleid"])}
@@ -83,7 +87,8 @@ def test_enable_needs_the_solution_then_applies_defaults_and_re_enable_restores(
     assert emulated_connection.is_enabled and emulated_connection.disable_reason == ""
     assert set(emulated_connection.mappings.values_list("pk", flat=True)) == mapping_ids  # kept, not rebuilt
     assert not entries.filter(status=JobQueueEntry.Status.ON_HOLD).exists()
-    # The connection page lists the five actions with their outcome.
+    # The connection page lists the four actions with their outcome (the sign-in cancelled on Microsoft's page
+    # queued none).
     listed = admin_client.get(reverse("connections:connection-detail", args=[pk])).content.decode()
     section = listed.split('id="recent-actions"')[1].split("</section>")[0]
-    assert section.count("data-action=") == 5 and section.count(">Succeeded<") == 3 and section.count(">Failed<") == 2
+    assert section.count("data-action=") == 4 and section.count(">Succeeded<") == 3 and section.count(">Failed<") == 1

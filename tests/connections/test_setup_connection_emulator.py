@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 from connections.models import ConnectionSetup
 from connections.solution import INTEGRATION_ROLES
+from tests.connections.admin_signin import ApprovingStream, emulator_sign_in
 from tests.connections.conftest import admin_dataverse
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,8 @@ def test_setup_connection_from_emulator_file(emulator_info: dict[str, Any], tmp_
     line = tmp_path / "emulator.json"
     line.write_text(json.dumps(emulator_info) + "\n")
     out = io.StringIO()
-    call_command("setup_connection", "--from-emulator", str(line), "--import-solution", "--enable", stdout=out)
+    call_command("setup_connection", "--from-emulator", str(line), "--import-solution", "--enable", stdout=out,
+                 stderr=ApprovingStream(emulator_info))
     printed = out.getvalue()
     assert "The connection is set up." in printed
     logged = caplog.text + " ".join(str(record.args) for record in caplog.records)
@@ -90,8 +92,7 @@ def run_wizard(client: Any, info: dict[str, Any]) -> str:
         ("environment", {"dataverse_url": info["dataverse_url"]}),
         ("signin", {"authentication_type": "ClientSecret", "tenant_id": info["tenant_id"],
                     "custom_authority_host": f"{authority.scheme}://{authority.netloc}", "client_id": info["client_id"],
-                    "client_secret": info["client_secret"], "admin_username": info["admin_user"],
-                    "admin_password": info["admin_password"]}),
+                    "client_secret": info["client_secret"]}),
         ("businesscentral", {"bc_api_url": info["bc_api_url"], "bc_company": info["bc_companies"][0]["id"],
                              "bc_authentication_type": "OAuth", "bc_environment": info["bc_environment"],
                              "bc_tenant": info["tenant_id"]}),
@@ -100,10 +101,16 @@ def run_wizard(client: Any, info: dict[str, Any]) -> str:
         ("ownership", {"ownership_model": "Team"}),
         ("review", {"confirm": "on"}),
     ]
+    from django.test import override_settings
+
     response = None
-    for step, values in steps:
-        data = {"connection_setup_wizard-current_step": step, **{f"{step}-{k}": v for k, v in values.items()}}
-        response = client.post(reverse("connections:connection-wizard"), data)
+    with override_settings(ALLOWED_HOSTS=["localhost"]):  # the emulator's app lists the loopback callback
+        for step, values in steps:
+            data = {"connection_setup_wizard-current_step": step, **{f"{step}-{k}": v for k, v in values.items()}}
+            response = client.post(reverse("connections:connection-wizard"), data, HTTP_HOST="localhost")
+        # Finish with the solution import: the administrator signs in with Microsoft, the callback queues Finish.
+        back = urlsplit(emulator_sign_in(info, response["Location"]))
+        response = client.get(f"{back.path}?{back.query}", HTTP_HOST="localhost")
     # Finish queued the remote steps: run them as an RQ worker would, then open the action's status page.
     import django_rq
     from rq import SimpleWorker
@@ -126,7 +133,7 @@ def test_command_and_wizard_leave_the_same_state(emulator: Any, emulator_info: d
     line = tmp_path / "emulator.json"
     line.write_text(json.dumps(emulator_info))
     call_command("setup_connection", "--from-emulator", str(line), "--import-solution", "--enable",
-                 stdout=io.StringIO())
+                 stdout=io.StringIO(), stderr=ApprovingStream(emulator_info))
     assert setup_state(emulator_info) == by_wizard
 
 
@@ -136,7 +143,7 @@ def test_person_ownership_adds_salespeople_and_asks_for_salesperson_coupling(emu
     line.write_text(json.dumps(emulator_info))
     out = io.StringIO()
     call_command("setup_connection", "--from-emulator", str(line), "--import-solution", "--enable",
-                 "--ownership-model", "Person", stdout=out)
+                 "--ownership-model", "Person", stdout=out, stderr=ApprovingStream(emulator_info))
     assert "[--  ] Couple salespersons" in out.getvalue()
     connection = ConnectionSetup.objects.get()
     assert connection.ownership_model == "Person"

@@ -1,5 +1,6 @@
 """The assisted setup in a real browser (Playwright + Debian Chromium) against the emulators' demo data: Finish opens
-the action's status page at once, which follows the checklist without a reload while the RQ jobs run (rq's
+Microsoft's sign-in (the Entra emulator's page) for the Dataverse administrator, then the action's status page, which
+follows the checklist without a reload while the RQ jobs run (rq's
 SimpleWorker in this process, against the live server's database); the connection ends enabled, the solution
 imported, the integration roles assigned to the integration user (read back through the emulator's Dataverse API),
 and the default mappings and job queue entries in place — the same state ``setup_connection`` leaves."""
@@ -17,6 +18,7 @@ from rq import SimpleWorker
 from connections.models import ConnectionAction, ConnectionSetup
 from connections.solution import INTEGRATION_ROLES
 from tests.conftest import sign_in
+from tests.connections.test_admin_signin_browser import signin_page  # noqa: F401 - the fixture (Entra's HTTPS page)
 from tests.connections.test_connection_actions import emptied_default_queue
 from tests.connections.test_setup_connection_emulator import setup_state
 
@@ -29,9 +31,9 @@ def default_queue(db: Any) -> Iterator[Any]:
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_wizard_sets_up_the_connection(browser_page: Any, emulator_info: dict[str, Any], admin_user: Any,
+def test_wizard_sets_up_the_connection(signin_page: Any, emulator_info: dict[str, Any], admin_user: Any,  # noqa: F811 - the imported fixture
                                        default_queue: Any) -> None:
-    page = browser_page
+    page = signin_page
     info = emulator_info
     authority = urlsplit(info["entra_authority"])
     sign_in(page)
@@ -46,8 +48,6 @@ def test_wizard_sets_up_the_connection(browser_page: Any, emulator_info: dict[st
     page.fill("#id_signin-custom_authority_host", f"{authority.scheme}://{authority.netloc}")
     page.fill("#id_signin-client_id", info["client_id"])
     page.fill("#id_signin-client_secret", info["client_secret"])
-    page.fill("#id_signin-admin_username", info["admin_user"])
-    page.fill("#id_signin-admin_password", info["admin_password"])
     page.click("#wizard-next")
 
     page.wait_for_selector("#id_businesscentral-bc_api_url")
@@ -67,6 +67,13 @@ def test_wizard_sets_up_the_connection(browser_page: Any, emulator_info: dict[st
     page.wait_for_selector("#review")
     assert info["client_secret"] not in page.content()
     page.click("#wizard-next")
+
+    # The solution import needs a Dataverse administrator: Finish sends the browser to Microsoft's sign-in.
+    page.wait_for_selector("#accept")
+    assert page.url.startswith(info["entra_authority"] + "/oauth2/v2.0/authorize")
+    page.fill("#login", info["admin_user"])
+    page.fill("#passwd", info["admin_password"])
+    page.click("#accept")
 
     # Finish saved the entries and queued the remote steps: the status page opens at once, waiting for a worker.
     page.wait_for_selector("#action-progress")

@@ -20,6 +20,7 @@ from connections.actions.finish import connection_setup_finish
 from connections.models import ConnectionSetup
 from emulators.testing import client_token
 from mappings.models import Coupling
+from tests.connections.admin_signin import ApprovingStream, admin_tokens_for
 from tests.connections.conftest import admin_dataverse
 from tests.connections.test_wizard_secrets import wizard_steps_for_emulator
 
@@ -145,8 +146,9 @@ def test_finish_creates_the_chosen_couplings(admin_client: Any, emulator_info: d
     expected = {uuid.UUID(salespeople[code]["id"]): uuid.UUID(users[email]) for code, email in MATCHED.items()}
     expected[uuid.UUID(salespeople["RB"]["id"])] = uuid.UUID(users[emulator_info["admin_user"].lower()])
     assert coupled == expected
-    # finishing again (same data) couples nothing twice
-    again = connection_setup_finish(data=data, user=admin_user, timeout=10)
+    # finishing again (same data, a new administrator sign-in) couples nothing twice
+    again = connection_setup_finish(data={**data, "admin_tokens": admin_tokens_for(emulator_info)}, user=admin_user,
+                                    timeout=10)
     step = next(s for s in again.steps if s.name == "Couple salespersons")
     assert step.ok and step.message == "0 salespersons coupled to Dataverse users; 5 were already coupled."
     assert Coupling.objects.filter(connection=connection, bc_table="Salesperson/Purchaser").count() == 5
@@ -188,6 +190,7 @@ def wizard_data(storage: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]
     data = emulator_setup_data(info, name="Dynamics 365 Sales", ownership_model="Person", import_solution=True,
                                enable=True)
     data["salesperson_couplings"] = form.cleaned_data["salesperson_couplings"]
+    data["admin_tokens"] = admin_tokens_for(info)  # the administrator's sign-in with Microsoft, used once
     return data
 
 
@@ -212,7 +215,9 @@ def test_unreachable_dataverse_is_a_form_error_naming_layer_and_fix(admin_client
 
 
 def test_url_that_is_not_the_environment_names_the_environment_layer(admin_client: Any,
-                                                                     emulator_info: dict[str, Any]) -> None:
+                                                                     emulator_info: dict[str, Any],
+                                                                     settings: Any) -> None:
+    settings.OUTBOUND_ALLOWED_HOSTS = [*settings.OUTBOUND_ALLOWED_HOSTS, "127.0.0.1:9"]  # nothing listens there
     response = _through_ownership(admin_client, emulator_info, "Person",
                                   environment={"dataverse_url": "https://127.0.0.1:9"})
     page = html.unescape(response.content.decode())
@@ -225,7 +230,8 @@ def test_setup_connection_couples_by_email(emulator_info: dict[str, Any], tmp_pa
     line.write_text(json.dumps(emulator_info) + "\n")
     out = io.StringIO()
     call_command("setup_connection", "--from-emulator", str(line), "--import-solution", "--enable",
-                 "--ownership-model", "Person", "--couple-salespersons-by-email", stdout=out)
+                 "--ownership-model", "Person", "--couple-salespersons-by-email", stdout=out,
+                 stderr=ApprovingStream(emulator_info))
     assert "[OK  ] Couple salespersons: 4 salespersons coupled to Dataverse users." in out.getvalue()
     coupled = dict(Coupling.objects.filter(bc_table="Salesperson/Purchaser").values_list("bc_id", "dataverse_id"))
     assert coupled == {uuid.UUID(salespeople[code]["id"]): uuid.UUID(users[email]) for code, email in MATCHED.items()}

@@ -25,7 +25,6 @@ def default_queue(db: Any) -> Iterator[Any]:
 SECRETS = {
     "client_secret": "wizard-client-secret-5b1f",
     "password": "wizard-user-password-77aa",
-    "admin_password": "wizard-admin-password-c3d9",
     "bc_client_secret": "wizard-bc-secret-0e4e",
     "bc_access_key": "wizard-bc-access-key-91f0",
 }
@@ -35,13 +34,12 @@ STEPS: list[tuple[str, dict[str, str]]] = [
     ("signin", {"authentication_type": "ClientSecret", "tenant_id": "contoso.onmicrosoft.com",
                 "authority_host": "https://login.microsoftonline.com",
                 "custom_authority_host": "https://nonexistent.invalid", "client_id": "app-id",
-                "client_secret": SECRETS["client_secret"], "password": SECRETS["password"],
-                "admin_username": "admin@contoso.com", "admin_password": SECRETS["admin_password"]}),
+                "client_secret": SECRETS["client_secret"], "password": SECRETS["password"]}),
     ("businesscentral", {"bc_api_url": "https://nonexistent.invalid/api/v2.0", "bc_authentication_type": "OAuth",
                          "bc_client_id": "bc-app", "bc_client_secret": SECRETS["bc_client_secret"],
                          "bc_access_key": SECRETS["bc_access_key"]}),
-    ("options", {"import_solution": "on", "web_api_version": "9.2", "enable": "on",
-                 "unit_group_mapping_enabled": "on"}),
+    # Without the solution import, Finish starts at once (with it, the administrator signs in with Microsoft first).
+    ("options", {"web_api_version": "9.2", "enable": "on", "unit_group_mapping_enabled": "on"}),
     ("ownership", {"ownership_model": "Team"}),
     ("review", {"confirm": "on"}),
 ]
@@ -57,8 +55,7 @@ def wizard_steps_for_emulator(info: dict[str, Any]) -> list[tuple[str, dict[str,
         ("signin", {"authentication_type": "ClientSecret", "tenant_id": info["tenant_id"],
                     "authority_host": "https://login.microsoftonline.com",
                     "custom_authority_host": f"{authority.scheme}://{authority.netloc}",
-                    "client_id": info["client_id"], "client_secret": info["client_secret"],
-                    "admin_username": info["admin_user"], "admin_password": info["admin_password"]}),
+                    "client_id": info["client_id"], "client_secret": info["client_secret"]}),
         ("businesscentral", {"bc_api_url": info["bc_api_url"], "bc_company": info["bc_companies"][0]["id"],
                              "bc_authentication_type": "OAuth"}),
         ("options", {"import_solution": "on", "web_api_version": "9.2", "enable": "on",
@@ -115,7 +112,7 @@ def test_secrets_never_reach_session_rows_pages_redis_or_logs(admin_client: Any,
     assert connection.bc_client_secret == SECRETS["bc_client_secret"]
     assert connection.dataverse_url == "https://nonexistent.invalid"
     assert connection.authority_host == "https://nonexistent.invalid"
-    # The administrator's password is used once and never stored anywhere (the action's row was blanked).
+    # Nothing secret reached the action's row (it carries no administrator token without the solution import).
     from django.db import connection as db
 
     with db.cursor() as cursor:
@@ -129,7 +126,7 @@ def test_secrets_never_reach_session_rows_pages_redis_or_logs(admin_client: Any,
         assert secret not in row_text and secret not in log_text and secret not in action_text
     action.refresh_from_db()
     assert (action.admin_username, action.admin_password) == ("", "")
-    assert action.options == {"import_solution": True, "enable": True}
+    assert action.options == {"import_solution": False, "enable": True}
     report = connection.last_finish_report
     assert report == action.report
     failed = next(step for step in report["steps"] if step["ok"] is False)
@@ -145,7 +142,7 @@ def test_secret_left_blank_on_a_revisited_step_is_kept(admin_client: Any) -> Non
                              {"connection_setup_wizard-current_step": "businesscentral",
                               "wizard_goto_step": "signin"}).content.decode()
     assert SECRETS["client_secret"] not in page
-    blank = {**STEPS[1][1], "client_secret": "", "admin_password": "", "password": ""}
+    blank = {**STEPS[1][1], "client_secret": "", "password": ""}
     _post_step(admin_client, "signin", blank)
     storage = next(s.get_decoded() for s in Session.objects.all()
                    if "wizard_connection_setup_wizard" in s.get_decoded())

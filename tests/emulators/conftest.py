@@ -11,12 +11,14 @@ import pytest
 import requests
 
 from emulators.testing import EmulatorSession, RunningEmulators, start_emulators
+from portal.testing.pytest_plugin import allow_outbound_origin
 
 
 @pytest.fixture(scope="session")
 def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulators]:
     data_dir: Path = tmp_path_factory.mktemp("emulators")
     with start_emulators(data_dir, seed="demo", scale=0) as emu:
+        allow_outbound_origin(emu.info["dataverse_url"])
         yield emu
 
 

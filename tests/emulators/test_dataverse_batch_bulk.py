@@ -4,10 +4,9 @@ using the Web API", "Use bulk operation messages", "Query table definitions usin
 from __future__ import annotations
 
 import base64
-import io
-import zipfile
 from typing import Any
 
+from connections.solution import SOLUTION_UNIQUE_NAME, SOLUTION_VERSION, solution_package
 from emulators.testing import RunningEmulators
 
 from .conftest import Api
@@ -149,38 +148,36 @@ def test_bulk_messages_can_be_taken_from_a_table(emu: RunningEmulators, dv: Api)
 
 
 def _solution_zip() -> str:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("solution.xml", "<ImportExportXml><SolutionManifest><UniqueName>MicrosoftDynamicsNavIntegration"
-                                   "</UniqueName><Version>26.0.0.1</Version><Managed>1</Managed></SolutionManifest>"
-                                   "</ImportExportXml>")
-    return base64.b64encode(buf.getvalue()).decode()
+    return base64.b64encode(solution_package()).decode()
 
 
 def test_import_solution_and_role_assignment(dv: Api, info: dict[str, Any]) -> None:
-    assert dv.get("nav_connections").status_code == 404
+    assert dv.get("bcp_connections").status_code == 404
     r = dv.post("ImportSolution", json={"CustomizationFile": _solution_zip(), "OverwriteUnmanagedCustomizations": True,
                                         "PublishWorkflows": True,
                                         "ImportJobId": "1b1b1b1b-0000-4000-8000-000000000001"})
     assert r.status_code == 204, r.text
-    sol = dv.get("solutions?$filter=uniquename eq 'MicrosoftDynamicsNavIntegration'&$select=version").json()["value"]
-    assert sol[0]["version"] == "26.0.0.1"
-    roles = dv.get("roles?$select=name,_businessunitid_value&$filter=startswith(name,'Integration')").json()["value"]
-    assert sorted(r["name"] for r in roles) == ["Integration Administrator", "Integration User"]
-    assert dv.get("nav_connections").status_code == 200
+    sol = dv.get(f"solutions?$filter=uniquename eq '{SOLUTION_UNIQUE_NAME}'&$select=version").json()["value"]
+    assert sol[0]["version"] == SOLUTION_VERSION
+    roles = dv.get("roles?$select=name,_businessunitid_value&$filter=startswith(name,'BC Integration')").json()["value"]
+    assert sorted(r["name"] for r in roles) == ["BC Integration Administrator", "BC Integration User"]
+    # the table exists now; reading it takes a privilege only the solution's roles grant
+    denied = dv.get("bcp_connections")
+    assert denied.status_code == 403 and "prvReadbcp_Connection" in denied.json()["error"]["message"]
     user = info["application_user_id"]
     for role in roles:
         r = dv.post(f"systemusers({user})/systemuserroles_association/$ref",
                     json={"@odata.id": f"{dv.base}roles({role['roleid']})"})
         assert r.status_code == 204
+    assert dv.get("bcp_connections").status_code == 200
     assigned = dv.get(f"systemusers({user})/systemuserroles_association?$select=name").json()["value"]
     # the application user is seeded with "Basic User" (privileges are enforced; README "Seeded data")
-    assert sorted(r["name"] for r in assigned) == ["Basic User", "Integration Administrator", "Integration User"]
+    assert sorted(r["name"] for r in assigned) == ["BC Integration Administrator", "BC Integration User", "Basic User"]
     assert dv.delete(f"systemusers({user})/systemuserroles_association({roles[0]['roleid']})/$ref").status_code == 204
     assert len(dv.get(f"systemusers({user})/systemuserroles_association").json()["value"]) == 2
-    stats = dv.post("nav_accountstatisticses", json={"nav_name": "Adatum", "nav_balancelcy": 10.5},
+    stats = dv.post("bcp_accountstatisticses", json={"bcp_name": "Adatum", "bcp_balancelcy": 10.5},
                     headers={"Prefer": "return=representation"})
-    assert stats.status_code == 201 and stats.json()["nav_balancelcy_base"] == 10.5
+    assert stats.status_code == 201 and stats.json()["bcp_balancelcy_base"] == 10.5
     r = dv.post("ImportSolution", json={"CustomizationFile": "bm90IGEgemlw", "OverwriteUnmanagedCustomizations": True,
                                         "PublishWorkflows": True})
     assert r.status_code == 400

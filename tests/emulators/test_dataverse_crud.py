@@ -236,27 +236,22 @@ def test_standard_columns_the_integration_maps(dv: Api) -> None:
 
 
 def test_integration_solution_columns(dv: Api) -> None:
-    """bcbi_* columns on salesorder / salesorderdetail come with the integration solution
-    of Business Central ("Integrating with Dynamics 365 Sales")."""
+    """bcp_* columns on salesorder / salesorderdetail come with the portal's integration solution
+    (dataverse-solution/)."""
     import base64
-    import io
-    import zipfile
+
+    from connections.solution import solution_package
 
     acc = dv.get("accounts?$top=1&$select=name").json()["value"][0]["accountid"]
     body = {"name": "SO", "customerid_account@odata.bind": f"/accounts({acc})",
-            "bcbi_businesscentralordernumber": "101005"}
+            "bcp_businesscentralordernumber": "101005"}
     assert dv.post("salesorders", json=body).status_code == 400
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("solution.xml", "<ImportExportXml><SolutionManifest><UniqueName>MicrosoftDynamicsNavIntegration"
-                                   "</UniqueName><Version>26.0.0.1</Version><Managed>1</Managed></SolutionManifest>"
-                                   "</ImportExportXml>")
-    r = dv.post("ImportSolution", json={"CustomizationFile": base64.b64encode(buf.getvalue()).decode(),
+    r = dv.post("ImportSolution", json={"CustomizationFile": base64.b64encode(solution_package()).decode(),
                                         "OverwriteUnmanagedCustomizations": True, "PublishWorkflows": True})
     assert r.status_code == 204
-    order = dv.post("salesorders", json={**body, "bcbi_businesscentraldocumentoccurrencenumber": 1},
+    order = dv.post("salesorders", json={**body, "bcp_businesscentraldocumentoccurrencenumber": 1},
                     headers={"Prefer": "return=representation"})
     assert order.status_code == 201, order.text
-    assert order.json()["bcbi_businesscentralordernumber"] == "101005"
+    assert order.json()["bcp_businesscentralordernumber"] == "101005"
     attrs = dv.get("EntityDefinitions(LogicalName='salesorderdetail')/Attributes?$select=LogicalName").json()["value"]
-    assert "bcbi_businesscentrallinenumber" in {a["LogicalName"] for a in attrs}
+    assert "bcp_businesscentrallinenumber" in {a["LogicalName"] for a in attrs}

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from mappings.catalogue import BC_TABLES, DATAVERSE_TABLES
+from portal.testing.pytest_plugin import allow_outbound_origin
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +17,7 @@ def clients(emulator: Any, settings: Any) -> tuple[Any, Any]:
 
     info = emulator.info
     settings.OUTBOUND_CA_BUNDLE = info["ca_bundle"]
-    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+    settings.OUTBOUND_ALLOWED_HOSTS = allow_outbound_origin(emulator.info["dataverse_url"])
     tokens = TokenProvider(authority=info["entra_authority"], client_id=info["client_id"],
                            client_secret=info["client_secret"], timeout=30)
     company = next(c for c in info["bc_companies"] if c["name"] == "CRONUS International Ltd.")

@@ -36,9 +36,12 @@ BASE = {
                      "producttypecode eq 1 and statecode eq 0"),
     "RESOURCE-PRODUCT": ("Resource", "product", "Bidirectional", True, "blocked eq false",
                          "producttypecode eq 3 and statecode eq 0"),
-    "CUSTPRCGRP-PRICE": ("Customer Price Group", "pricelevel", "ToIntegrationTable", True, "", ""),
-    "SALESPRC-PRODPRICE": ("Sales Price", "productpricelevel", "ToIntegrationTable", False,
-                           "salesType eq 'Customer Price Group' and salesCode ne ''", ""),
+    # BC: ResetPriceListHeaderPricelevelMapping / ResetPriceListLineProductPricelevelMapping (extended pricing)
+    "PLHEADER-PRICE": ("Price List Header", "pricelevel", "ToIntegrationTable", True,
+                       "priceType eq 'Sale' and amountType eq 'Price' and allowUpdatingDefaults eq true", ""),
+    "PLLINE-PRODPRICE": ("Price List Line", "productpricelevel", "ToIntegrationTable", False,
+                         "priceType eq 'Sale' and amountType eq 'Price' "
+                         "and (assetType eq 'Item' or assetType eq 'Resource') and minimumQuantity eq 0", ""),
     "POSTEDSALESINV-INV": ("Sales Invoice Header", "invoice", "ToIntegrationTable", True, "status ne 'Draft'", ""),
     "POSTEDSALESLINE-INV": ("Sales Invoice Line", "invoicedetail", "ToIntegrationTable", False, "", ""),
     "OPPORTUNITY": ("Opportunity", "opportunity", "Bidirectional", False,
@@ -65,7 +68,7 @@ JOBS = {
     "SHIPMENT METHOD": (30, 1440, "BCI OPTION"), "SHIPPING AGENT": (30, 1440, "BCI OPTION"),
     "UNIT OF MEASURE": (30, 720, ""), "UNIT GROUP": (30, 720, ""), "ITEM UOM": (30, 720, ""),
     "RESOURCE UOM": (30, 720, ""), "ITEM-PRODUCT": (30, 1440, ""), "RESOURCE-PRODUCT": (30, 720, ""),
-    "CUSTPRCGRP-PRICE": (30, 1440, ""), "SALESPRC-PRODPRICE": (30, 1440, ""), "POSTEDSALESINV-INV": (30, 1440, ""),
+    "PLHEADER-PRICE": (30, 1440, ""), "PLLINE-PRODPRICE": (30, 1440, ""), "POSTEDSALESINV-INV": (30, 1440, ""),
     "POSTEDSALESLINE-INV": None, "OPPORTUNITY": None, "SALESORDER-ORDER": (30, 720, ""), "SOLINE-ORDERDETAIL": None,
 }
 
@@ -113,10 +116,11 @@ FIELDS = {
                      "Vendor No.|vendorid|To", "Vendor Item No.|vendorpartnumber|To", "Inventory|quantityonhand|To"],
     "RESOURCE-PRODUCT": ["No.|productnumber|To", "Name|name|Bi", "Unit Price|price|To", "Unit Cost|standardcost|To",
                          "Unit Cost|currentcost|To", "Vendor No.|vendorid|To", "Capacity|quantityonhand|To"],
-    "CUSTPRCGRP-PRICE": ["Code|name|To"],
-    "SALESPRC-PRODPRICE": ["Sales Code|pricelevelid|To", "Item No.|productid|To", "Item No.|productnumber|To",
-                           "Currency Code|transactioncurrencyid|To", "|pricingmethodcode|To|CurrencyAmount",
-                           "Unit Price|amount|To"],
+    "PLHEADER-PRICE": ["Code|name|To", "Description|description|To", "Currency Code|transactioncurrencyid|To",
+                       "Starting Date|begindate|To", "Ending Date|enddate|To"],
+    "PLLINE-PRODPRICE": ["Price List Code|pricelevelid|To", "Asset No.|productid|To", "Asset No.|productnumber|To",
+                         "Currency Code|transactioncurrencyid|To", "|pricingmethodcode|To|CurrencyAmount",
+                         "Unit Price|amount|To"],
     "POSTEDSALESINV-INV": ["No.|invoicenumber|To", *OWNER, "Currency Code|transactioncurrencyid|To",
                            "Due Date|duedate|To", *(f"{r}|To" for r in SHIP_TO), "Shipment Date|datedelivered|To",
                            *(f"{r}|To" for r in BILL_TO), "Amount|totalamountlessfreight|To",
@@ -129,7 +133,7 @@ FIELDS = {
     "OPPORTUNITY": ["Description|name|Bi", "Contact No.|parentcontactid|To", "Contact Company No.|parentaccountid|To",
                     *OWNER, "Estimated Value (LCY)|estimatedvalue|To", "Estimated Closing Date|estimatedclosedate|To"],
     "SOLINE-ORDERDETAIL": ["Document Type||From|Order", "|producttypecode|To|Product", "No.|productid|Bi",
-                           "Line No.|bcbi_businesscentrallinenumber|Bi", "Quantity|quantity|Bi",
+                           "Line No.|bcp_businesscentrallinenumber|Bi", "Quantity|quantity|Bi",
                            "Quantity Shipped|quantityshipped|Bi", "|ispriceoverridden|To|1",
                            "Unit Price|priceperunit|Bi", "Currency Code|transactioncurrencyid|Bi",
                            "Amount|baseamount|Bi", "Amount Including VAT|extendedamount|Bi"],
@@ -141,7 +145,7 @@ SO_LEGACY_FIELDS = ["No.|ordernumber|To", *OWNER, "Currency Code|transactioncurr
                     "Shipping Agent Code|shippingmethodcode|To", "Payment Terms Code|paymenttermscode|To",
                     "Requested Delivery Date|requestdeliveryby|To"]
 SO_BIDIRECTIONAL_FIELDS = [
-    *OWNER, "Document Type||From|Order", "No.|bcbi_businesscentralordernumber|To", "Your Reference|ordernumber|From",
+    *OWNER, "Document Type||From|Order", "No.|bcp_businesscentralordernumber|To", "Your Reference|ordernumber|From",
     "|customeridtype|To|account", "Sell-to Customer No.|customerid|Bi", "Currency Code|transactioncurrencyid|Bi",
     "Ship-to Name|shipto_name|Bi", "Ship-to Address|shipto_line1|Bi", "Ship-to Address 2|shipto_line2|Bi",
     "Ship-to Post Code|shipto_postalcode|Bi", "Ship-to City|shipto_city|Bi",
@@ -167,6 +171,8 @@ def _expected_fields(name: str, *, person: bool, unit_group: bool, bidirectional
                 else "Base Unit of Measure|defaultuomscheduleid|Bi"]
     if name == "RESOURCE-PRODUCT" and unit_group:
         rows = [*rows, "Base Unit of Measure|defaultuomid|To"]
+    if name == "PLLINE-PRODPRICE":  # UoMId in unit group mode, UoMScheduleId otherwise, before "Unit Price"
+        rows.insert(-1, "Unit of Measure Code|uomid|To" if unit_group else "Unit of Measure Code|uomscheduleid|To")
     if not person:
         rows = [r for r in rows if "|owneridtype|" not in r and "|ownerid|" not in r]
     return [r if r.count("|") == 3 else f"{r}|" for r in rows]
@@ -184,7 +190,7 @@ def _expected_dependency(name: str, *, person: bool, unit_group: bool, bidirecti
         "CUSTOMER": party, "VENDOR": party, "CONTACT": "CUSTOMER|VENDOR", "ITEM UOM": "UNIT GROUP",
         "RESOURCE UOM": "UNIT GROUP", "ITEM-PRODUCT": "ITEM UOM" if unit_group else "UNIT OF MEASURE",
         "RESOURCE-PRODUCT": "RESOURCE UOM" if unit_group else "UNIT OF MEASURE",
-        "CUSTPRCGRP-PRICE": "CURRENCY|ITEM-PRODUCT", "SALESPRC-PRODPRICE": "CUSTPRCGRP-PRICE|ITEM-PRODUCT",
+        "PLHEADER-PRICE": "CURRENCY|ITEM-PRODUCT", "PLLINE-PRODPRICE": "PLHEADER-PRICE|ITEM-PRODUCT",
         "POSTEDSALESINV-INV": "ITEM-PRODUCT|RESOURCE-PRODUCT|OPPORTUNITY", "POSTEDSALESLINE-INV": "POSTEDSALESINV-INV",
         "OPPORTUNITY": "CONTACT",
         "SALESORDER-ORDER": ("CUSTOMER|" if bidirectional else "") + "ITEM-PRODUCT|RESOURCE-PRODUCT|OPPORTUNITY",
@@ -331,14 +337,15 @@ def _snapshot(connection: Any, names: set[str]) -> dict[str, Any]:
 @pytest.mark.django_db
 def test_unit_group_toggle_rebuilds_exactly_the_affected_mappings(connection: Any) -> None:
     default_configuration_reset(connection=connection)
-    affected = {"UNIT GROUP", "ITEM UOM", "RESOURCE UOM", "UNIT OF MEASURE", "ITEM-PRODUCT", "RESOURCE-PRODUCT"}
+    affected = {"UNIT GROUP", "ITEM UOM", "RESOURCE UOM", "UNIT OF MEASURE", "ITEM-PRODUCT", "RESOURCE-PRODUCT",
+                "PLLINE-PRODPRICE"}
     before = _snapshot(connection, affected)
     connection.unit_group_mapping_enabled = False
     connection.save()
     report = unit_group_mapping_apply(connection=connection)
     assert report.created == ["UNIT OF MEASURE"]
     assert sorted(report.deleted) == ["ITEM UOM", "RESOURCE UOM", "UNIT GROUP"]
-    assert sorted(report.changed) == ["ITEM-PRODUCT", "RESOURCE-PRODUCT"]
+    assert sorted(report.changed) == ["ITEM-PRODUCT", "PLLINE-PRODPRICE", "RESOURCE-PRODUCT"]
     assert _snapshot(connection, affected) == before
     item = IntegrationTableMapping.objects.get(connection=connection, name="ITEM-PRODUCT")
     assert item.dependency_filter == "UNIT OF MEASURE"
@@ -415,3 +422,28 @@ def test_user_defined_mappings_survive_a_reset(connection: Any) -> None:
                                            integration_table="product", user_defined=True)
     default_configuration_reset(connection=connection)
     assert IntegrationTableMapping.objects.filter(name="MY-ITEMS").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("unit_group", [True, False])
+def test_prices_are_price_list_mappings_and_legacy_pricing_is_gone(connection: Any, unit_group: bool) -> None:
+    connection.unit_group_mapping_enabled = unit_group
+    connection.save()
+    default_configuration_reset(connection=connection)
+    tables = set(IntegrationTableMapping.objects.filter(connection=connection).values_list("table", flat=True))
+    assert {"Price List Header", "Price List Line"} <= tables
+    assert not tables & {"Sales Price", "Customer Price Group"}
+    assert not IntegrationTableMapping.objects.filter(name__in=["CUSTPRCGRP-PRICE", "SALESPRC-PRODPRICE"]).exists()
+    with pytest.raises(ValidationError):
+        bc_table("Sales Price")
+    line = IntegrationTableMapping.objects.get(connection=connection, name="PLLINE-PRODPRICE")
+    unit = line.field_mappings.get(field_name="Unit of Measure Code")
+    assert unit.integration_field_name == ("uomid" if unit_group else "uomscheduleid")
+    method = line.field_mappings.get(integration_field_name="pricingmethodcode")
+    assert (method.constant_value, method.validate_field) == ("CurrencyAmount", False)
+    # BC: the header's table filter and both job queue entries
+    header = IntegrationTableMapping.objects.get(connection=connection, name="PLHEADER-PRICE")
+    validate_filter("bc", header.table, header.table_filter)
+    validate_filter("bc", line.table, line.table_filter)
+    assert [(j.no_of_minutes_between_runs, j.inactivity_timeout_period) for j in header.job_queue_entries.all()] == [
+        (30, 1440)]

@@ -13,6 +13,7 @@ from emulators.seed import CRONUS_ACCOUNTS
 from mappings.matching import MatchCriterion, match_based_coupling_preview
 from mappings.models import Coupling, CouplingLogEntry, IntegrationTableMapping
 from mappings.services import CouplingConflict, coupling_create, coupling_delete, couplings_for_mapping
+from portal.testing.pytest_plugin import allow_outbound_origin
 from syncjobs.coupling import match_based_coupling_run
 from syncjobs.defaults import default_configuration_reset
 
@@ -28,7 +29,7 @@ def emulated(emulator: Any, settings: Any) -> Any:
 
     info = emulator.info
     settings.OUTBOUND_CA_BUNDLE = info["ca_bundle"]
-    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+    settings.OUTBOUND_ALLOWED_HOSTS = allow_outbound_origin(emulator.info["dataverse_url"])
     company = next(c for c in info["bc_companies"] if c["name"] == "CRONUS International Ltd.")
     authority = info["entra_authority"].rsplit("/", 1)[0]
     connection = ConnectionSetup.objects.create(
@@ -310,3 +311,49 @@ def test_synchronize_now_from_the_coupled_records_page(emulated: Any, clients: A
     assert dataverse.retrieve("accounts", account, select=["name"])["name"] == "The Cannon Group PLC"
     coupling.refresh_from_db()
     assert coupling.last_synch_crm_result == Coupling.Result.SUCCESS
+
+
+def test_manual_coupling_refuses_ids_that_exist_on_neither_side(emulated: Any, clients: Any,
+                                                               admin_client: Any) -> None:
+    bc, dataverse = clients
+    cannon_bc = _customers(bc)["The Cannon Group PLC"]
+    cannon = _account(dataverse, "The Cannon Group PLC")
+    mapping = IntegrationTableMapping.objects.get(connection=emulated, name="CUSTOMER")
+    url = reverse("mappings:coupling-create", args=[mapping.pk])
+    ghost = uuid.uuid4()
+    for data, side in (({"bc_id": str(ghost), "dataverse_id": str(cannon)}, "Business Central has no Customer"),
+                       ({"bc_id": cannon_bc["id"], "dataverse_id": str(ghost)}, "Dataverse has no account")):
+        page = admin_client.post(url, data, follow=True).content.decode()
+        assert side in page and str(ghost) in page
+    assert not couplings_for_mapping(mapping).exists()
+    admin_client.post(url, {"bc_id": cannon_bc["id"], "dataverse_id": str(cannon)})
+    assert couplings_for_mapping(mapping).get().dataverse_id == cannon
+
+
+def _remote_requests(emulator: Any) -> int:
+    counts = emulator.state()["requests"]
+    return sum(v for k, v in counts.items() if k in ("dataverse", "bc")) if isinstance(counts, dict) else counts
+
+
+def test_viewers_trigger_no_remote_read_and_see_no_e_mail(emulated: Any, clients: Any, emulator: Any,
+                                                        admin_client: Any, client: Any,
+                                                        django_user_model: Any) -> None:
+    bc, dataverse = clients
+    cannon_bc = _customers(bc)["The Cannon Group PLC"]
+    cannon = _account(dataverse, "The Cannon Group PLC")
+    mapping = IntegrationTableMapping.objects.get(connection=emulated, name="CUSTOMER")
+    admin_client.post(reverse("mappings:coupling-create", args=[mapping.pk]),
+                      {"bc_id": cannon_bc["id"], "dataverse_id": str(cannon)})
+    pages = [reverse("mappings:coupling-list", args=[mapping.pk]) + "?bc_search=Cannon&dataverse_search=Cannon",
+             reverse("mappings:salesperson-list", args=[emulated.pk])]
+    before = _remote_requests(emulator)
+    admin_pages = [admin_client.get(url).content.decode() for url in pages]
+    assert _remote_requests(emulator) > before  # the administrator's pages read both sides
+    assert "@" in admin_pages[1]  # users' e-mail addresses
+    client.force_login(django_user_model.objects.create_user("viewer", password="viewer-password-123"))
+    before = _remote_requests(emulator)
+    viewer_pages = [client.get(url) for url in pages]
+    assert _remote_requests(emulator) == before
+    assert all(page.status_code == 200 for page in viewer_pages)
+    assert "for integration administrators only" in viewer_pages[0].content.decode()
+    assert "@" not in viewer_pages[1].content.decode().split("<table", 1)[1]

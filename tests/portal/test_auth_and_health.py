@@ -110,3 +110,22 @@ def test_static_files_served_by_whitenoise_with_debug_off(tmp_path: Any, setting
     assert response["Content-Encoding"] == "gzip"
     assert "immutable" in response["Cache-Control"]
     assert b"".join(response.streaming_content)
+
+
+@pytest.mark.django_db
+def test_healthz_counts_workers_by_heartbeat_after_redis_lost_its_registry(client: Client) -> None:
+    """After Redis restarts empty, a running worker is no longer in RQ's registry set, but its next heartbeat writes
+    its hash again: /healthz counts it."""
+    from rq import Worker
+
+    connection = django_rq.get_connection("default")
+    survivor = Worker(["default"], connection=connection, name="survivor-of-a-redis-restart")
+    survivor.heartbeat()  # what the worker's loop does; its birth registration was lost with Redis' data
+    try:
+        assert Worker.count(connection=connection) == 0
+        response = client.get("/healthz")
+        assert response.status_code == 200
+        assert response.json()["workers"] == 1
+    finally:
+        connection.delete(survivor.key)
+    assert client.get("/healthz").json()["workers"] == 0

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.connections.admin_signin import run_approving
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -123,8 +125,11 @@ def portal(directory: Path, emulator_info: dict[str, Any], *setup_options: str) 
     installation = Portal(directory, emulator_info)
     try:
         installation.manage("migrate", "--noinput", "-v", "0")
-        installation.manage("setup_connection", "--from-emulator", str(installation.info_file), "--import-solution",
-                            "--enable", *setup_options)
+        # --import-solution signs the administrator in with a device code: approve it on the emulator's page.
+        setup = run_approving([sys.executable, "manage.py", "setup_connection", "--from-emulator",
+                               str(installation.info_file), "--import-solution", "--enable", *setup_options],
+                              emulator_info, cwd=ROOT, env=installation.env, timeout=600)
+        assert setup.returncode == 0, f"setup_connection exited {setup.returncode}:\n{setup.stdout}\n{setup.stderr}"
         yield installation
     finally:
         installation.stop_all()

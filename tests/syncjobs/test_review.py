@@ -87,7 +87,7 @@ def test_a_line_starts_only_when_every_dependency_finished_or_found_no_records()
         _line("PAYMENT TERMS", recommendation=Recommendation.NO_RECORDS_FOUND),
         _line("CUSTOMER", "SALESPEOPLE|CURRENCY|PAYMENT TERMS"),  # SALESPEOPLE has no line: does not block
         _line("ITEM-PRODUCT", "ITEM UOM"),
-        _line("CUSTPRCGRP-PRICE", "CURRENCY|ITEM-PRODUCT"),
+        _line("PLHEADER-PRICE", "CURRENCY|ITEM-PRODUCT"),
         _line("OPPORTUNITY", "CONTACT"),
         _line("CONTACT", "CUSTOMER", excluded=True),
     ]
@@ -103,7 +103,7 @@ def test_a_failed_dependency_keeps_its_dependants_visibly_waiting():
     lines = [
         _line("ITEM-PRODUCT", status=Status.ERROR),
         _line("UNIT GROUP", status=Status.IN_PROCESS),
-        _line("CUSTPRCGRP-PRICE", "CURRENCY|ITEM-PRODUCT"),
+        _line("PLHEADER-PRICE", "CURRENCY|ITEM-PRODUCT"),
         _line("ITEM UOM", "UNIT GROUP"),
     ]
     assert review.startable_lines(lines) == []
@@ -306,7 +306,7 @@ def test_a_review_is_settled_only_when_one_read_shows_nothing_running_or_startab
                                   recommendation=FullSyncReviewLine.Recommendation.FULL_SYNCHRONIZATION)
 
     finished = JobQueueEntry.Status.FINISHED
-    assert not review.review_settled([line("ITEM-PRODUCT", finished), line("SALESPRC-PRODPRICE", "", "ITEM-PRODUCT")])
+    assert not review.review_settled([line("ITEM-PRODUCT", finished), line("PLLINE-PRODPRICE", "", "ITEM-PRODUCT")])
     assert not review.review_settled([line("ITEM-PRODUCT", finished),
-                                      line("SALESPRC-PRODPRICE", JobQueueEntry.Status.READY, "ITEM-PRODUCT")])
-    assert review.review_settled([line("ITEM-PRODUCT", finished), line("SALESPRC-PRODPRICE", finished, "ITEM-PRODUCT")])
+                                      line("PLLINE-PRODPRICE", JobQueueEntry.Status.READY, "ITEM-PRODUCT")])
+    assert review.review_settled([line("ITEM-PRODUCT", finished), line("PLLINE-PRODPRICE", finished, "ITEM-PRODUCT")])

@@ -80,6 +80,6 @@ def test_dependency_order_puts_dependencies_first(db: Any) -> None:
                  dependency_filter="UNIT OF MEASURE")
     units = make(connection=connection, name="UNIT OF MEASURE", table="Unit of Measure",
                  integration_table="uomschedule", priority=5)
-    prices = make(connection=connection, name="SALESPRC-PRODPRICE", table="Sales Price",
-                  integration_table="productpricelevel", priority=0, dependency_filter="ITEM-PRODUCT|CUSTPRCGRP-PRICE")
+    prices = make(connection=connection, name="PLLINE-PRODPRICE", table="Price List Line",
+                  integration_table="productpricelevel", priority=0, dependency_filter="ITEM-PRODUCT|PLHEADER-PRICE")
     assert dependency_order([prices, items, units]) == [units, items, prices]

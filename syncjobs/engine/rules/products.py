@@ -1,13 +1,12 @@
-"""Products and prices, BC -> Dataverse (BC: codeunit 5334 "CRM Setup Defaults", mappings ITEM-PRODUCT,
-RESOURCE-PRODUCT and SALESPRC-PRODPRICE; codeunit 5341 "CRM Int. Table. Subscriber"; codeunit "CRM Synch. Helper",
-default price list).
+"""Products and their default prices, BC -> Dataverse (BC: codeunit 5334 "CRM Setup Defaults", mappings
+ITEM-PRODUCT and RESOURCE-PRODUCT; codeunit 5341 "CRM Int. Table. Subscriber"; codeunit "CRM Synch. Helper", default
+price list). Price lists are in :mod:`syncjobs.engine.rules.prices`.
 
 * Items become Sales Inventory products, resources Services products, with the product structure, two decimals
   supported (BC: "CRM Setup Defaults".GetProductQuantityPrecision) and a default unit; negative inventory is sent
   as 0 quantity on hand (Microsoft Learn: "Product table/entity reference").
 * Items and resources keep their unit price in a price list item of the connection's default price list (BC:
   "Default CRM Price List"), and a new product points at that price list.
-* Sales prices take part only for customer price groups with a code (the SALESPRC-PRODPRICE table filter).
 """
 from __future__ import annotations
 
@@ -31,8 +30,6 @@ PRODUCT_QUANTITY_PRECISION = 2
 #: Name of the price list the portal keeps the items' and resources' unit prices in (BC: "Default CRM Price List").
 DEFAULT_PRICE_LIST_NAME = "Business Central default price list"
 PRICING_METHOD_CURRENCY_AMOUNT = 1
-#: BC Sales Price "Sales Type" values of a customer price group (API text and enum name).
-CUSTOMER_PRICE_GROUP_SALES_TYPES = ("Customer Price Group", "CustomerPriceGroup")
 
 
 def product_unit(ctx: PassContext, product_id: UUID) -> UUID | None:
@@ -162,8 +159,8 @@ class ResourceProductRule(PricedProductRule):
 
 
 class PriceListItemRule(TableRule):
-    """BC table -> productpricelevel: sales prices carry no unit in legacy pricing, so a new price list item is in
-    its product's default unit (the item's base unit)."""
+    """BC table -> productpricelevel: a new price list item whose mappings give no unit is in its product's default
+    unit (the item's base unit)."""
 
     def new_row(self, ctx: PassContext, item: Item, body: dict[str, Any]) -> dict[str, Any]:
         if body.get("productid") and not body.get("uomid"):
@@ -171,10 +168,3 @@ class PriceListItemRule(TableRule):
             if unit is not None:
                 body["uomid"] = unit
         return body
-
-
-class SalesPriceRule(PriceListItemRule):
-    """Sales Price -> productpricelevel: only prices of a customer price group with a code take part."""
-
-    def select(self, ctx: PassContext, row: dict[str, Any]) -> bool:
-        return row.get("salesType") in CUSTOMER_PRICE_GROUP_SALES_TYPES and bool(row.get("salesCode"))

@@ -24,12 +24,12 @@ from syncjobs.engine.rules.documents import (
     OpportunityRule,
     PostedInvoiceLineRule,
 )
+from syncjobs.engine.rules.prices import PriceListHeaderRule, PriceListLineRule
 from syncjobs.engine.rules.products import (
     ItemProductRule,
     PriceListItemRule,
     ProductRule,
     ResourceProductRule,
-    SalesPriceRule,
 )
 from syncjobs.engine.rules.sales_orders import (
     OrderHeaderRule,
@@ -82,7 +82,9 @@ RULES: dict[RuleKey, TableRule] = {
     RuleKey("Item", "product", TO): ItemProductRule(),
     RuleKey("Resource", "product", TO): ResourceProductRule(),
     RuleKey(ANY, "productpricelevel", TO): PriceListItemRule(),
-    RuleKey("Sales Price", "productpricelevel", TO): SalesPriceRule(),
+    # price lists (rules.prices)
+    RuleKey("Price List Header", "pricelevel", TO): PriceListHeaderRule(),
+    RuleKey("Price List Line", "productpricelevel", TO): PriceListLineRule(),
     # contacts and accounts (rules.contacts, rules.salespeople)
     RuleKey(ANY, "account", TO): TeamOwnedRule(),
     RuleKey(ANY, "contact", TO): TeamOwnedRule(),

@@ -3,16 +3,18 @@ MEASURE, UNIT GROUP, ITEM UOM and RESOURCE UOM; codeunit 5341 "CRM Int. Table. S
 
 * Unit-of-measure mode: one BC unit of measure becomes one Dataverse unit group (``uomschedule``) named after it,
   whose base unit Dataverse creates with the group (Microsoft Learn: "UoMSchedule table/entity reference").
-* Unit group mode: a BC unit group ("ITEM 1000") becomes a unit group whose base unit is the item's or resource's
-  base unit of measure, and each item or resource unit of measure becomes a unit (``uom``) of that group, expressed
-  in its base unit (Microsoft Learn: "UoM table/entity reference": ``uomscheduleid`` is required and create-only).
+* Unit group mode: a BC unit group (table 5400 "Unit Group", one per item or resource, created by BC's codeunit 5367
+  "CRM Update Unit Group Mapping") becomes a unit group named with BC's code for it, "ITEM 1000 UOM GR" (BC: table
+  5400, GetCode; codeunit "CRM Synch. Helper", PrefixUnitGroupCode replaces the mapped "Source No." on every
+  transfer), whose base unit is the item's or resource's base unit of measure; each item or resource unit of
+  measure becomes a unit (``uom``) of that group, expressed in its base unit (Microsoft Learn: "UoM table/entity
+  reference": ``uomscheduleid`` is required and create-only).
 """
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
-from mappings.models import Coupling
 from syncjobs.engine.context import Item, PassContext
 from syncjobs.engine.errors import RecordFailure
 from syncjobs.engine.rules.base import TableRule
@@ -24,23 +26,36 @@ UNIT_TABLES = {
 }
 UNIT_GROUP_TABLE = "Unit Group"
 UNIT_GROUP_DATAVERSE_TABLE = "uomschedule"
-#: The entity set (and its API route) holding each unit group source's base unit of measure.
-_UNIT_GROUP_SOURCES = {"Item": ("items", "v2.0"), "Resource": ("resources", "custom")}
+#: The entity set (and its API route) of each unit group source and price list asset type ("Item", "Resource").
+ASSET_SOURCES = {"Item": ("items", "v2.0"), "Resource": ("resources", "custom")}
+#: BC: table 5400 "Unit Group", GetCode: "<ITEM|RESOURCE> <No.> UOM GR".
+UNIT_GROUP_CODE_SUFFIX = "UOM GR"
 
 
-def bc_lookup(ctx: PassContext, entity_set: str, api: str, select: list[str], key: str,
-              value: str) -> dict[str, Any]:
-    """{``key`` value (text): ``value``} of every record of a BC entity set, read once per pass."""
-    name = f"{entity_set}:{key}:{value}"
+def bc_records_by_number(ctx: PassContext, table: str) -> dict[str, dict[str, Any]]:
+    """{upper-case number: record (``id``, ``number``, ``baseUnitOfMeasureCode``)} of the BC items or resources
+    (``table`` "Item" or "Resource"), read once per pass."""
+    entity_set, api = ASSET_SOURCES[table]
+    name = f"{entity_set}:number:*"
     if name not in ctx.cache.bc_lookups:
-        ctx.cache.bc_lookups[name] = {str(r.get(key)): r.get(value)
-                                      for r in ctx.bc_client.iter_rows(entity_set, select=select, api=api)}
+        ctx.cache.bc_lookups[name] = {
+            str(r.get("number") or "").upper(): r
+            for r in ctx.bc_client.iter_rows(entity_set, select=["id", "number", "baseUnitOfMeasureCode"], api=api)}
     return ctx.cache.bc_lookups[name]
+
+
+def unit_group_code(row: dict[str, Any]) -> str:
+    """BC's code of a unit group row (API properties): its ``code``, else computed as BC does (BC: table 5400 "Unit
+    Group", GetCode), e.g. "ITEM 1000 UOM GR"."""
+    if row.get("code"):
+        return str(row["code"])
+    return f"{str(row.get('sourceType') or '').upper()} {row.get('sourceNumber') or ''} {UNIT_GROUP_CODE_SUFFIX}"
 
 
 def unit_group_of(ctx: PassContext, owner_table: str, number: str) -> UUID | None:
     """The Dataverse unit group coupled to the BC unit group of an item or resource (``owner_table`` "Item" or
-    "Resource", its ``number``); None when BC has no unit group for it or that group is not coupled."""
+    "Resource", its ``number``); None when BC has no unit group for it or that group is not coupled. BC's unit
+    groups and their couplings are read once per pass."""
     groups = ctx.cache.unit_groups
     if groups is None:
         groups = {(str(r.get("sourceType")), str(r.get("sourceNumber"))): str(r.get("id"))
@@ -50,9 +65,9 @@ def unit_group_of(ctx: PassContext, owner_table: str, number: str) -> UUID | Non
     group_id = groups.get((owner_table, number))
     if group_id is None:
         return None
-    coupling = Coupling.objects.filter(connection=ctx.connection, bc_table=UNIT_GROUP_TABLE, bc_id=group_id,
-                                       dataverse_table=UNIT_GROUP_DATAVERSE_TABLE, is_pending=False).first()
-    return coupling.dataverse_id if coupling else None
+    # the unit group couplings are read once per pass by the resolver
+    return ctx.resolver.coupled_dataverse_id(bc_table=UNIT_GROUP_TABLE, dataverse_table=UNIT_GROUP_DATAVERSE_TABLE,
+                                             bc_id=UUID(group_id))
 
 
 def base_unit(ctx: PassContext, schedule_id: UUID) -> UUID | None:
@@ -81,20 +96,24 @@ class UnitOfMeasureRule(TableRule):
 
 
 class UnitGroupRule(UnitOfMeasureRule):
-    """Unit Group -> uomschedule: the Dataverse unit group is named by the BC code ("ITEM 1000": BC prefixes the
-    source number) and its base unit is the item's or resource's base unit of measure."""
+    """Unit Group -> uomschedule: the Dataverse unit group is named with BC's code of the unit group ("ITEM 1000 UOM
+    GR"; the mapped "Source No." -> Name is replaced on every transfer, BC: "CRM Synch. Helper", PrefixUnitGroupCode)
+    and its base unit is the item's or resource's base unit of measure (Source No. -> BaseUoMName names the source,
+    not a unit, so the base unit's code replaces it)."""
+
+    def adjust_payload(self, ctx: PassContext, item: Item, payload: dict[str, Any]) -> dict[str, Any]:
+        if "name" in payload:
+            payload["name"] = unit_group_code(item.row)
+        if "baseuomname" in payload:
+            table = str(item.row.get("sourceType") or "")
+            source = bc_records_by_number(ctx, table).get(str(item.row.get("sourceNumber") or "").upper()) \
+                if table in ASSET_SOURCES else None
+            if source and source.get("baseUnitOfMeasureCode"):
+                payload["baseuomname"] = source["baseUnitOfMeasureCode"]
+        return payload
 
     def new_row(self, ctx: PassContext, item: Item, body: dict[str, Any]) -> dict[str, Any]:
-        if item.row.get("code"):
-            body["name"] = item.row["code"]
-        source = _UNIT_GROUP_SOURCES.get(str(item.row.get("sourceType")))
-        if source is not None:
-            entity_set, api = source
-            bases = bc_lookup(ctx, entity_set, api, ["number", "baseUnitOfMeasureCode"], "number",
-                              "baseUnitOfMeasureCode")
-            base = bases.get(str(item.row.get("sourceNumber")))
-            if base:
-                body["baseuomname"] = base
+        body.setdefault("name", unit_group_code(item.row))
         return super().new_row(ctx, item, body)
 
 

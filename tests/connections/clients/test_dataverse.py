@@ -310,9 +310,15 @@ def _solution_zip(unique_name: str) -> bytes:
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0" encoding="utf-8"?><Types xmlns="http://'
+                         'schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" '
+                         'ContentType="application/octet-stream" /></Types>')
         archive.writestr("solution.xml", "<ImportExportXml><SolutionManifest><UniqueName>"
                          f"{unique_name}</UniqueName><Version>1.2.0.0</Version><Managed>0</Managed>"
-                         "</SolutionManifest></ImportExportXml>")
+                         "<Publisher><UniqueName>portaltests</UniqueName><CustomizationPrefix>pt"
+                         "</CustomizationPrefix></Publisher></SolutionManifest></ImportExportXml>")
+        archive.writestr("customizations.xml", "<ImportExportXml><Entities /><Roles /><Workflows />"
+                         "<Languages><Language>1033</Language></Languages></ImportExportXml>")
     return buffer.getvalue()
 
 
@@ -324,7 +330,7 @@ def test_import_solution(dv):
     with pytest.raises(PermanentError) as caught:
         dv.import_solution(b"not a zip")
     assert caught.value.code == "0x80048060"
-    assert "solution.xml" in caught.value.message
+    assert "import file is invalid" in caught.value.message
 
 
 def test_associate_and_disassociate(dv):

@@ -8,14 +8,18 @@ import pytest
 
 from connections.clients import BusinessCentralClient, DataverseClient, TokenProvider
 from connections.clients.errors import PermanentError, TransientError
+from portal.testing.pytest_plugin import allow_outbound_origin
 
 from .conftest import FAST
 
 
 def _free_port() -> int:
+    """A free loopback port, allowed for the portal's outbound requests (nothing listens on it)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port = sock.getsockname()[1]
+    allow_outbound_origin(f"https://127.0.0.1:{port}")
+    return port
 
 
 def _basic_client(url: str, **options) -> BusinessCentralClient:

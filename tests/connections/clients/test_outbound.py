@@ -18,10 +18,10 @@ def no_allowed_hosts(settings):
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "file:///etc/passwd", "gopher://example.com", "example.com"])
-def test_only_http_and_https(url):
+def test_only_https(url):
     with pytest.raises(OutboundURLRejected) as caught:
         check_outbound_url(url)
-    assert "only http and https are allowed" in caught.value.message
+    assert "only https is allowed" in caught.value.message
     assert "https://" in caught.value.fix
 
 
@@ -39,7 +39,7 @@ def test_credentials_in_url_rejected_without_echoing_them():
     ("https://localhost/", "loopback"),
     ("https://10.1.2.3/", "private"),
     ("https://192.168.0.10/api", "private"),
-    ("http://169.254.169.254/latest/meta-data", "link-local"),
+    ("https://169.254.169.254/latest/meta-data", "link-local"),
     ("https://0.0.0.0/", "unspecified"),
 ])
 def test_private_addresses_rejected(no_allowed_hosts, url, kind):
@@ -50,7 +50,7 @@ def test_private_addresses_rejected(no_allowed_hosts, url, kind):
 
 
 def test_allowed_host_passes(settings):
-    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1", "LocalHost"]
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1:8443", "LocalHost:8443"]
     check_outbound_url("https://127.0.0.1:8443/api/data/v9.2/")
     check_outbound_url("https://localhost:8443/")
     with pytest.raises(OutboundURLRejected):

@@ -127,25 +127,51 @@ def test_opportunities_both_ways(run: Any, clients: Any, couple_salespeople: Any
     assert samples <= bc_descriptions
 
 
-def test_customer_price_groups_and_sales_prices(run: Any, clients: Any) -> None:
+def test_price_lists_become_price_lists_with_their_items(run: Any, clients: Any, mapping: Any,
+                                                         sync_connection: Any) -> None:
+    """PLHEADER-PRICE / PLLINE-PRODPRICE in unit-of-measure mode (BC: codeunit 5334 "CRM Setup Defaults",
+    ResetPriceListHeaderPricelevelMapping and ResetPriceListLineProductPricelevelMapping)."""
     bc, dv = clients
     run("CURRENCY", "UNIT OF MEASURE", "ITEM-PRODUCT", full=True)
-    group = bc.create("customerPriceGroups", {"code": "RETAIL", "description": "Retail"}, api="custom")
-    price = bc.create("salesPrices", {"itemNumber": "1000", "salesType": "Customer Price Group", "salesCode": "RETAIL",
-                                      "unitPrice": 777.5, "minimumQuantity": 0}, api="custom")
-    bc.create("salesPrices", {"itemNumber": "1000", "salesType": "All Customers", "unitPrice": 700,
-                              "minimumQuantity": 0}, api="custom")
-    group_job = run("CUSTPRCGRP-PRICE", full=True)[0]
-    assert group_job.failed == 0 and group_job.inserted == len(list(bc.iter_rows("customerPriceGroups",
-                                                                                   api="custom")))
-    price_list = next(dv.iter_rows("pricelevels", select=["pricelevelid"], filter=f"name eq '{group['code']}'"))
-    price_job = run("SALESPRC-PRODPRICE", full=True)[0]
-    # only prices of customer price groups with a code become price list items (the SALESPRC-PRODPRICE table filter)
-    assert (price_job.inserted, price_job.failed) == (1, 0), list(price_job.errors.values_list("message", flat=True))
-    product = next(dv.iter_rows("products", select=["productid"], filter="productnumber eq '1000'"))
-    items = list(dv.iter_rows("productpricelevels", select=["amount", "_productid_value"],
+    sale = {"priceType": "Sale", "amountType": "Price", "status": "Active", "allowUpdatingDefaults": True}
+    bc.create("priceListHeaders", {**sale, "code": "RETAIL", "description": "Retail prices",
+                                   "startingDate": "2025-01-01"}, api="custom")
+    bc.create("priceListHeaders", {**sale, "code": "BUYING", "priceType": "Purchase"}, api="custom")
+    line = {**sale, "priceListCode": "RETAIL", "assetType": "Item", "assetNumber": "1000"}
+    line.pop("allowUpdatingDefaults")
+    price = bc.create("priceListLines", {**line, "unitPrice": 777.5, "minimumQuantity": 0}, api="custom")
+    bc.create("priceListLines", {**line, "unitPrice": 700, "minimumQuantity": 10}, api="custom")  # filtered out
+
+    header_job = run("PLHEADER-PRICE", full=True)[0]
+    # only sales price lists become Dataverse price lists (the PLHEADER-PRICE table filter)
+    sales_lists = {h["code"] for h in bc.iter_rows("priceListHeaders", api="custom",
+                                                    filter=mapping("PLHEADER-PRICE").table_filter)}
+    assert "RETAIL" in sales_lists and "BUYING" not in sales_lists
+    assert (header_job.inserted, header_job.failed) == (len(sales_lists), 0), list(
+        header_job.errors.values_list("message", flat=True))
+    price_list = next(dv.iter_rows("pricelevels", select=["pricelevelid", "description", "begindate", "enddate",
+                                                          "_transactioncurrencyid_value"], filter="name eq 'RETAIL'"))
+    assert price_list["description"] == "Retail prices" and str(price_list["begindate"]).startswith("2025-01-01")
+    assert price_list["enddate"] is None  # BC's blank date
+    assert price_list["_transactioncurrencyid_value"] == str(sync_connection.base_currency_id)
+
+    line_job = run("PLLINE-PRODPRICE", full=True)[0]
+    assert line_job.failed == 0, list(line_job.errors.values_list("message", flat=True))[:3]
+    product = next(dv.iter_rows("products", select=["productid", "_defaultuomid_value"],
+                                filter="productnumber eq '1000'"))
+    items = list(dv.iter_rows("productpricelevels", select=["amount", "_productid_value", "_uomid_value",
+                                                            "pricingmethodcode"],
                               filter=f"_pricelevelid_value eq {price_list['pricelevelid']}"))
-    assert [(float(i["amount"]), i["_productid_value"]) for i in items] == [(price["unitPrice"], product["productid"])]
+    # a line without a unit is priced in the item's base unit (BC: FindCRMUoMIdForSalesPrice)
+    assert [(float(i["amount"]), i["_productid_value"], i["_uomid_value"], i["pricingmethodcode"]) for i in items] == [
+        (price["unitPrice"], product["productid"], product["_defaultuomid_value"], 1)]
+
+    # Dataverse keeps one price per product and unit in a price list: a second such line fails naming why
+    bc.create("priceListLines", {**line, "unitPrice": 780, "minimumQuantity": 0, "startingDate": "2026-01-01"},
+              api="custom")
+    again = run("PLLINE-PRODPRICE", full=True)[0]
+    assert again.failed == 1
+    assert "one price per product and unit" in again.errors.get().message
 
 
 def test_posted_invoices_with_lines(emulator: Any, settings: Any, db: Any) -> None:

@@ -45,7 +45,7 @@ def release(bc: Any, order_id: str, action: str = "release") -> None:
 
 
 def enable_bidirectional(connection: Any, user: Any, dv: Any, admin_dv: Any) -> None:
-    """Import the integration solution (the bcbi_* columns) and turn bi-directional sales order
+    """Import the integration solution (the bcp_* columns) and turn bi-directional sales order
     integration on, disabling the field mappings the emulated environment cannot hold."""
     admin_dv.import_solution(solution_package())
     enable(connection, user, "bidirectional_sales_order_integration")
@@ -164,10 +164,10 @@ def test_bidirectional_orders_submitted_in_sales_become_released_bc_orders(
     # the next scheduled run writes the BC order number and line numbers back; the order stays Submitted
     for job in run("SALESORDER-ORDER"):
         assert job.failed == 0, list(job.errors.values_list("message", flat=True))
-    header = dv.retrieve("salesorders", order_id, select=["bcbi_businesscentralordernumber", "statecode"])
-    assert header == {**header, "bcbi_businesscentralordernumber": order["number"], "statecode": SUBMITTED}
-    assert sorted(ln["bcbi_businesscentrallinenumber"] for ln in dv_lines(
-        dv, order_id, "bcbi_businesscentrallinenumber")) == sorted(ln["sequence"] for ln in bc_lines)
+    header = dv.retrieve("salesorders", order_id, select=["bcp_businesscentralordernumber", "statecode"])
+    assert header == {**header, "bcp_businesscentralordernumber": order["number"], "statecode": SUBMITTED}
+    assert sorted(ln["bcp_businesscentrallinenumber"] for ln in dv_lines(
+        dv, order_id, "bcp_businesscentrallinenumber")) == sorted(ln["sequence"] for ln in bc_lines)
 
     # a change in BC (reopen, change a line, release) flows back to the submitted order
     release(bc, str(coupling.bc_id), "reopen")

@@ -1,0 +1,141 @@
+// Business Central Portal Integration: API page of the portal's custom API (api/bcportal/integration/v1.0).
+page 50110 "BCP Vendors"
+{
+    PageType = API;
+    APIPublisher = 'bcportal';
+    APIGroup = 'integration';
+    APIVersion = 'v1.0';
+    EntityName = 'vendor';
+    EntitySetName = 'vendors';
+    EntityCaption = 'Vendor';
+    EntitySetCaption = 'Vendors';
+    SourceTable = Vendor;
+    ODataKeyFields = SystemId;
+    DelayedInsert = true;
+    Extensible = false;
+
+    layout
+    {
+        area(Content)
+        {
+            repeater(Records)
+            {
+                field(id; Rec.SystemId)
+                {
+                    Caption = 'Id';
+                    Editable = false;
+                }
+                field(number; Rec."No.")
+                {
+                    Caption = 'No.';
+                }
+                field(displayName; Rec.Name)
+                {
+                    Caption = 'Name';
+                }
+                field(addressLine1; Rec.Address)
+                {
+                    Caption = 'Address';
+                }
+                field(addressLine2; Rec."Address 2")
+                {
+                    Caption = 'Address 2';
+                }
+                field(city; Rec.City)
+                {
+                    Caption = 'City';
+                }
+                field(state; Rec.County)
+                {
+                    Caption = 'County';
+                }
+                field(country; Rec."Country/Region Code")
+                {
+                    Caption = 'Country/Region Code';
+                }
+                field(postalCode; Rec."Post Code")
+                {
+                    Caption = 'Post Code';
+                }
+                field(phoneNumber; Rec."Phone No.")
+                {
+                    Caption = 'Phone No.';
+                }
+                field(email; Rec."E-Mail")
+                {
+                    Caption = 'E-Mail';
+                }
+                field(website; Rec."Home Page")
+                {
+                    Caption = 'Home Page';
+                }
+                field(taxRegistrationNumber; Rec."VAT Registration No.")
+                {
+                    Caption = 'VAT Registration No.';
+                }
+                field(currencyId; Rec."Currency Id")
+                {
+                    Caption = 'Currency Id';
+                }
+                field(currencyCode; Rec."Currency Code")
+                {
+                    Caption = 'Currency Code';
+                }
+                field(paymentTermsId; Rec."Payment Terms Id")
+                {
+                    Caption = 'Payment Terms Id';
+                }
+                field(paymentMethodId; Rec."Payment Method Id")
+                {
+                    Caption = 'Payment Method Id';
+                }
+                field(taxLiable; Rec."Tax Liable")
+                {
+                    Caption = 'Tax Liable';
+                }
+                field(blocked; Rec.Blocked)
+                {
+                    Caption = 'Blocked';
+                }
+                field(balance; Rec."Balance (LCY)")
+                {
+                    Caption = 'Balance (LCY)';
+                    Editable = false;
+                }
+                field(purchaserCode; Rec."Purchaser Code")
+                {
+                    Caption = 'Purchaser Code';
+                }
+                field(contact; Rec.Contact)
+                {
+                    Caption = 'Contact';
+                }
+                field(faxNumber; Rec."Fax No.")
+                {
+                    Caption = 'Fax No.';
+                }
+                field(paymentTermsCode; Rec."Payment Terms Code")
+                {
+                    Caption = 'Payment Terms Code';
+                }
+                field(shipmentMethodCode; Rec."Shipment Method Code")
+                {
+                    Caption = 'Shipment Method Code';
+                }
+                field(shippingAgentCode; Rec."Shipping Agent Code")
+                {
+                    Caption = 'Shipping Agent Code';
+                }
+                field(primaryContactNumber; Rec."Primary Contact No.")
+                {
+                    Caption = 'Primary Contact No.';
+                }
+                field(lastModifiedDateTime; Rec.SystemModifiedAt)
+                {
+                    Caption = 'Last Modified Date Time';
+                    Editable = false;
+                }
+            }
+        }
+    }
+}
