@@ -81,15 +81,19 @@ def job_queue_entry_set_on_hold(*, entry: JobQueueEntry) -> JobQueueEntry:
 def job_queue_entry_run_now(*, entry: JobQueueEntry) -> str:
     """Run the entry now on a worker (BC: Run once): set it Ready and claim it at once, enqueueing its run on the
     ``sync`` queue when this transaction commits. Returns the RQ job id. Raises JobQueueEntryBusy when the entry
-    or another entry of its integration table mapping is In Process (a mapping never runs twice at once)."""
+    or another entry of its integration table mapping is In Process (a mapping never runs twice at once); in the
+    second case the entry stays Ready (committed), so the dispatcher runs it when the other run has ended, and the
+    message names the run that holds the mapping."""
     with transaction.atomic():
         job_queue_entry_set_ready(entry=entry)
         job_id = claim_entry(entry, force=True)
-        if job_id is None:
-            raise JobQueueEntryBusy(
-                f"Another job of mapping {entry.table_mapping} is running; '{entry.description.strip()}' stays Ready "
-                "and runs after it."
-            )
+    if job_id is None:
+        busy = (JobQueueEntry.objects.filter(table_mapping_id=entry.table_mapping_id, status=Status.IN_PROCESS)
+                .exclude(pk=entry.pk).order_by("claimed_at").first())
+        holder = (f"'{busy.description.strip()}' is running on mapping {entry.table_mapping}"
+                  + (f" (since {busy.claimed_at:%Y-%m-%d %H:%M:%S} UTC)" if busy.claimed_at else "")
+                  if busy is not None else f"Another run of mapping {entry.table_mapping} was claimed at the same time")
+        raise JobQueueEntryBusy(f"{holder}; '{entry.description.strip()}' is set Ready and runs after it.")
     entry.refresh_from_db()
     return job_id
 

@@ -61,3 +61,30 @@ def test_run_succeeded_needs_every_running_line_finished_without_failed_records(
     assert line_summary(ok["lines"][1])["status"] == "NoRecordsFound"
     assert not run_succeeded({"lines": [line("A", "Finished", failed=1)]})
     assert not run_succeeded({"lines": [line("A", "Error")]})
+
+
+def test_fullsync_wait_rides_out_a_dropped_database_connection(connection, monkeypatch):
+    """The database drops the connection twice while `fullsync --wait` polls (a restart, a failover,
+    pg_terminate_backend): the command reconnects and reports the settled run instead of crashing."""
+    from django.db.utils import OperationalError
+
+    from syncjobs.management.commands.fullsync import Command
+
+    answers = [OperationalError("server closed the connection unexpectedly"),
+               OperationalError("terminating connection due to administrator command"),
+               {"settled": True, "lines": []}]
+
+    def status(**kwargs):
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(review, "full_sync_review_status", status)
+    monkeypatch.setattr("syncjobs.management.commands.fullsync.time.sleep", lambda seconds: None)
+    err = StringIO()
+    command = Command(stdout=StringIO(), stderr=err)
+    result, timed_out = command._wait(connection, {"timeout": 60, "json": True})
+    assert result == {"settled": True, "lines": []} and not timed_out
+    assert err.getvalue().count("The database connection was lost") == 1
+    assert "Reconnected to the database" in err.getvalue()

@@ -43,9 +43,14 @@ def test_run_now_claims_and_enqueues_and_refuses_while_the_mapping_runs(make_map
     assert Job.fetch(job_id, connection=sync_queue.connection).args == (str(entry.pk),)
     with pytest.raises(services.JobQueueEntryBusy, match="running"):
         services.job_queue_entry_run_now(entry=entry)
-    other = make_entry(mapping, recurring_job=False)
-    with pytest.raises(services.JobQueueEntryBusy, match="Another job of mapping ITEM-PRODUCT"):
+    other = make_entry(mapping, recurring_job=False, description="One-off run of ITEM-PRODUCT")
+    with pytest.raises(services.JobQueueEntryBusy) as refused:
         services.job_queue_entry_run_now(entry=other)
+    # The refusal names the run that holds the mapping, and what it says is true: the entry is Ready.
+    assert f"'{entry.description.strip()}' is running on mapping ITEM-PRODUCT" in str(refused.value)
+    assert "'One-off run of ITEM-PRODUCT' is set Ready and runs after it" in str(refused.value)
+    other.refresh_from_db()
+    assert other.status == Status.READY
 
 
 def test_set_on_hold_and_set_ready(make_mapping, make_entry):

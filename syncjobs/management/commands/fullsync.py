@@ -12,7 +12,9 @@ import sys
 import time
 from typing import Any
 
+from django import db
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.utils import InterfaceError, OperationalError
 
 from connections.models import ConnectionSetup
 from syncjobs import review
@@ -96,8 +98,24 @@ class Command(BaseCommand):
         deadline = time.monotonic() + options["timeout"]
         tty = not options["json"] and self.stdout.isatty()
         last = ""
+        outage_since: float | None = None
         while True:
-            status = review.full_sync_review_status(connection=connection)
+            try:
+                status = review.full_sync_review_status(connection=connection)
+            except (OperationalError, InterfaceError) as error:
+                # The database dropped the connection (restart, failover, pg_terminate_backend): the run goes on
+                # on the workers; close the dead connection (Django opens a new one) and read again.
+                if outage_since is None:
+                    outage_since = time.monotonic()
+                    self.stderr.write(f"The database connection was lost ({type(error).__name__}); reconnecting …")
+                db.connection.close()
+                if time.monotonic() > deadline:
+                    raise CommandError(f"The database stayed unreachable: {error}") from None
+                time.sleep(min(5.0, 0.5 * 2 ** min(int(time.monotonic() - outage_since), 4)))
+                continue
+            if outage_since is not None:
+                self.stderr.write(f"Reconnected to the database after {time.monotonic() - outage_since:.0f} s.")
+                outage_since = None
             if status["settled"]:
                 return status, False
             if time.monotonic() > deadline:
