@@ -279,10 +279,25 @@ class ConnectionSetupForm(EnvironmentURLMixin, SignInForm, BusinessCentralForm):
         return clean_web_api_version(self.cleaned_data["web_api_version"])
 
 
-class DisableForm(forms.Form):
-    """Disable the connection, optionally saying why (shown on the page, BC's "Disable Reason")."""
+#: Length of the disable reason (BC: table 5330 CRM Connection Setup, field "Disable Reason", Text[250]).
+DISABLE_REASON_MAX_LENGTH = 250
 
-    reason = forms.CharField(max_length=250, required=False)
+
+class DisableForm(forms.Form):
+    """Disable the connection, optionally saying why (shown on the page, BC's "Disable Reason", Text[250]). A longer
+    reason is a form error naming its length, never cut silently (the input carries no ``maxlength`` either, so a
+    pasted text is not truncated by the browser)."""
+
+    reason = forms.CharField(required=False, label="Reason (optional)",
+                             help_text=f"Up to {DISABLE_REASON_MAX_LENGTH} characters; shown on the connection page.")
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"]
+        if len(reason) > DISABLE_REASON_MAX_LENGTH:
+            raise ValidationError(
+                f"The reason can be at most {DISABLE_REASON_MAX_LENGTH} characters long; it has {len(reason)}. "
+                "Shorten it; nothing was disabled.", code="max_length")
+        return reason
 
 
 class ConfirmForm(forms.Form):
@@ -401,6 +416,17 @@ class WizardSalespersonsForm(forms.Form):
             raise ValidationError(COUPLE_AT_LEAST_ONE, code="couple_at_least_one")
         data["salesperson_couplings"] = couplings
         return data
+
+
+class WizardPersonWarningForm(forms.Form):
+    """Person model only, when salespersons stay uncoupled: the page lists them and how many of their customers,
+    contacts and opportunities will fail to synchronize (:mod:`connections.actions.salesperson_impact`); going on
+    needs this explicit acknowledgement (BC's wizard only says "must couple before Next"; the portal says what
+    fails)."""
+
+    acknowledge = forms.BooleanField(
+        required=True, label="Continue with these salespersons uncoupled; their records fail until they are coupled",
+        help_text="Or go Back and couple them; Couple Salespersons on the connection page can couple them later.")
 
 
 class WizardReviewForm(forms.Form):

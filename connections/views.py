@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from base import crypto
 from base.permissions import Role, is_integration_administrator, role_required
@@ -32,12 +32,13 @@ from connections.actions.configuration import (
 from connections.actions.queue import connection_action_enqueue, connection_action_status
 from connections.clients.errors import ClientError
 from connections.diagnostics import CheckReport
-from connections.fields import EDITABLE_FIELDS, SALES_SETTINGS
+from connections.fields import BY_NAME, EDITABLE_FIELDS, SALES_SETTINGS
 from connections.models import ConnectionAction, ConnectionSetup
 from connections.setup import connection_web_client_url_reset
 from connections.solution_import import admin_scope, admin_sign_in_finish, admin_sign_in_start
 from mappings.bc_endpoints import bc_endpoints_required
 from mappings.privileges import table_privileges_required
+from syncjobs import services as job_queue_services
 
 View = Callable[..., HttpResponse]
 
@@ -123,6 +124,8 @@ def connection_edit(request: HttpRequest, pk: uuid.UUID | None = None) -> HttpRe
         else:
             messages.success(request, "The connection setup was saved.")
             return redirect("connections:connection-detail", pk=saved.pk)
+    if form.is_bound:
+        messages.error(request, "Nothing was saved: correct the fields marked below.")
     return render(request, "connections/connectionsetup_form.html", {"form": form, "connection": connection})
 
 
@@ -141,13 +144,26 @@ def connection_settings(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             form.add_error(None, error)
         else:
             if report.changed:
-                messages.success(request, f"Saved: {', '.join(name.replace('_', ' ') for name in report.changed)}.")
+                messages.success(request, settings_saved_message(report.changed, data))
             else:
                 messages.info(request, "Nothing changed.")
             return render(request, "connections/connectionsetup_detail.html",
                           _detail_context(request, connection, rebuilds=report.rebuilds, settings_saved=True))
+    messages.error(request, "The Sales settings were not saved: " + " ".join(
+        str(error) for errors in form.errors.values() for error in errors))
     return render(request, "connections/connectionsetup_detail.html",
                   _detail_context(request, connection, settings_form=form), status=400)
+
+
+def settings_saved_message(changed: list[str], data: dict[str, Any]) -> str:
+    """"Saved: <label> turned on/off, …" for the Sales settings that actually changed, each with its new value
+    (labels from :mod:`connections.fields`)."""
+    parts = []
+    for name in changed:
+        value = data.get(name)
+        state = ("turned on" if value else "turned off") if isinstance(value, bool) else f"set to {value}"
+        parts.append(f"{BY_NAME[name].label if name in BY_NAME else name.replace('_', ' ')} {state}")
+    return f"Saved: {', '.join(parts)}."
 
 
 @require_POST
@@ -188,16 +204,24 @@ def connection_enable(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return connectionaction_redirect(request, action)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @role_required(Role.INTEGRATION_ADMINISTRATOR)
 def connection_disable(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    """Disable: job queue entries go On Hold (BC: table 5330 CRM Connection Setup, Is Enabled := false)."""
+    """Disable: GET asks first, saying what changes (job queue entries put On Hold, mappings that stop); POST job
+    queue entries go On Hold (BC: table 5330 CRM Connection Setup, Is Enabled := false). A reason over 250 characters
+    is a form error on the confirmation page and nothing is disabled."""
     connection = get_object_or_404(ConnectionSetup, pk=pk)
-    form = forms.DisableForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    count = configuration.connection_disable(connection=connection, user=request.user, reason=reason)
-    messages.success(request, f"The connection is disabled; {count} job queue entries are On Hold.")
-    return redirect("connections:connection-detail", pk=pk)
+    form = forms.DisableForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if form.is_valid():
+            count = configuration.connection_disable(connection=connection, user=request.user,
+                                                     reason=form.cleaned_data["reason"])
+            messages.success(request, f"The connection is disabled; {count} job queue entries are On Hold.")
+            return redirect("connections:connection-detail", pk=pk)
+        messages.error(request, "The connection was not disabled: correct the reason below.")
+    return render(request, "connections/connectionsetup_confirm_disable.html", {
+        "connection": connection, "form": form, "impact": job_queue_services.connection_disable_impact(
+            connection=connection)}, status=400 if form.is_bound else 200)
 
 
 #: Session key of the administrator's sign-in under way: msal's flow (encrypted: it holds the PKCE verifier), the

@@ -25,7 +25,8 @@ from connections import forms
 from connections.actions.configuration import connection_save
 from connections.actions.finish import SalespersonListsUnavailable, salesperson_lists_read
 from connections.actions.queue import FINISH_OPTIONS, connection_action_enqueue
-from connections.fields import SECRET_INPUTS
+from connections.actions.salesperson_impact import SalespersonImpactUnavailable, uncoupled_salespersons_impact
+from connections.fields import BY_NAME, SECRET_INPUTS
 from connections.models import ConnectionAction, ConnectionSetup
 from connections.setup import connection_from_data
 from connections.views import admin_signin_redirect, connectionaction_redirect
@@ -74,6 +75,7 @@ STEPS = [
     ("options", forms.WizardOptionsForm),
     ("ownership", forms.WizardOwnershipForm),
     ("salespersons", forms.WizardSalespersonsForm),
+    ("personwarning", forms.WizardPersonWarningForm),
     ("review", forms.WizardReviewForm),
 ]
 STEP_TITLES = {
@@ -83,6 +85,7 @@ STEP_TITLES = {
     "options": "Options",
     "ownership": "Ownership model",
     "salespersons": "Couple salespersons",
+    "personwarning": "Uncoupled salespersons",
     "review": "Review and finish",
 }
 #: Non-secret inputs whose change means the salespersons step must read the two lists again.
@@ -98,6 +101,53 @@ def person_model_chosen(wizard: SessionWizardView) -> bool:
     return data.get("ownership_model") == ConnectionSetup.OwnershipModel.PERSON
 
 
+def uncoupled_salespersons(wizard: SessionWizardView) -> list[tuple[str, str]]:
+    """``[(code, name)]`` of the BC salespersons the salespersons step leaves without a Dataverse user (empty before
+    that step is done, or outside the Person model)."""
+    if not person_model_chosen(wizard):
+        return []
+    data = wizard.get_cleaned_data_for_step("salespersons")
+    if not data:
+        return []
+    coupled = {pair["code"] for pair in data.get("salesperson_couplings") or []}
+    cached = wizard.storage.extra_data.get("salesperson_lists") or {}
+    return [(code, name) for _id, code, name, _email in cached.get("salespeople", []) if code not in coupled]
+
+
+def salespersons_left_uncoupled(wizard: SessionWizardView) -> bool:
+    """formtools condition of the Person-model warning step: shown when some salespersons stay uncoupled."""
+    return bool(uncoupled_salespersons(wizard))
+
+
+#: The authentication type selector of each step whose inputs depend on it.
+AUTH_SELECTORS = {"signin": "authentication_type", "businesscentral": "bc_authentication_type"}
+#: Help of a secret input on first setup, where no value is stored to keep (registry help otherwise).
+FIRST_SETUP_SECRET_HELP = {"bc_client_secret": "Blank uses the Dataverse client secret."}
+
+
+def chosen_authentication_type(form: Any, selector: str) -> str:
+    """The authentication type a step's form shows the inputs of: the value posted, else the initial one (the stored
+    connection's), else the field's default."""
+    if form.is_bound:
+        value = form.data.get(form.add_prefix(selector))
+        if value:
+            return str(value)
+    return str(form.initial.get(selector) or form.fields[selector].initial or "")
+
+
+def field_rows(form: Any, selector: str | None) -> list[tuple[Any, str, bool]]:
+    """``[(bound field, "type type", hidden)]`` of a wizard step: an input used by some authentication types only
+    (``shown_for`` in :mod:`connections.fields`) is hidden unless the chosen type uses it; static/connections/
+    wizard.js switches the sections live when the type changes."""
+    chosen = chosen_authentication_type(form, selector) if selector else ""
+    rows = []
+    for field in form:
+        spec = BY_NAME.get(field.name)
+        shown_for = spec.shown_for if spec is not None and selector else ()
+        rows.append((field, " ".join(shown_for), bool(shown_for) and chosen not in shown_for))
+    return rows
+
+
 class ConnectionSetupWizard(RoleRequiredMixin, SessionWizardView):
     """Assisted setup: environment URL → sign-in → BC company → options → ownership model → (Person model only)
     couple salespersons → review → Finish.
@@ -109,7 +159,7 @@ class ConnectionSetupWizard(RoleRequiredMixin, SessionWizardView):
     """
 
     form_list = STEPS
-    condition_dict = {"salespersons": person_model_chosen}
+    condition_dict = {"salespersons": person_model_chosen, "personwarning": salespersons_left_uncoupled}
     storage_name = "connections.wizard.EncryptedSessionStorage"
     template_name = "connections/connectionsetup_wizard.html"
 
@@ -184,6 +234,25 @@ class ConnectionSetupWizard(RoleRequiredMixin, SessionWizardView):
                 taken.add(user_id)
         return {"salespeople": salespeople, "users": users, "matches": matches}
 
+    def get_form(self, step: str | None = None, data: Any = None, files: Any = None) -> Any:
+        """The step's form, with each secret input's help saying what a blank does here: keep the stored value (only
+        when one is stored), keep the value entered earlier in this wizard, or (first setup) nothing to keep."""
+        form = super().get_form(step, data, files)
+        step = step or self.steps.current
+        existing = self._existing()
+        entered = self.storage.get_step_data(step) or {}
+        for name, field in form.fields.items():
+            if name not in WIZARD_SECRET_FIELDS or name == "connection_string":
+                continue
+            if existing is not None and existing.has_secret(name):
+                field.help_text = "Leave blank to keep the stored value."
+            elif entered.get(form.add_prefix(name)):
+                field.help_text = "Leave blank to keep the value entered before."
+            else:
+                spec = BY_NAME.get(name)
+                field.help_text = FIRST_SETUP_SECRET_HELP.get(name, spec.help_text if spec else "")
+        return form
+
     def process_step(self, form: Any) -> Any:
         """Keep a secret entered earlier when the field is left blank on a revisit (never re-rendered)."""
         data = form.data.copy()
@@ -202,15 +271,44 @@ class ConnectionSetupWizard(RoleRequiredMixin, SessionWizardView):
         context["existing"] = existing
         if self.steps.current == "review":
             context["summary"] = self._summary()
+        context["field_rows"] = field_rows(form, AUTH_SELECTORS.get(self.steps.current))
+        context["auth_selector"] = form.add_prefix(AUTH_SELECTORS[self.steps.current]) if (
+            self.steps.current in AUTH_SELECTORS) else ""
+        if self.steps.current == "personwarning":
+            context.update(self._uncoupled_impact())
         if existing is not None:
             context["stored_secrets"] = {name for name in existing.SECRET_FIELDS if existing.has_secret(name)}
         return context
+
+    def _uncoupled_impact(self) -> dict[str, Any]:
+        """The uncoupled salespersons with their records that will fail, read once per set of salespersons (kept in
+        the wizard's storage: codes and counts, no secret); a read failure is shown instead of the counts."""
+        people = uncoupled_salespersons(self)
+        key = json.dumps([(self.storage.extra_data.get("salesperson_lists") or {}).get("key"), people])
+        cached = self.storage.extra_data.get("salesperson_impact")
+        if not (cached and cached.get("key") == key):
+            data: dict[str, Any] = {}
+            for step in ("environment", "signin", "businesscentral", "options"):
+                data.update(self.get_cleaned_data_for_step(step) or {})
+            probe = connection_from_data(data=data, existing=self._existing())
+            try:
+                rows = uncoupled_salespersons_impact(connection=probe, salespersons=people)
+            except SalespersonImpactUnavailable as failed:
+                return {"uncoupled": [(code, name, None) for code, name in people], "impact_error": str(failed)}
+            cached = {"key": key, "rows": [[r.code, r.name, r.counts] for r in rows]}
+            extra = dict(self.storage.extra_data)
+            extra["salesperson_impact"] = cached
+            self.storage.extra_data = extra
+        uncoupled = [(code, name, counts) for code, name, counts in cached["rows"]]
+        totals = {label: sum(counts[label] for _c, _n, counts in uncoupled) for label in ("customers", "contacts",
+                                                                                          "opportunities")}
+        return {"uncoupled": uncoupled, "impact_totals": totals}
 
     def _summary(self) -> list[tuple[str, str]]:
         """Non-secret values entered so far, for the review step (secrets shown as "entered" / "kept")."""
         rows: list[tuple[str, str]] = []
         for step, form_class in self.get_form_list().items():
-            if step == "review":
+            if step in ("review", "personwarning"):
                 continue
             data = self.get_cleaned_data_for_step(step) or {}
             for pair in data.get("salesperson_couplings") or []:

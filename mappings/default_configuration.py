@@ -95,12 +95,16 @@ class MappingDefault:
 @dataclass(frozen=True)
 class SpecialJobDefault:
     """A non-mapping job queue entry (BC: codeunit 5334 CRM Setup Defaults, RecreateJobQueueEntry): recurring every
-    ``minutes``, inactivity timeout = minutes, max 2 attempts, created On Hold with Inactivity Timeout."""
+    ``minutes``, inactivity timeout = minutes, max 2 attempts, created On Hold with Inactivity Timeout.
+
+    ``available`` is False for a job whose work the portal does not do yet: the default configuration does not create
+    it, because an entry shown as active that does nothing misleads the administrator."""
 
     kind: str
     description: str
     minutes: int
     when: str
+    available: bool = True
 
 
 F = FieldMappingDefault
@@ -381,16 +385,18 @@ SPECIAL_JOBS: tuple[SpecialJobDefault, ...] = (
     SpecialJobDefault("CustomerStatistics", f"Customer Statistics - {CRM_SERVICE} synchronization job", 30, ""),
     SpecialJobDefault("ItemAvailability", f"Item Availability - {CRM_SERVICE} synchronization job", 30,
                       "item_availability"),
-    SpecialJobDefault("SalesOrderStatus", f"Sales Order Status - {CRM_SERVICE} synchronization job", 7, "legacy_so"),
-    SpecialJobDefault("SalesOrderNotes", f"Sales Order Notes - {CRM_SERVICE} synchronization job", 5, "any_so"),
+    SpecialJobDefault("SalesOrderStatus", f"Sales Order Status - {CRM_SERVICE} synchronization job", 7, "legacy_so",
+                      available=False),
+    SpecialJobDefault("SalesOrderNotes", f"Sales Order Notes - {CRM_SERVICE} synchronization job", 5, "any_so",
+                      available=False),
     SpecialJobDefault("ArchivedSalesOrders", f"Archived Sales Orders - {CRM_SERVICE} synchronization job", 30,
-                      "bidirectional_so"),
+                      "bidirectional_so", available=False),
     SpecialJobDefault("AutoCreateSalesOrders",
                       f"Automatically create sales orders from sales orders submitted in {CRM_SERVICE}", 30,
-                      "auto_create"),
+                      "auto_create", available=False),
     SpecialJobDefault("AutoProcessSalesQuotes",
                       f"Automatically process sales quotes from sales quotes activated in {CRM_SERVICE}", 30,
-                      "auto_process"),
+                      "auto_process", available=False),
 )
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery, Su
 from django.db.models.functions import Coalesce, Concat
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from base.permissions import Role, is_integration_administrator, role_required
 from connections.clients.errors import ClientError
@@ -49,7 +50,12 @@ from syncjobs.coupling import match_based_coupling_start
 from syncjobs.defaults import default_configuration_reset
 from syncjobs.mapping_jobs import integration_table_mapping_create, integration_table_mapping_update
 from syncjobs.models import SynchronizationJob
-from syncjobs.services import JobQueueEntryBusy
+from syncjobs.services import (
+    ConnectionDisabled,
+    JobQueueEntryBusy,
+    connection_require_enabled,
+    default_configuration_impact,
+)
 
 
 def _client_error_types() -> tuple[type[Exception], ...]:
@@ -120,11 +126,13 @@ def mapping_update(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return redirect("mappings:mapping-detail", pk=mapping.pk)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @role_required(Role.INTEGRATION_ADMINISTRATOR)
 def mapping_reset(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    """Use Default Synchronization Setup for one mapping."""
+    """Use Default Synchronization Setup for one mapping: GET shows what will change (counts), POST resets it."""
     mapping = get_object_or_404(IntegrationTableMapping.objects.select_related("connection"), pk=pk)
+    if request.method == "GET":
+        return _render_reset_confirm(request, mapping.connection, mapping)
     try:
         report = default_configuration_reset(connection=mapping.connection, mapping_name=mapping.name)
     except ValidationError as exc:
@@ -134,14 +142,28 @@ def mapping_reset(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return redirect("mappings:mapping-detail", pk=mapping.pk)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @role_required(Role.INTEGRATION_ADMINISTRATOR)
 def configuration_reset(request: HttpRequest, connection_pk: uuid.UUID) -> HttpResponse:
-    """Use Default Synchronization Setup for every mapping of a connection setup."""
+    """Use Default Synchronization Setup for every mapping of a connection setup: GET shows what will change
+    (counts), POST applies it."""
     connection = get_object_or_404(ConnectionSetup, pk=connection_pk)
+    if request.method == "GET":
+        return _render_reset_confirm(request, connection, None)
     report = default_configuration_reset(connection=connection)
     messages.success(request, f"{connection.name}: {report.summary()}")
     return redirect("mappings:index")
+
+
+def _render_reset_confirm(request: HttpRequest, connection: ConnectionSetup,
+                          mapping: IntegrationTableMapping | None) -> HttpResponse:
+    """The confirmation page of Use Default Synchronization Setup (BC asks before ResetConfiguration too)."""
+    impact = default_configuration_impact(connection=connection, mapping_name=mapping.name if mapping else None)
+    action = (reverse("mappings:mapping-reset", args=[mapping.pk]) if mapping
+              else reverse("mappings:configuration-reset", args=[connection.pk]))
+    cancel = reverse("mappings:mapping-detail", args=[mapping.pk]) if mapping else reverse("mappings:index")
+    return render(request, "mappings/integrationtablemapping_confirm_reset.html", {
+        "connection": connection, "mapping": mapping, "impact": impact, "action": action, "cancel": cancel})
 
 
 @require_POST
@@ -341,6 +363,7 @@ def match_based_coupling(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         if form.is_valid():
             try:
                 if request.POST.get("action") == "start":
+                    connection_require_enabled(connection=mapping.connection)
                     entry = match_based_coupling_start(
                         mapping=mapping, criteria=form.criteria(),
                         create_new_if_no_match=form.cleaned_data["create_new_if_no_match"],
@@ -356,6 +379,9 @@ def match_based_coupling(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
                 status = 400
             except JobQueueEntryBusy as exc:
                 messages.error(request, f"Match-based coupling of {mapping.name} was not started: {exc}")
+                status = 409
+            except ConnectionDisabled as exc:
+                messages.error(request, exc.as_html())
                 status = 409
             except _client_error_types() as exc:
                 # The remote service failed, not the portal: the page says so (no 5xx from the portal itself).

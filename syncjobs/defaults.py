@@ -195,7 +195,7 @@ def _apply_special_jobs(connection: ConnectionSetup, kinds: frozenset[str], held
             "maximum_no_of_attempts_to_run": defaults.SPECIAL_JOB_MAX_ATTEMPTS,
             "rerun_delay_sec": defaults.RERUN_DELAY_SECONDS,
         }
-        wanted = special.when in held
+        wanted = special.when in held and special.available
         if wanted and len(existing) == 1 and all(getattr(existing[0], k) == v for k, v in values.items()):
             continue
         for entry in existing:
@@ -303,10 +303,37 @@ def ownership_model_apply(*, connection: ConnectionSetup) -> DefaultConfiguratio
     return _apply(connection=connection, names=defaults.OWNERSHIP_SCOPE, job_kinds=frozenset())
 
 
+#: The mapping whose Inventory -> quantityonhand field mapping the item availability setting needs.
+ITEM_PRODUCT = "ITEM-PRODUCT"
+
+
 def special_jobs_apply(*, connection: ConnectionSetup) -> DefaultConfigurationReport:
     """Create or delete the special job queue entries after an option toggle (item availability, automatic sales
-    order creation, automatic quote processing; BC: codeunit 5334 CRM Setup Defaults, RecreateJobQueueEntry)."""
-    return _apply(connection=connection, names=frozenset(), job_kinds=_ALL_JOB_KINDS)
+    order creation, automatic quote processing; BC: codeunit 5334 CRM Setup Defaults, RecreateJobQueueEntry). With
+    item availability on, also re-adds the Inventory -> quantityonhand field mapping to ITEM-PRODUCT when it is
+    missing (BC: CreateInventoryQuantityFieldMapping)."""
+    report = _apply(connection=connection, names=frozenset(), job_kinds=_ALL_JOB_KINDS)
+    if connection.item_availability_enabled and inventory_field_mapping_ensure(connection=connection):
+        report.changed.append(ITEM_PRODUCT)
+    return report
+
+
+
+def inventory_field_mapping_ensure(*, connection: ConnectionSetup) -> bool:
+    """Add the field mapping Inventory -> quantityonhand (To Integration Table, enabled) to the connection's
+    ITEM-PRODUCT mapping when it has none for that pair (BC: codeunit 5334 "CRM Setup Defaults",
+    CreateInventoryQuantityFieldMapping). Returns True when it was added; False when it exists or ITEM-PRODUCT does
+    not."""
+    mapping = IntegrationTableMapping.objects.filter(connection=connection, name=ITEM_PRODUCT).first()
+    if mapping is None or mapping.field_mappings.filter(field_name="Inventory",
+                                                        integration_field_name="quantityonhand").exists():
+        return False
+    last = mapping.field_mappings.order_by("-sequence").values_list("sequence", flat=True).first() or 0
+    IntegrationFieldMapping.objects.create(
+        table_mapping=mapping, sequence=last + 10, field_name="Inventory", integration_field_name="quantityonhand",
+        direction=Direction.TO_INTEGRATION_TABLE, transformation_direction=Direction.TO_INTEGRATION_TABLE,
+        status=IntegrationFieldMapping.Status.ENABLED)
+    return True
 
 
 def unit_group_update_job_schedule(*, connection: ConnectionSetup) -> JobQueueEntry | None:

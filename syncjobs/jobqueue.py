@@ -9,13 +9,17 @@ imports no task module.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import django_rq
-from django.db import transaction
+from django.conf import settings
+from django.db import connections, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -34,6 +38,13 @@ FULL_SYNC_LINE_TASK = "syncjobs.tasks.run_full_sync_line"
 
 #: Seconds a claimed entry may wait for its RQ job to appear before the claim counts as lost (enqueue after commit).
 CLAIM_GRACE_SECONDS = 60
+
+
+#: Seconds a run's lease lasts: the dispatcher declares a run dead (and another run of its mapping may start) only
+#: this long after its work-horse last renewed it (settings.SYNC_RUN_LEASE_SECONDS overrides).
+DEFAULT_LEASE_SECONDS = 90
+#: Seconds between two renewals of a run's lease by its work-horse (settings.SYNC_RUN_LEASE_RENEW_SECONDS).
+DEFAULT_LEASE_RENEW_SECONDS = 30
 
 
 DUE_STATUSES = (JobQueueEntry.Status.READY, JobQueueEntry.Status.ON_HOLD_WITH_INACTIVITY_TIMEOUT)
@@ -82,11 +93,11 @@ def claim_entry(
     """Claim ``entry`` for one run and enqueue it on the ``sync`` queue when the claim commits.
 
     The claim is one conditional UPDATE (status Ready or On Hold with Inactivity Timeout, due unless ``force``, and
-    no other entry of the same integration table mapping In Process) so two dispatchers or a Run Now racing the
-    dispatcher never start one mapping twice; on PostgreSQL the mapping row is locked first to serialise the check.
-    ``task`` is the dotted path of the RQ task and ``args`` its arguments (default
-    ``syncjobs.tasks.run_job_queue_entry(entry_id)``). Returns the RQ job id, or None
-    when the entry was not claimable.
+    no other entry of the same integration table mapping In Process or holding a live run lease) so two dispatchers
+    or a Run Now racing the dispatcher never start one mapping twice; on PostgreSQL the mapping row is locked first
+    to serialise the check. ``task`` is the dotted path of the RQ task and ``args`` its arguments (default
+    ``syncjobs.tasks.run_job_queue_entry(entry_id)``). Returns the RQ job id, or None when the entry was not
+    claimable.
     """
     now = now or timezone.now()
     job_id = new_rq_job_id(entry)
@@ -94,13 +105,15 @@ def claim_entry(
         if entry.table_mapping_id is not None:
             list(IntegrationTableMapping.objects.select_for_update().filter(pk=entry.table_mapping_id).values("pk"))
         busy = JobQueueEntry.objects.filter(
-            table_mapping_id=OuterRef("table_mapping_id"), status=JobQueueEntry.Status.IN_PROCESS
+            Q(status=JobQueueEntry.Status.IN_PROCESS) | Q(lease_expires_at__gt=now),
+            table_mapping_id=OuterRef("table_mapping_id"),
         ).exclude(pk=OuterRef("pk"))
         claimable = JobQueueEntry.objects.filter(pk=entry.pk, status__in=DUE_STATUSES).exclude(Exists(busy))
         if not force:
             due = Q(earliest_start_date_time__isnull=True) | Q(earliest_start_date_time__lte=now)
             claimable = claimable.filter(due)
-        claimed = claimable.update(status=JobQueueEntry.Status.IN_PROCESS, rq_job_id=job_id, claimed_at=now)
+        claimed = claimable.update(status=JobQueueEntry.Status.IN_PROCESS, rq_job_id=job_id, claimed_at=now,
+                                   lease_owner="", lease_expires_at=None)
         if not claimed:
             return None
         _enqueue(job_id=job_id, task=task, args=args or (str(entry.pk),))
@@ -129,7 +142,8 @@ def job_queue_entry_begin_run(*, entry: JobQueueEntry, rq_job_id: str = "", work
 
 
 def job_queue_entry_finish_run(
-    *, entry: JobQueueEntry, log: JobQueueLogEntry | None, outcome: RunOutcome | None = None, error: str = ""
+    *, entry: JobQueueEntry, log: JobQueueLogEntry | None, outcome: RunOutcome | None = None, error: str = "",
+    lease_seen: tuple[str, datetime | None] | None = None,
 ) -> JobQueueEntry:
     """Apply BC's after-run rules to ``entry`` and complete its log entry (BC: codeunit 448 Job Queue Dispatcher;
     table 472 Job Queue Entry, field 52 Inactivity Timeout Period); UTC datetimes.
@@ -140,11 +154,14 @@ def job_queue_entry_finish_run(
     - failure (``error`` non-empty): attempts + 1; below the maximum -> Ready again after the rerun delay (seconds),
       keeping the error message; at the maximum -> Error with the message.
     The update is conditional on the entry still being In Process, so a run that was already declared dead by the
-    dispatcher (and retried) cannot overwrite the newer state.
+    dispatcher (and retried) cannot overwrite the newer state. The run's lease is released. The dispatcher passes
+    ``lease_seen`` (the lease owner and expiry it judged, ``("", None)`` for no lease) when it declares a run dead:
+    the update then also requires the lease to be unchanged, so a work-horse that took or renewed its lease meanwhile
+    keeps its run.
     """
     now = timezone.now()
     Status = JobQueueEntry.Status
-    fields: dict[str, Any] = {"last_run_finished_at": now}
+    fields: dict[str, Any] = {"last_run_finished_at": now, "lease_owner": "", "lease_expires_at": None}
     if error:
         attempts = entry.no_of_attempts_to_run + 1
         fields.update(no_of_attempts_to_run=attempts, error_message=error[:4000], last_result="Error")
@@ -171,7 +188,11 @@ def job_queue_entry_finish_run(
     query = JobQueueEntry.objects.filter(pk=entry.pk, status=Status.IN_PROCESS)
     if entry.rq_job_id:
         query = query.filter(rq_job_id=entry.rq_job_id)
-    query.update(**fields)
+    if lease_seen is not None:
+        query = query.filter(lease_owner=lease_seen[0], lease_expires_at=lease_seen[1])
+    if not query.update(**fields) and lease_seen is not None:
+        entry.refresh_from_db()
+        return entry
     if log is not None:
         log.finished_at = now
         log.status = JobQueueLogEntry.Status.ERROR if error else JobQueueLogEntry.Status.SUCCESS
@@ -184,3 +205,105 @@ def job_queue_entry_finish_run(
     entry.refresh_from_db()
     return entry
 
+
+
+def job_queue_entry_requeue(*, entry: JobQueueEntry, now: datetime | None = None) -> bool:
+    """Put back to Ready, due now, a claimed entry whose RQ job was lost before its run started (Redis lost its
+    data): no attempt is counted and no error is recorded, the dispatcher claims and enqueues it again. Conditional
+    on the entry still holding the same claim without a live lease. Returns whether the entry was put back."""
+    now = now or timezone.now()
+    return bool(
+        JobQueueEntry.objects.filter(pk=entry.pk, status=JobQueueEntry.Status.IN_PROCESS, rq_job_id=entry.rq_job_id)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+        .update(status=JobQueueEntry.Status.READY, rq_job_id="", claimed_at=None, earliest_start_date_time=now,
+                lease_owner="", lease_expires_at=None)
+    )
+
+
+def lease_seconds() -> float:
+    """Seconds a run's lease lasts after its last renewal (settings.SYNC_RUN_LEASE_SECONDS, default 90)."""
+    return float(getattr(settings, "SYNC_RUN_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
+
+
+def lease_renew_seconds() -> float:
+    """Seconds between renewals of a run's lease (settings.SYNC_RUN_LEASE_RENEW_SECONDS, default 30)."""
+    return float(getattr(settings, "SYNC_RUN_LEASE_RENEW_SECONDS", DEFAULT_LEASE_RENEW_SECONDS))
+
+
+def this_process() -> str:
+    """The lease owner name of the current process: ``"<host name>:<process id>"``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class RunLease:
+    """The database lease of one run of a claimed job queue entry, renewed by a thread of the work-horse.
+
+    :meth:`take` acquires it (a conditional UPDATE: the entry is In Process under the claim ``rq_job_id`` and holds
+    no live lease of another process); :meth:`start` renews it every :func:`lease_renew_seconds` for
+    :func:`lease_seconds` until :meth:`stop`. A renewal that finds the claim gone (the run was declared dead after
+    its lease expired, e.g. the process was frozen) sets :attr:`lost` and ends the renewals; the engine sees the
+    lost claim at its next batch. The entry, not Redis or RQ, is the truth about whether the run lives (BC: table
+    472 Job Queue Entry, the running session recorded on the entry).
+    """
+
+    def __init__(self, *, entry_id: Any, rq_job_id: str, owner: str) -> None:
+        self.entry_id = entry_id
+        self.rq_job_id = rq_job_id
+        self.owner = owner
+        self.lost = False
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def take(cls, entry: JobQueueEntry, *, rq_job_id: str, owner: str | None = None,
+             now: datetime | None = None) -> RunLease | None:
+        """Acquire the lease of ``entry``'s run claimed as ``rq_job_id`` for ``owner`` (default: this process);
+        returns the lease, or None when the entry is not In Process under that claim or another process holds a live
+        lease. Updates ``entry`` in memory."""
+        now = now or timezone.now()
+        owner = owner or this_process()
+        expires = now + timedelta(seconds=lease_seconds())
+        taken = (
+            JobQueueEntry.objects.filter(pk=entry.pk, status=JobQueueEntry.Status.IN_PROCESS, rq_job_id=rq_job_id)
+            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now) | Q(lease_owner=owner))
+            .update(lease_owner=owner, lease_expires_at=expires)
+        )
+        if not taken:
+            return None
+        entry.lease_owner, entry.lease_expires_at = owner, expires
+        return cls(entry_id=entry.pk, rq_job_id=rq_job_id, owner=owner)
+
+    def renew(self, *, now: datetime | None = None) -> bool:
+        """Extend the lease to ``now`` + :func:`lease_seconds`; False (and :attr:`lost`) when the claim is gone."""
+        now = now or timezone.now()
+        renewed = JobQueueEntry.objects.filter(
+            pk=self.entry_id, status=JobQueueEntry.Status.IN_PROCESS, rq_job_id=self.rq_job_id, lease_owner=self.owner
+        ).update(lease_expires_at=now + timedelta(seconds=lease_seconds()))
+        if not renewed:
+            self.lost = True
+        return bool(renewed)
+
+    def start(self) -> RunLease:
+        """Start renewing in a daemon thread (its own database connection, closed when it ends); returns self."""
+        self._thread = threading.Thread(target=self._keep, name=f"lease-{self.entry_id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop renewing (the lease itself is released by :func:`job_queue_entry_finish_run`)."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _keep(self) -> None:
+        try:
+            while not self._stopped.wait(lease_renew_seconds()):
+                try:
+                    if not self.renew():
+                        logger.warning("job queue entry %s: the run lost its claim; its lease is no longer renewed",
+                                       self.entry_id)
+                        return
+                except Exception:  # database unreachable for a moment: the next renewal tries again
+                    logger.exception("could not renew the lease of job queue entry %s", self.entry_id)
+        finally:
+            connections.close_all()

@@ -4,8 +4,11 @@ Line)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
 from mappings.models import Direction
 
@@ -75,6 +78,12 @@ class JobQueueEntry(models.Model):
     status_before_hold = models.CharField(
         max_length=30, choices=Status.choices, blank=True, help_text="Status to restore when the connection is enabled"
     )
+    lease_owner = models.CharField(
+        max_length=200, blank=True, help_text="The process that runs the entry now (host:pid), while it holds the lease"
+    )
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="The run is alive until then; its work-horse renews the lease while it works"
+    )
 
     class Meta:
         ordering = ["connection", "description"]
@@ -83,6 +92,28 @@ class JobQueueEntry(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+    def lease_is_live(self, now: datetime | None = None) -> bool:
+        """True while a run holds an unexpired lease on the entry (``lease_expires_at`` after ``now``, UTC).
+
+        The lease, not RQ's view of its worker, decides whether a run is alive: another run of the mapping starts,
+        and the dispatcher declares the run dead, only once it expired (BC: table 472 Job Queue Entry keeps the
+        running session in "User Session ID"/"User Service Instance ID"; here a renewed expiry replaces the session).
+        """
+        now = now or timezone.now()
+        return self.lease_expires_at is not None and self.lease_expires_at > now
+
+    @classmethod
+    def live_lease_of_mapping(
+        cls, mapping_id: Any, *, exclude: JobQueueEntry | None = None, now: datetime | None = None
+    ) -> JobQueueEntry | None:
+        """The entry of integration table mapping ``mapping_id`` (other than ``exclude``) whose run holds a live
+        lease now, or None: while one exists no other run of the mapping may start."""
+        now = now or timezone.now()
+        query = cls.objects.filter(table_mapping_id=mapping_id, lease_expires_at__gt=now)
+        if exclude is not None:
+            query = query.exclude(pk=exclude.pk)
+        return query.first()
 
     @property
     def is_on_hold(self) -> bool:

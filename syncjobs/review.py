@@ -420,6 +420,25 @@ def _active(connection: ConnectionSetup) -> bool:
     ).exists()
 
 
+def full_sync_review_running(*, connection: ConnectionSetup) -> bool:
+    """Whether a full synchronization of ``connection`` runs: a line of its review is Ready or In Process."""
+    return _active(connection)
+
+
+def full_sync_review_lines(*, connection: ConnectionSetup) -> list[FullSyncReviewLine]:
+    """The review's lines: the existing ones when the review has any, else freshly generated ones
+    (:func:`full_sync_review_generate`).
+
+    A start (``manage.py fullsync``, Sync All) attaches to the review as it is: recounting lines that have not
+    started yet would flip them (the records a running line created make both sides non-empty, so Full
+    Synchronization would become Couple Records). Only Reset (:func:`full_sync_review_reset`) generates a review
+    again (BC: page 5331 CRM Full Synch. Review, actions Sync All and Reset). Raises the clients' ``ClientError``
+    when the review must be generated and a connection client cannot be built.
+    """
+    lines = list(FullSyncReviewLine.objects.filter(connection=connection).select_related("table_mapping"))
+    return lines or full_sync_review_generate(connection=connection)
+
+
 def full_sync_review_restart(*, line: FullSyncReviewLine) -> list[FullSyncReviewLine]:
     """Restart a Finished or failed line (BC: page 5331 action Restart) and start what can start; returns the
     started lines.

@@ -17,9 +17,11 @@ from mappings.catalogue import bc_table, dataverse_table
 from mappings.matching import MatchCriterion, criteria_from_mapping, eligible_field_mappings
 from syncjobs.coupling import match_based_coupling_run
 from syncjobs.engine import synchronize_mapping
-from syncjobs.jobqueue import RunOutcome, job_queue_entry_begin_run, job_queue_entry_finish_run
+from syncjobs.item_availability import item_availability_run
+from syncjobs.jobqueue import RunLease, RunOutcome, job_queue_entry_begin_run, job_queue_entry_finish_run
 from syncjobs.models import FullSyncReviewLine, JobQueueEntry
 from syncjobs.review import full_sync_review_on_entry_changed
+from syncjobs.statistics import customer_statistics_run
 from syncjobs.unit_groups import unit_group_mapping_update
 
 logger = logging.getLogger(__name__)
@@ -37,8 +39,12 @@ def execute_job_queue_entry(entry: JobQueueEntry) -> RunOutcome:
       synchronization that creates the records without a match.
     - Update unit group mapping entries: ``syncjobs.unit_groups.unit_group_mapping_update`` (BC creates the missing
       unit groups, the unit group mappings are reset; changed = unit groups created).
-    - Other special jobs (customer statistics, item availability, sales order status/notes, archived sales orders,
-      automatic order creation/quote processing): their work arrives with later issues, so a run
+    - Customer statistics entries: ``syncjobs.statistics.customer_statistics_run`` (changed = statistics rows
+      inserted + modified; BC: codeunit 5350 "CRM Statistics Job").
+    - Item availability entries: ``syncjobs.item_availability.item_availability_run`` (changed = products whose
+      quantity on hand was updated; BC: codeunit 5356 "CRM Item Availability Job").
+    - Other special jobs (sales order status/notes, archived sales orders, automatic order creation/quote
+      processing) have no handler yet; the default configuration does not create them, and a run of such an entry
       finds nothing to do and is idle (BC: idle special jobs stay On Hold with Inactivity Timeout, table 472 Job
       Queue Entry).
     Changed = inserted + modified + deleted + coupled; failed = failed records (BC: table 5338 Integration Synch.
@@ -81,6 +87,12 @@ def execute_job_queue_entry(entry: JobQueueEntry) -> RunOutcome:
         )
     if entry.kind == Kind.UNIT_GROUP_UPDATE:
         return RunOutcome(changed=unit_group_mapping_update(entry=entry))
+    if entry.kind == Kind.CUSTOMER_STATISTICS:
+        statistics = customer_statistics_run(entry=entry)
+        return RunOutcome(changed=statistics.inserted + statistics.modified, failed=statistics.failed)
+    if entry.kind == Kind.ITEM_AVAILABILITY:
+        availability = item_availability_run(entry=entry)
+        return RunOutcome(changed=availability.modified, failed=availability.failed)
     return RunOutcome()
 
 
@@ -127,6 +139,11 @@ def run_claimed_entry(entry_id: str) -> JobQueueEntry | None:
     if entry.status != JobQueueEntry.Status.IN_PROCESS or (rq_job_id and entry.rq_job_id != rq_job_id):
         logger.warning("job queue entry %s is not claimed by RQ job %s; not running it", entry_id, rq_job_id)
         return entry
+    lease = RunLease.take(entry, rq_job_id=entry.rq_job_id)
+    if lease is None:
+        logger.warning("job queue entry %s: another process holds the lease of its run; not running it", entry_id)
+        return entry
+    lease.start()
     log = job_queue_entry_begin_run(entry=entry, rq_job_id=rq_job_id or entry.rq_job_id, worker_name=worker_name)
 
     full_sync_review_on_entry_changed(entry=entry, start_next=False)
@@ -138,6 +155,8 @@ def run_claimed_entry(entry_id: str) -> JobQueueEntry | None:
         entry = job_queue_entry_finish_run(entry=entry, log=log, error=message)
     else:
         entry = job_queue_entry_finish_run(entry=entry, log=log, outcome=outcome)
+    finally:
+        lease.stop()
     full_sync_review_on_entry_changed(entry=entry)
     return entry
 

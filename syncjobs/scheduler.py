@@ -4,8 +4,10 @@ whose mapping changed, and the claiming of due entries (:mod:`syncjobs.jobqueue`
 The database rows are the truth; RQ only carries work. Every minute RQ's cron scheduler calls
 :func:`dispatch_due_entries`, which
 
-1. detects runs whose worker died (:func:`recover_abandoned_entries`: the RQ job is gone, failed, or its worker's
-   heartbeat stopped) and records them as failed with the reason, to be retried after the rerun delay;
+1. detects dead runs (:func:`recover_abandoned_entries`): a run holding a lease is dead only once its lease expired
+   (its work-horse stopped renewing it), whatever Redis or RQ say; a run without a lease (still queued) whose RQ job
+   is gone, failed, or whose worker's heartbeat stopped is dead too. Dead runs are recorded as failed with the reason,
+   to be retried after the rerun delay; a queued run whose RQ job Redis lost is simply enqueued again;
 2. wakes entries On Hold with Inactivity Timeout when either side changed (:func:`wake_entries_on_hold`, a cheap probe
    of BC ``lastModifiedDateTime`` and Dataverse ``modifiedon`` beyond the mapping's watermarks). Improvement on BC:
    BC only re-checks an idle mapping after the inactivity timeout (12 or 24 hours) or at a user's sign-in;
@@ -30,7 +32,14 @@ from rq.job import Job, JobStatus
 from rq.worker import Worker
 
 from syncjobs.engine import ChangeProbe, clients_for
-from syncjobs.jobqueue import CLAIM_GRACE_SECONDS, SYNC_QUEUE, claim_entry, due_entries, job_queue_entry_finish_run
+from syncjobs.jobqueue import (
+    CLAIM_GRACE_SECONDS,
+    SYNC_QUEUE,
+    claim_entry,
+    due_entries,
+    job_queue_entry_finish_run,
+    job_queue_entry_requeue,
+)
 from syncjobs.models import JobQueueEntry, JobQueueLogEntry
 from syncjobs.review import full_sync_review_on_entry_changed
 
@@ -60,84 +69,127 @@ def _worker_heartbeat_timeout() -> int:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine runs (a zombie, killed but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
-def run_death_reason(entry: JobQueueEntry, *, now: datetime | None = None) -> str | None:
-    """Why the In Process run of ``entry`` is dead, or None while it is alive or waiting in the queue.
+def _owner_process_gone(owner: str) -> bool:
+    """True when the lease owner ``"<host>:<pid>"`` is a process of this machine that no longer exists."""
+    host, _, pid = owner.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
 
-    Evidence, in order: the RQ job is missing (Redis restarted or the enqueue was lost) once the claim is older than
-    CLAIM_GRACE_SECONDS; RQ marked it failed, stopped or canceled (e.g. the work horse was killed: out of memory);
-    it finished without the run recording its end; it is started but its worker is gone from Redis, is a process of
-    this machine that no longer exists, or has sent no heartbeat for SYNC_WORKER_HEARTBEAT_TIMEOUT seconds.
-    """
 
-    now = now or timezone.now()
+def _run_verdict(entry: JobQueueEntry, now: datetime) -> tuple[str | None, bool]:
+    """(why the run of ``entry`` is dead or None, whether it died before it started because its RQ job was lost).
+
+    The run's lease decides first; RQ's view only counts for a run that holds no lease (queued, or lost before its
+    work-horse took the lease)."""
+    if entry.lease_expires_at is not None:
+        if entry.lease_is_live(now):
+            if entry.lease_owner and _owner_process_gone(entry.lease_owner):
+                return (f"its work-horse (process {entry.lease_owner}) died while running the job", False)
+            return None, False
+        expired = entry.lease_expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        return (f"its lease expired at {expired} UTC: the work-horse {entry.lease_owner or '?'} stopped renewing it",
+                False)
     connection = django_rq.get_connection(SYNC_QUEUE)
     claimed_at = entry.claimed_at or entry.last_run_started_at
     old_claim = claimed_at is None or (now - claimed_at).total_seconds() > CLAIM_GRACE_SECONDS
     if not entry.rq_job_id:
-        return "the run has no RQ job (claimed without being enqueued)" if old_claim else None
+        return ("the run has no RQ job (claimed without being enqueued)" if old_claim else None), old_claim
     try:
         job = Job.fetch(entry.rq_job_id, connection=connection)
     except NoSuchJobError:
-        return f"RQ job {entry.rq_job_id} no longer exists (Redis restarted or the job was lost)" if old_claim else None
+        reason = f"RQ job {entry.rq_job_id} no longer exists (Redis restarted or the job was lost)"
+        return (reason if old_claim else None), old_claim
     status = job.get_status(refresh=True)
     if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
-        return None
+        return None, False
     if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
         detail = ""
         result = job.latest_result()
         if result is not None and result.exc_string:
             detail = ": " + result.exc_string.strip().splitlines()[-1]
-        return f"RQ job {entry.rq_job_id} {status.value} without the run recording its end{detail}"
+        return f"RQ job {entry.rq_job_id} {status.value} without the run recording its end{detail}", False
     if status == JobStatus.FINISHED:
-        return f"RQ job {entry.rq_job_id} finished without the run recording its end"
-    # Started (or unknown): check the worker that holds it.
+        return f"RQ job {entry.rq_job_id} finished without the run recording its end", False
+    # Started (or unknown) without a lease: check the worker that holds it.
     worker_name = job.worker_name
     if not worker_name:
-        return None
+        return None, False
     worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + worker_name, connection=connection)
     if worker is None:
-        return f"worker {worker_name} that ran RQ job {entry.rq_job_id} is gone (no heartbeat in Redis)"
+        return f"worker {worker_name} that ran RQ job {entry.rq_job_id} is gone (no heartbeat in Redis)", False
     if worker.hostname == socket.gethostname() and worker.pid and not _pid_alive(worker.pid):
-        return f"worker {worker_name} (process {worker.pid} on {worker.hostname}) died while running the job"
+        return f"worker {worker_name} (process {worker.pid} on {worker.hostname}) died while running the job", False
     if worker.last_heartbeat is not None:
         last = worker.last_heartbeat
         if timezone.is_naive(last):
             last = last.replace(tzinfo=UTC)
         silent = (now - last).total_seconds()
         if silent > _worker_heartbeat_timeout():
-            return f"worker {worker_name} sent no heartbeat for {int(silent)} s while running the job"
-    return None
+            return f"worker {worker_name} sent no heartbeat for {int(silent)} s while running the job", False
+    return None, False
+
+
+def run_death_reason(entry: JobQueueEntry, *, now: datetime | None = None) -> str | None:
+    """Why the In Process run of ``entry`` is dead, or None while it is alive or waiting in the queue (UTC ``now``).
+
+    A run that holds a lease (:class:`syncjobs.jobqueue.RunLease`, renewed by its work-horse) is alive until the
+    lease expires, whatever Redis or RQ say about its worker or job (the worker's main process may be gone while its
+    work-horse still writes; Redis may have lost its data); it is dead once the lease expired, or at once when the
+    lease owner is a process of this machine that no longer exists. A run without a lease is judged from RQ: the RQ
+    job is missing once the claim is older than CLAIM_GRACE_SECONDS; RQ marked it failed, stopped or canceled; it
+    finished without the run recording its end; it is started but its worker is gone from Redis, is a process of
+    this machine that no longer exists, or has sent no heartbeat for SYNC_WORKER_HEARTBEAT_TIMEOUT seconds.
+    Raises Redis' errors when Redis is needed and unreachable.
+    """
+    return _run_verdict(entry, now or timezone.now())[0]
 
 
 def recover_abandoned_entries(*, now: datetime | None = None) -> list[JobQueueEntry]:
-    """Record every In Process run whose worker died as failed with the reason, and schedule its retry.
+    """Record every In Process run that is dead as failed with the reason, and schedule its retry; put back to
+    Ready a claimed entry whose RQ job was lost before its run started (Redis lost its data), without counting an
+    attempt, so the dispatcher enqueues it again.
 
-    Uses :func:`run_death_reason`; the failure goes through :func:`job_queue_entry_finish_run`, so the entry is
-    retried after its rerun delay until the maximum number of attempts, then stays Error. Also completes the
-    run's open log entry. A full synchronization that is retried resumes after its last committed batch (the engine
-    continues from the unfinished synchronization job's resume token). Returns the recovered entries.
+    Uses :func:`run_death_reason`; the failure goes through :func:`job_queue_entry_finish_run` (conditional on the
+    lease being as judged: not taken or renewed meanwhile), so the entry is retried after its rerun delay until the
+    maximum number of attempts, then stays Error. Also completes the run's open log entry. A full synchronization
+    that is retried resumes after its last committed batch (the engine continues from the unfinished
+    synchronization job's resume token). Returns the recovered entries (failed or put back).
     """
+    now = now or timezone.now()
     recovered: list[JobQueueEntry] = []
     for entry in JobQueueEntry.objects.filter(status=JobQueueEntry.Status.IN_PROCESS):
         try:
-            reason = run_death_reason(entry, now=now)
+            reason, lost_before_start = _run_verdict(entry, now)
         except Exception:  # Redis unreachable: nothing can be concluded now; the next minute tries again.
             logger.exception("could not check the run of job queue entry %s", entry.pk)
             continue
         if reason is None:
             continue
-        logger.warning("job queue entry %s (%s): %s", entry.pk, entry.description, reason)
         log = entry.log_entries.filter(status=JobQueueLogEntry.Status.IN_PROCESS).first()
-        job_queue_entry_finish_run(entry=entry, log=log, error=f"The run was interrupted: {reason}.")
+        if lost_before_start and log is None:
+            if job_queue_entry_requeue(entry=entry, now=now):
+                logger.warning("job queue entry %s (%s): %s; enqueued again", entry.pk, entry.description, reason)
+                entry.refresh_from_db()
+                recovered.append(entry)
+            continue
+        logger.warning("job queue entry %s (%s): %s", entry.pk, entry.description, reason)
+        entry = job_queue_entry_finish_run(entry=entry, log=log, error=f"The run was interrupted: {reason}.",
+                                           lease_seen=(entry.lease_owner, entry.lease_expires_at))
+        if entry.status == JobQueueEntry.Status.IN_PROCESS:
+            continue  # its work-horse took or renewed the lease meanwhile: alive after all
         recovered.append(entry)
 
         full_sync_review_on_entry_changed(entry=entry)

@@ -3,16 +3,24 @@ Set On Hold / Run Now, Synchronize Modified Records, and the "X of Y scheduled s
 count."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from connections.models import ConnectionSetup
-from mappings.models import IntegrationTableMapping
+from mappings.default_configuration import DEFAULT_MAPPING_NAMES
+from mappings.models import IntegrationFieldMapping, IntegrationTableMapping
+from mappings.services import couplings_for_mapping
+from syncjobs.defaults import desired_mappings
 from syncjobs.jobqueue import claim_entry
-from syncjobs.models import JobQueueEntry
+from syncjobs.models import FullSyncReviewLine, JobQueueEntry
 
 Status = JobQueueEntry.Status
 ACTIVE_STATUSES = (Status.READY, Status.IN_PROCESS, Status.ON_HOLD_WITH_INACTIVITY_TIMEOUT)
@@ -20,6 +28,98 @@ ACTIVE_STATUSES = (Status.READY, Status.IN_PROCESS, Status.ON_HOLD_WITH_INACTIVI
 
 class JobQueueEntryBusy(Exception):
     """The job queue entry (or another entry of its mapping) is In Process; the message says so."""
+
+
+class ConnectionDisabled(Exception):
+    """An action that starts synchronization (Run Now, Set Ready, Sync All, Start coupling) was asked for on a
+    disabled connection setup (BC: table 5330 CRM Connection Setup, "Is Enabled"; a disabled connection runs no
+    integration job). ``str()`` is the plain message; :meth:`as_html` adds the link to the connection page, where
+    Enable is."""
+
+    def __init__(self, connection: ConnectionSetup) -> None:
+        self.connection = connection
+        super().__init__(f"The connection is disabled: {connection.name} starts no synchronization until it is "
+                         "enabled. Enable it on the connection setup page.")
+
+    def as_html(self) -> SafeString:
+        """The message with a link to the connection setup page (safe HTML for ``django.contrib.messages``)."""
+        return format_html('The connection is disabled: {} starts no synchronization until it is enabled. '
+                           '<a href="{}">Enable it on the connection setup page</a>.', self.connection.name,
+                           reverse("connections:connection-detail", args=[self.connection.pk]))
+
+
+def connection_require_enabled(*, connection: ConnectionSetup) -> None:
+    """Refuse an administrator's action that would start synchronization on a disabled connection (read from the
+    database, not from the possibly stale instance). Raises :class:`ConnectionDisabled`.
+
+    The pages call this before Run Now, Set Ready, Sync All and Start coupling; the services themselves do not, so
+    internal callers that legitimately run while the connection is disabled (Enable's own steps, the commands,
+    the tests) keep working."""
+    if not ConnectionSetup.objects.filter(pk=connection.pk, is_enabled=True).exists():
+        raise ConnectionDisabled(connection)
+
+
+@dataclass(frozen=True)
+class ConfigurationImpact:
+    """What "Use Default Synchronization Setup" changes, counted before it runs (shown on its confirmation page).
+
+    ``mappings_reset``: existing default mappings set back to the defaults (their filters, directions and settings);
+    ``mappings_created`` / ``mappings_deleted``: default mappings the connection's options add or exclude;
+    ``field_mappings``: field mappings of the existing mappings, replaced by the default ones; ``job_queue_entries``:
+    job queue entries recreated; ``couplings``: couplings of the affected table pairs, which are kept."""
+
+    mappings_reset: int
+    mappings_created: int
+    mappings_deleted: int
+    field_mappings: int
+    job_queue_entries: int
+    couplings: int
+
+
+def default_configuration_impact(*, connection: ConnectionSetup, mapping_name: str | None = None
+                                 ) -> ConfigurationImpact:
+    """Count what "Use Default Synchronization Setup" of the whole connection (``mapping_name`` None) or of one
+    default mapping would change (BC: CRM Setup Defaults.ResetConfiguration / ResetIntTableMappingDefaultConfiguration,
+    which ask "This will reset ... Do you want to continue?" first). User-defined mappings are never touched."""
+    names = set(DEFAULT_MAPPING_NAMES) if mapping_name is None else {mapping_name} & set(DEFAULT_MAPPING_NAMES)
+    desired = desired_mappings(connection)
+    existing = list(IntegrationTableMapping.objects.filter(connection=connection, name__in=names))
+    existing_names = {m.name for m in existing}
+    scope = Q(table_mapping__in=existing) | (Q(table_mapping=None) if mapping_name is None else Q(pk__in=[]))
+    entries = JobQueueEntry.objects.filter(scope, connection=connection)
+    return ConfigurationImpact(
+        mappings_reset=len(existing_names & set(desired)),
+        mappings_created=len((names & set(desired)) - existing_names),
+        mappings_deleted=len(existing_names - set(desired)),
+        field_mappings=IntegrationFieldMapping.objects.filter(table_mapping__in=existing).count(),
+        job_queue_entries=entries.count(),
+        couplings=sum(couplings_for_mapping(m).count() for m in existing),
+    )
+
+
+def connection_disable_impact(*, connection: ConnectionSetup) -> dict[str, int]:
+    """Count what Disable changes (BC: UpdateCRMJobQueueEntriesStatus on disabling): ``{"on_hold": job queue
+    entries put On Hold, "in_process": runs that finish first, "mappings": mappings that stop synchronizing}``
+    (couplings and mappings are kept; Enable restores the entries)."""
+    entries = JobQueueEntry.objects.filter(connection=connection)
+    return {
+        "on_hold": entries.exclude(status__in=[Status.ON_HOLD, Status.IN_PROCESS, Status.FINISHED]).count(),
+        "in_process": entries.filter(status=Status.IN_PROCESS).count(),
+        "mappings": IntegrationTableMapping.objects.filter(connection=connection).count(),
+    }
+
+
+def full_sync_review_reset_impact(*, connection: ConnectionSetup) -> dict[str, int]:
+    """Count what Reset of the full synchronization review discards (BC: page 5331 action Reset): ``{"lines",
+    "overridden" (recommendations changed by hand), "excluded" (lines removed from this run), "started" (lines
+    with a job queue entry)}``. Mappings, job queue entries and couplings are not changed by Reset."""
+    lines = FullSyncReviewLine.objects.filter(connection=connection)
+    return {
+        "lines": lines.count(),
+        "overridden": lines.filter(recommendation_overridden=True).count(),
+        "excluded": lines.filter(excluded=True).count(),
+        "started": lines.exclude(job_queue_entry_status="").count(),
+    }
 
 
 def job_queue_entries_set_on_hold(*, connection: ConnectionSetup) -> int:

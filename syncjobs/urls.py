@@ -19,6 +19,8 @@ urlpatterns = [
     path("full-sync-review/<uuid:connection_id>/status/", views.fullsyncreview_status, name="fullsyncreview-status"),
     path("full-sync-review/<uuid:connection_id>/start/", views.fullsyncreview_start, name="fullsyncreview-start"),
     path("full-sync-review/<uuid:connection_id>/reset/", views.fullsyncreview_reset, name="fullsyncreview-reset"),
+    path("full-sync-review/<uuid:connection_id>/reset/confirm/", views_log.fullsyncreview_reset_confirm,
+         name="fullsyncreview-reset-confirm"),
     path("full-sync-review/lines/<int:line_id>/restart/", views.fullsyncreview_restart, name="fullsyncreview-restart"),
     path(
         "full-sync-review/lines/<int:line_id>/recommend-full/",

@@ -61,6 +61,8 @@ def _entry_action(request: HttpRequest, entry_id: Any, action: Callable[[JobQueu
         messages.success(request, action(entry))
     except services.JobQueueEntryBusy as exc:
         messages.error(request, str(exc))
+    except services.ConnectionDisabled as exc:
+        messages.error(request, exc.as_html())
     return redirect("syncjobs:index")
 
 
@@ -70,6 +72,7 @@ def jobqueueentry_set_ready(request: HttpRequest, entry_id: Any) -> HttpResponse
     """Set Ready: the dispatcher starts the entry within a minute."""
 
     def act(entry: JobQueueEntry) -> str:
+        services.connection_require_enabled(connection=entry.connection)
         services.job_queue_entry_set_ready(entry=entry)
         return f"'{entry.description.strip()}' is Ready and starts within a minute."
 
@@ -94,6 +97,7 @@ def jobqueueentry_run_now(request: HttpRequest, entry_id: Any) -> HttpResponse:
     """Run Now: claim the entry and enqueue its run on a worker."""
 
     def act(entry: JobQueueEntry) -> str:
+        services.connection_require_enabled(connection=entry.connection)
         services.job_queue_entry_run_now(entry=entry)
         return f"'{entry.description.strip()}' is running on a worker."
 
@@ -161,6 +165,8 @@ def _review_action(request: HttpRequest, connection_id: Any, action: Callable[[A
         message = action(connection)
     except review.ReviewActionRefused as exc:
         messages.error(request, str(exc))
+    except services.ConnectionDisabled as exc:
+        messages.error(request, exc.as_html())
     except ClientError as exc:  # the clients could not be built or reached: name the service error
         messages.error(request, f"Could not count the records: {exc}. Test the connection under Connection setup.")
     else:
@@ -174,7 +180,11 @@ def fullsyncreview_start(request: HttpRequest, connection_id: Any) -> HttpRespon
     """Sync All: start the lines whose dependencies are satisfied; the rest follow as their dependencies finish."""
 
     def act(connection: ConnectionSetup) -> str:
+        services.connection_require_enabled(connection=connection)
         started = review.full_sync_review_start(connection=connection)
+        if not started and review.full_sync_review_running(connection=connection):
+            return ("A full synchronization is already running; its lines keep their recommendations and the "
+                    "waiting lines start as their dependencies finish.")
         if not started:
             return "No line can start now: every line has started, found no records, or waits for a dependency."
         return f"Started {', '.join(line.name for line in started)}; the other lines follow in dependency order."

@@ -27,6 +27,7 @@ from connections.models import ConnectionSetup
 from mappings.models import Coupling, Direction, IntegrationTableMapping
 from syncjobs.engine import records
 from syncjobs.models import SynchronizationError, SynchronizationJob
+from syncjobs.services import full_sync_review_reset_impact
 
 #: BC web client page ids of the tables the integration synchronizes (for links into the BC web client).
 BC_PAGES = {
@@ -284,3 +285,12 @@ def coupling_synchronize(request: HttpRequest, coupling_id: int) -> HttpResponse
     messages.success(request, f"{coupling.bc_table} {coupling.bc_id} is queued for synchronization {label}; "
                               "the synchronization job log shows the result.")
     return redirect(target)
+
+
+@role_required(Role.INTEGRATION_ADMINISTRATOR)
+def fullsyncreview_reset_confirm(request: HttpRequest, connection_id: Any) -> HttpResponse:
+    """The confirmation page of Reset of the full synchronization review (BC: page 5331 action Reset): what Reset
+    discards, counted; its button POSTs to ``syncjobs:fullsyncreview-reset``."""
+    connection = get_object_or_404(ConnectionSetup, pk=connection_id)
+    return render(request, "syncjobs/fullsyncreview_confirm_reset.html", {
+        "connection": connection, "impact": full_sync_review_reset_impact(connection=connection)})

@@ -29,11 +29,12 @@ from ..odata import ODataError, compile_filter, or_on_distinct_fields, parse_exp
 from .al import app_manifest
 from .apis import entity_for
 from .core import BusinessCentralBase
+from .financials import customer_financial_details
 from .schema import BOOL, DATE, DATETIME, DEC, GUID, INT, NAV_SINGLE, STR, Entity
 from .state import BC_JSON, BCError, etag
 
 #: Entity sets whose rows are computed from other tables when read (not stored).
-DERIVED_SETS = ("integrationInfo",)
+DERIVED_SETS = ("integrationInfo", "customerFinancialDetails")
 #: BC's message for ``or`` across two fields in ``$filter`` (501 ``BadRequest_MethodNotImplemented``; see above).
 DISTINCT_FIELDS_OR = "The 'OR' operator is not supported on distinct fields on an OData filter."
 
@@ -134,6 +135,8 @@ class QueryMixin(BusinessCentralBase):
         its ``app.json`` (AL: NavApp.GetCurrentModuleInfo) and the number of unit groups."""
         if ent.name not in DERIVED_SETS:
             return list(self.table(company, ent.name).values())
+        if ent.name == "customerFinancialDetails":
+            return customer_financial_details(self, company)
         app = app_manifest()
         groups = len(self.table(company, "unitGroups"))
         return [{"id": r["id"], "companyName": self.state.companies[company]["row"]["name"],

@@ -189,6 +189,11 @@ def _entities() -> dict[str, Entity]:
                parent=("documentId", "salesOrders"), enums={"lineType": _LINE_TYPES}, entity_type="salesOrderLine"),
         Entity("salesInvoiceLines", dict(_LINE), read_only=set(_LINE_RO), parent=("documentId", "salesInvoices"),
                enums={"lineType": _LINE_TYPES}, entity_type="salesInvoiceLine"),
+        # Customer statistics as API v2.0 serves them (read-only; rows computed by .financials).
+        Entity("customerFinancialDetails", {"id": GUID, "number": STR, "balance": DEC,
+                                            "totalSalesExcludingTax": DEC, "overdueAmount": DEC},
+               read_only={"id", "number", "balance", "totalSalesExcludingTax", "overdueAmount"},
+               entity_type="customerFinancialDetail", insertable=False, modifiable=False, deletable=False),
         # Contact Business Relation as API v2.0 serves it ("contactsInformation"; read-only): one
         # row per business relation linked to a table (relatedType "Customer", "Vendor", ...).
         Entity("contactsInformation", {"contactId": GUID, "contactNumber": STR, "contactName": STR,
@@ -202,7 +207,7 @@ def _entities() -> dict[str, Entity]:
 
 
 #: Entity sets that accept GET only (BC maintains their rows): POST/PATCH/DELETE answer 405.
-READ_ONLY_SETS = ("companyInformation", "contactsInformation")
+READ_ONLY_SETS = ("companyInformation", "contactsInformation", "customerFinancialDetails")
 LINES_OF = {"salesOrders": "salesOrderLines", "salesInvoices": "salesInvoiceLines", "salesQuotes": "salesQuoteLines"}
 ENTITIES = _entities()
 for _name, _lines in LINES_OF.items():

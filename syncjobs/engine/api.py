@@ -72,8 +72,16 @@ def synchronize_mapping(
     Returns the jobs of the passes that ran.
 
     Raises SynchronizationNotPossible when a pass could not run at all (connection disabled or unreachable, mapping
-    without field mappings); per-record failures never raise — they are counted and stored as SynchronizationError.
+    without field mappings) or while another run of the mapping holds a live lease (another job queue entry than
+    ``job_queue_entry``: one mapping is never synchronized by two runs at once); per-record failures never raise —
+    they are counted and stored as SynchronizationError.
     """
+    holder = JobQueueEntry.live_lease_of_mapping(mapping.pk, exclude=job_queue_entry)
+    if holder is not None:
+        raise SynchronizationNotPossible(
+            f"Mapping {mapping.name} is being synchronized by '{holder.description}' (its run holds the lease until "
+            f"{holder.lease_expires_at:%Y-%m-%d %H:%M:%S} UTC and renews it while it works); try again when it ends."
+        )
     bc_client, dv_client = clients or clients_for(mapping.connection)
     if mapping.is_option_mapping:
         # Option-set mappings synchronize BC codes to a column's choices, not rows (BC: "CDS Int. Option Synch").

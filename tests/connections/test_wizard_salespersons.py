@@ -125,7 +125,9 @@ def test_finish_creates_the_chosen_couplings(admin_client: Any, emulator_info: d
     response = _through_ownership(admin_client, emulator_info, "Person")
     chosen = {_field(salespeople[code]): users[email] for code, email in MATCHED.items()}
     chosen[_field(salespeople["RB"])] = users[emulator_info["admin_user"].lower()]  # a pair the admin picks
-    response = _post(admin_client, "salespersons", chosen)
+    # salespersons left uncoupled: the Person-model warning step comes first
+    assert _post(admin_client, "salespersons", chosen).context["wizard"]["steps"].current == "personwarning"
+    response = _post(admin_client, "personwarning", {"acknowledge": "on"})
     assert response.context["wizard"]["steps"].current == "review"
     summary = dict(response.context["summary"])
     assert summary["Salesperson JO · Jim Olive"] == "coupled to Jim Olive"
@@ -161,7 +163,9 @@ def test_finish_without_enabling_still_couples(admin_client: Any, emulator_info:
     couplings are still applied, so the administrator does not have to couple again after enabling."""
     _through_ownership(admin_client, emulator_info, "Person")
     chosen = {_field(salespeople[code]): users[email] for code, email in MATCHED.items()}
-    response = _post(admin_client, "salespersons", chosen)
+    # salespersons left uncoupled: the Person-model warning step comes first
+    assert _post(admin_client, "salespersons", chosen).context["wizard"]["steps"].current == "personwarning"
+    response = _post(admin_client, "personwarning", {"acknowledge": "on"})
     assert response.context["wizard"]["steps"].current == "review"
     data = wizard_data(admin_client.session[f"wizard_{WIZARD}"], emulator_info)
     data["enable"] = False

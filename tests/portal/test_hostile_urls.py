@@ -303,6 +303,8 @@ def test_start_coupling_while_the_scheduled_job_runs_names_it(world: World, admi
     from syncjobs.models import JobQueueEntry
 
     mapping = _customer(world)
+    # A scheduled run in process means an enabled connection (a disabled one refuses Start coupling first).
+    type(mapping.connection).objects.filter(pk=mapping.connection_id).update(is_enabled=True)
     scheduled = JobQueueEntry.objects.get(table_mapping=mapping, kind=JobQueueEntry.Kind.MAPPING)
     JobQueueEntry.objects.filter(pk=scheduled.pk).update(status=JobQueueEntry.Status.IN_PROCESS)
     form = _match_form(mapping, 3)

@@ -141,8 +141,9 @@ def test_a_failure_is_retried_after_the_rerun_delay_until_the_maximum_then_stays
 
 
 def test_a_real_rq_worker_runs_the_claimed_entry_and_applies_the_state_machine(make_entry, sync_queue):
-    # A special job (customer statistics) whose work arrives with a later issue: its run is idle.
-    entry = make_entry(None, status=Status.ON_HOLD_WITH_INACTIVITY_TIMEOUT, inactivity_timeout_period=30)
+    # A special job without a handler yet (sales order status): its run is idle.
+    entry = make_entry(None, kind=JobQueueEntry.Kind.SALES_ORDER_STATUS, status=Status.ON_HOLD_WITH_INACTIVITY_TIMEOUT,
+                       inactivity_timeout_period=30)
     assert dispatch_due_entries() == 1
 
     SimpleWorker([sync_queue], connection=sync_queue.connection).work(burst=True)

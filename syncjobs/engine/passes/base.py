@@ -221,6 +221,21 @@ class Pass(ABC):
         previous.save(update_fields=["finished_at", "message"])
         return token
 
+    def _check_run_owned(self) -> None:
+        """Before each batch: a run that holds a lease (``job_queue_entry.lease_owner`` set by the runner) stops when
+        the entry no longer carries its claim and lease, because its lease expired and the dispatcher declared the
+        run dead (the retry resumes from the committed batches). Raises SynchronizationNotPossible."""
+        entry = self.job_queue_entry
+        if entry is None or not entry.lease_owner:
+            return
+        owned = JobQueueEntry.objects.filter(pk=entry.pk, status=JobQueueEntry.Status.IN_PROCESS,
+                                             rq_job_id=entry.rq_job_id, lease_owner=entry.lease_owner).exists()
+        if not owned:
+            raise SynchronizationNotPossible(
+                f"The run of '{entry.description}' lost its lease (it was not renewed in time and the run was "
+                "declared dead); the retry continues after the last committed batch."
+            )
+
     def _advance_watermark(self, started: datetime) -> None:
         if self.only_source_ids is not None or self.max_modified is None:
             return
@@ -362,6 +377,7 @@ class Pass(ABC):
     def process(self, rows: list[dict[str, Any]], *, resume: dict[str, Any] | None, remember: bool = True) -> None:
         """Decide, transfer and write one batch of source rows, then commit couplings and counters together.
         ``remember`` keeps the ids so the stream that follows skips them (the stream itself needs no memory)."""
+        self._check_run_owned()
         items: list[Item] = []
         last_modified: datetime | None = None
         for row in rows:

@@ -1,9 +1,10 @@
 """`python manage.py fullsync [--mapping NAME ...] [--wait] [--json]`: the full synchronization of the review page.
 
 Starts the lines of the full synchronization review that can start (Sync All; BC: table 5373 CRM Full Synch. Review
-Line, Start); RQ workers on the ``sync`` queue run them in dependency order. With ``--wait`` it shows progress until
-the run ends and exits 0 when every line finished without failed records, 1 otherwise (2 when ``--timeout`` seconds
-passed first).
+Line, Start); RQ workers on the ``sync`` queue run them in dependency order. Starting is idempotent: the review is
+generated only when it has no lines (Reset on the review page generates it again), and a start while the review runs
+attaches to it. With ``--wait`` it shows progress until the run ends and exits 0 when every line finished without
+failed records, 1 otherwise (2 when ``--timeout`` seconds passed first).
 """
 from __future__ import annotations
 
@@ -70,12 +71,18 @@ class Command(BaseCommand):
             raise CommandError("No connection setup found: run `python manage.py setup_connection` first.")
         if not connection.is_enabled:
             raise CommandError(f"The connection '{connection.name}' is disabled: enable it first.")
-        lines = review.full_sync_review_generate(connection=connection)
+        running = review.full_sync_review_running(connection=connection)
+        lines = review.full_sync_review_lines(connection=connection)
         names = {line.name for line in lines}
         unknown = sorted(set(options["mapping"]) - names)
         if unknown:
-            raise CommandError(f"Unknown mapping(s) {', '.join(unknown)}; the review has: {', '.join(sorted(names))}.")
-        if options["mapping"]:
+            raise CommandError(f"Unknown mapping(s) {', '.join(unknown)}; the review has: {', '.join(sorted(names))}. "
+                               "Reset the review on the Full Synchronization Review page to generate it again.")
+        if running:
+            # Attach to the running review: its lines and recommendations stay as they are (only Reset regenerates).
+            self.stderr.write("A full synchronization is running: attached to it"
+                              + ("; --mapping does not change a running review." if options["mapping"] else "."))
+        elif options["mapping"]:
             FullSyncReviewLine.objects.filter(connection=connection).exclude(name__in=options["mapping"]).filter(
                 job_queue_entry_status=""
             ).update(excluded=True)

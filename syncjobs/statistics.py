@@ -1,0 +1,166 @@
+"""The "Customer Statistics" job: BC's customer statistics of every coupled customer written to the Dataverse table
+``bcp_accountstatistics`` of the integration solution and linked from the account (``bcp_accountstatisticsid``)
+(BC: codeunit 5350 "CRM Statistics Job", table 5367 "CRM Account Statistics").
+
+Sources read, page by page (Microsoft Learn "customerFinancialDetail resource type", "customer resource type"):
+``customerFinancialDetails`` (``balance`` = Balance (LCY), ``totalSalesExcludingTax`` = Sales (LCY),
+``overdueAmount`` = overdue balance) and ``customers`` (``creditLimit`` = Credit Limit (LCY)). BC's Outstanding
+Orders, Shipped Not Invoiced, Outstanding Invoices, Total and Invoiced Prepayments have no standard API field, so
+those columns are not written (left empty rather than shown with a made-up value).
+
+Which customers: the first run of the entry uploads every non-skipped coupled customer (BC: "Statistics Uploaded"
+false on the coupling); later runs write only the customers whose statistics differ from the row Dataverse holds.
+Deliberate difference from BC, which selects customers by Cust. Ledger Entry / Sales Line SystemModifiedAt after its
+watermark: API v2.0 exposes no modification time for customer statistics, and comparing with the stored row is exact
+(no missed change, no rewrite of unchanged rows). The run's start time (UTC, ISO 8601) is kept in the entry's
+``parameters["statistics_synch_time"]`` (BC: "CRM Synch Status"."Cust. Statistics Synch. Time").
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.utils import timezone
+
+from mappings.models import Coupling
+from syncjobs.engine import clients_for
+from syncjobs.engine.writers import DataverseWriter, Write
+from syncjobs.models import JobQueueEntry
+
+STATISTICS_TABLE = "bcp_accountstatistics"
+STATISTICS_SET = "bcp_accountstatisticses"
+STATISTICS_ID = "bcp_accountstatisticsid"
+#: Single-valued navigation property of account -> bcp_accountstatistics (solution relationship
+#: bcp_accountstatistics_account).
+ACCOUNT_LOOKUP_NAV = "bcp_AccountStatisticsId"
+WATERMARK = "statistics_synch_time"
+BATCH_SIZE = 100
+#: Namespace of the statistics row ids: one row per account, the same id on every retry (a repeated upsert never
+#: duplicates a row).
+_ID_NAMESPACE = uuid.UUID("5b0e2f0e-3c55-4b0d-9a55-0d5350536d31")
+#: Money columns written -> the BC statistic they carry (all LCY).
+MONEY_COLUMNS = ("bcp_balancelcy", "bcp_overdueamountslcy", "bcp_totalsaleslcy", "bcp_creditlimitlcy")
+
+
+@dataclass
+class StatisticsRunResult:
+    """Counters of one run: rows inserted (first upload), modified, unchanged, failed."""
+
+    inserted: int = 0
+    modified: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+
+def statistics_row_id(account_id: uuid.UUID | str) -> uuid.UUID:
+    """The id of the statistics row of ``account_id`` (uuid5: stable, so retries upsert the same row)."""
+    return uuid.uuid5(_ID_NAMESPACE, str(account_id).lower())
+
+
+def _lcy_currency_id(bc: Any, dv: Any) -> str | None:
+    """The Dataverse currency of BC's local currency (companyInformation.currencyCode), or None when none exists."""
+    info = next(iter(bc.iter_rows("companyInformation", select=["currencyCode"])), None)
+    code = (info or {}).get("currencyCode")
+    if not code:
+        return None
+    row = next(iter(dv.iter_rows("transactioncurrencies", select=["transactioncurrencyid"],
+                                 filter=f"isocurrencycode eq '{code.replace(chr(39), chr(39) * 2)}'")), None)
+    return (row or {}).get("transactioncurrencyid")
+
+
+def _statistics_body(customer: dict[str, Any], details: dict[str, Any], currency_id: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "bcp_name": customer.get("displayName") or customer.get("number"),
+        "bcp_customerno": customer.get("number"),
+        "bcp_balancelcy": round(float(details.get("balance") or 0), 2),
+        "bcp_overdueamountslcy": round(float(details.get("overdueAmount") or 0), 2),
+        "bcp_totalsaleslcy": round(float(details.get("totalSalesExcludingTax") or 0), 2),
+        "bcp_creditlimitlcy": round(float(customer.get("creditLimit") or 0), 2),
+        # BC writes WORKDATE; the portal's work date is today (UTC).
+        "bcp_overdueamountsasof": date.today().isoformat(),
+    }
+    if currency_id:
+        body["transactioncurrencyid@odata.bind"] = f"/transactioncurrencies({currency_id})"
+    return body
+
+
+def _differs(body: dict[str, Any], stored: dict[str, Any] | None) -> bool:
+    if stored is None:
+        return True
+    for column in (*MONEY_COLUMNS, "bcp_name", "bcp_customerno"):
+        if column in MONEY_COLUMNS:
+            if round(float(stored.get(column) or 0), 2) != body[column]:
+                return True
+        elif (stored.get(column) or None) != (body[column] or None):
+            return True
+    return str(stored.get("bcp_overdueamountsasof") or "")[:10] != body["bcp_overdueamountsasof"]
+
+
+def customer_statistics_run(*, entry: JobQueueEntry) -> StatisticsRunResult:
+    """Run one "Customer Statistics" job queue entry (BC: codeunit 5350 "CRM Statistics Job", account statistics
+    pass): upsert the ``bcp_accountstatistics`` row of each coupled customer whose statistics are new or changed,
+    with UpsertMultiple in batches of 100, then link the accounts that do not point to their row yet with
+    UpdateMultiple. A row that fails is counted failed and its coupling stays "not uploaded", so the next run
+    retries it. Raises SynchronizationNotPossible (connection disabled or incomplete) or a ClientError when a read
+    fails (the job queue retries the entry)."""
+    started = timezone.now()
+    connection = entry.connection
+    bc, dv = clients_for(connection)
+    couplings = {str(c.bc_id): c for c in Coupling.objects.filter(
+        connection=connection, bc_table="Customer", dataverse_table="account", skipped=False, is_pending=False)}
+    result = StatisticsRunResult()
+    if not couplings:
+        entry.parameters = {**entry.parameters, WATERMARK: started.isoformat()}
+        entry.save(update_fields=["parameters"])
+        return result
+    currency_id = _lcy_currency_id(bc, dv)
+    details = {row["id"]: row for row in bc.iter_rows("customerFinancialDetails")}
+    linked = {row["accountid"]: row["_bcp_accountstatisticsid_value"] for row in dv.iter_rows(
+        "accounts", select=["accountid", "_bcp_accountstatisticsid_value"],
+        filter="_bcp_accountstatisticsid_value ne null")}
+    stored = {row[STATISTICS_ID]: row for row in dv.iter_rows(STATISTICS_SET, select=[
+        STATISTICS_ID, "bcp_name", "bcp_customerno", "bcp_overdueamountsasof", *MONEY_COLUMNS])}
+
+    writes: list[tuple[Coupling, Write]] = []
+    links: list[tuple[Coupling, Write]] = []
+    for customer in bc.iter_rows("customers", select=["id", "number", "displayName", "creditLimit"]):
+        coupling = couplings.get(str(customer["id"]))
+        if coupling is None:
+            continue
+        account_id = str(coupling.dataverse_id)
+        row_id = linked.get(account_id) or str(statistics_row_id(account_id))
+        body = _statistics_body(customer, details.get(customer["id"], {}), currency_id)
+        label = f"the statistics of customer {customer.get('number')}"
+        if not coupling.statistics_uploaded or _differs(body, stored.get(row_id)):
+            writes.append((coupling, Write("insert", uuid.UUID(row_id), body, label)))
+        else:
+            result.unchanged += 1
+        if linked.get(account_id) != row_id:
+            links.append((coupling, Write("update", coupling.dataverse_id, {
+                f"{ACCOUNT_LOOKUP_NAV}@odata.bind": f"/{STATISTICS_SET}({row_id})"}, label)))
+
+    rows = DataverseWriter(dv, logical_name=STATISTICS_TABLE, entity_set=STATISTICS_SET, primary_id=STATISTICS_ID,
+                           batch_size=BATCH_SIZE)
+    failed_couplings: set[int] = set()
+    for (coupling, write), failure in zip(writes, rows.write([w for _, w in writes]), strict=True):
+        if failure is not None:
+            result.failed += 1
+            failed_couplings.add(coupling.pk)
+        elif coupling.statistics_uploaded and write.key and str(write.key) in stored:
+            result.modified += 1
+        else:
+            result.inserted += 1
+    accounts = DataverseWriter(dv, logical_name="account", entity_set="accounts", primary_id="accountid",
+                               batch_size=BATCH_SIZE)
+    pending_links = [(c, w) for c, w in links if c.pk not in failed_couplings]
+    for (coupling, _), failure in zip(pending_links, accounts.write([w for _, w in pending_links]), strict=True):
+        if failure is not None:
+            result.failed += 1
+            failed_couplings.add(coupling.pk)
+    uploaded = [c.pk for c, _ in writes if c.pk not in failed_couplings and not c.statistics_uploaded]
+    Coupling.objects.filter(pk__in=uploaded).update(statistics_uploaded=True)
+    entry.parameters = {**entry.parameters, WATERMARK: started.isoformat()}
+    entry.save(update_fields=["parameters"])
+    return result
