@@ -7,8 +7,11 @@ LOCK := requirements.lock
 STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 PORT ?= 8000
 PYTEST_ARGS ?=
+# axe-core (npm) for the accessibility browser test, installed with the machine's npm into tests/vendor (git-ignored).
+AXE_VERSION := 4.10.3
+AXE := tests/vendor/node_modules/axe-core/axe.min.js
 
-.PHONY: install demo test lint lock clean
+.PHONY: install axe demo test lint lock clean
 
 $(STAMP): $(LOCK) pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=/path/to/python3.11)")'
@@ -20,12 +23,20 @@ $(STAMP): $(LOCK) pyproject.toml
 
 install: $(STAMP)
 
+$(AXE):
+	@command -v npm >/dev/null || { echo "npm is required to install axe-core for the accessibility test"; exit 1; }
+	npm install --prefix tests/vendor --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+	  axe-core@$(AXE_VERSION)
+
+axe: $(AXE)
+
 demo: install
 	$(BIN)/python -m portal.demo --port $(PORT)
 
 # Browser tests need Debian's Chromium at /usr/bin/chromium (.ci/run installs it); without it they are
 # deselected and the run says so. pytest's exit code 5 (no tests collected) is a failure of the setup.
 test: install
+	@if [ -x /usr/bin/chromium ]; then $(MAKE) --no-print-directory axe; fi
 	$(BIN)/lint-imports --no-cache
 	@set -o pipefail; \
 	if [ -x /usr/bin/chromium ]; then marks=""; else marks="-m not browser"; \
@@ -41,4 +52,4 @@ lock:
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^bc-sales-portal' > $(LOCK)
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) staticfiles .pytest_cache tests/vendor

@@ -367,4 +367,8 @@ def connection_reset_web_client_url(request: HttpRequest, pk: uuid.UUID) -> Http
     connection = get_object_or_404(ConnectionSetup, pk=pk)
     url = connection_web_client_url_reset(connection=connection, user=request.user)
     messages.success(request, f"The Business Central web client URL is now {url or '(empty)'}.")
+    if connection.is_enabled:  # Sales opens coupled records at the new URL (the bcp_connection row)
+        step = configuration.connection_bc_connection_row_update(connection=connection, user=request.user)
+        if not step.ok:
+            messages.error(request, f"{step.message} {step.fix}")
     return redirect("connections:connection-detail", pk=pk)

@@ -13,8 +13,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from connections.diagnostics import TEST_TIMEOUT, CheckReport, ConnectionActionFailed, connection_test
+from connections.diagnostics import TEST_TIMEOUT, CheckReport, CheckStep, ConnectionActionFailed, connection_test
 from connections.models import ConnectionSetup
+from connections.open_in_bc import bc_connection_row_step
 from connections.setup import (
     SALES_SETTINGS,
     User,
@@ -72,7 +73,8 @@ def default_configuration_apply(*, connection: ConnectionSetup, user: User,
 def connection_enable(*, connection: ConnectionSetup, user: User, timeout: float = TEST_TIMEOUT,
                       progress: Callable[[CheckReport], None] | None = None) -> CheckReport:
     """Enable the connection (BC: table 5330 CRM Connection Setup, EnableCRMConnection): Test Connection (incl.
-    integration user requirements and local currency), the integration solution must be installed, then in one
+    integration user requirements and local currency), the integration solution must be installed, the connection's
+    ``bcp_connection`` row for "Open in Business Central" is written (:mod:`connections.open_in_bc`), then in one
     transaction: apply the default configuration when the connection has no mappings yet, otherwise restore its job
     queue entries (On Hold → Ready), queue the "Update unit group mapping" job when unit group mapping is on (BC:
     EnableUnitGroupMapping), set Enabled and clear the disable reason. Raises ConnectionActionFailed with the
@@ -93,6 +95,12 @@ def connection_enable(*, connection: ConnectionSetup, user: User, timeout: float
                    layer="solution", fix="Use Redeploy Integration Solution with a Dataverse administrator's "
                    "credentials, then enable again.")
         raise ConnectionActionFailed("The integration solution is missing; the connection stays disabled.", report)
+    # BC: EnableCRMConnection → ResetConfiguration writes the web client URL into the CRM NAV Connection row
+    report.steps.append(bc_connection_row_step(connection=connection, timeout=timeout))
+    report.notify()
+    if not report.ok:
+        raise ConnectionActionFailed("Open in Business Central could not be set up in Dataverse; the connection stays "
+                                     "disabled.", report)
     _enable_apply(connection=connection, user=user, report=report)
     return report
 
@@ -233,4 +241,29 @@ def connection_save(*, connection: ConnectionSetup | None, data: dict[str, Any],
             lines = default_configuration_lines(ownership_model_apply(connection=saved))
             connection_action_record(connection=saved, user=user, action="Ownership model applied",
                                      outcome="; ".join(lines)[:2000])
+    if changed_open_in_bc(changed) and saved.is_enabled:
+        connection_bc_connection_row_update(connection=saved, user=user)
     return saved
+
+
+#: Connection fields the Dataverse connection row of "Open in Business Central" holds.
+OPEN_IN_BC_FIELDS = frozenset({"bc_web_client_url", "bc_environment", "bc_company_id", "bc_company_name"})
+
+
+def changed_open_in_bc(changed: list[str]) -> bool:
+    """Whether a change of the fields ``changed`` (connection field names) must be written to the connection's
+    ``bcp_connection`` row."""
+    return bool(OPEN_IN_BC_FIELDS & set(changed))
+
+
+def connection_bc_connection_row_update(*, connection: ConnectionSetup, user: User,
+                                        timeout: float = TEST_TIMEOUT) -> CheckStep:
+    """Write the enabled connection's web client URL, environment and company to its ``bcp_connection`` row in
+    Dataverse (BC: table 5330 CRM Connection Setup, field 69 "Dynamics NAV URL", OnValidate updates the CRM NAV
+    Connection row; page 5330 action "Reset Web Client URL"), and record the outcome in the connection's history.
+    Returns the step (failed with the fix when Dataverse refuses; never raises for remote failures)."""
+    step = bc_connection_row_step(connection=connection, timeout=timeout)
+    connection_action_record(connection=connection, user=user, action="Open in Business Central row written"
+                             if step.ok else "Open in Business Central row not written",
+                             outcome=(step.message if step.ok else f"{step.message} {step.fix}")[:2000])
+    return step

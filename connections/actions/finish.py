@@ -30,6 +30,7 @@ from connections.diagnostics import (
     pick_company,
 )
 from connections.models import ConnectionSetup
+from connections.open_in_bc import bc_connection_row_step
 from connections.setup import User, connection_action_record, connection_changes_apply
 from connections.solution_import import integration_solution_import
 from mappings.bc_endpoints import bc_endpoints_required
@@ -139,8 +140,8 @@ def connection_setup_finish(*, data: dict[str, Any], user: User, timeout: float 
         if not connection.is_solution_installed:
             report.add(FINISH_STEPS[4], None, "Not run: the connection cannot be enabled without the solution.")
             report.add(FINISH_STEPS[5], False, "The integration solution is not installed.", layer="solution",
-                       fix="Tick \u201cImport the integration solution\u201d and enter the administrator's "
-                       "credentials.")
+                       fix="Tick \u201cImport the integration solution\u201d; a Dataverse administrator then signs "
+                       "in with Microsoft.")
             return _store_finish(connection, report, user)
         try:
             with transaction.atomic():
@@ -154,6 +155,8 @@ def connection_setup_finish(*, data: dict[str, Any], user: User, timeout: float 
                        fix="Correct the mapping configuration, then enable the connection on its page.")
             return stop(5)
         report.add(FINISH_STEPS[5], True, "The connection is enabled.")
+        # "Open in Business Central" from Sales reads this row (the enable action writes it too).
+        report.steps.append(bc_connection_row_step(connection=connection, timeout=timeout))
     if connection.ownership_model == ConnectionSetup.OwnershipModel.PERSON:
         # BC (CDS Connection Setup Wizard, step CoupleSalespersons): in the Person model, salespersons must be
         # coupled to Dataverse users before the first full synchronization (uncoupled salesperson codes fail their

@@ -34,6 +34,9 @@ from syncjobs.engine.transfer import (
 from syncjobs.engine.writers import DataverseWriter, Write, failure_from
 from syncjobs.models import SynchronizationError
 
+#: The decisions whose records are transferred and written (their table rule's per-record hooks run).
+TRANSFERRED_ACTIONS = (Action.INSERT, Action.RESTORE, Action.MODIFY, Action.FORCE_MODIFY, Action.CONFLICT)
+
 
 class ToIntegrationPass(Pass):
     """BC -> Dataverse; see the module docstring and :class:`Pass`."""
@@ -134,6 +137,20 @@ class ToIntegrationPass(Pass):
 
     def _lookup(self, rule: FieldRule, value: Any, row: dict[str, Any], record: str) -> LookupOutcome | None:
         return self.rule.lookup(self.ctx, rule, value, row, record)
+
+    def prepare_writes(self, items: list[Item]) -> None:
+        """Let the table rule read in bulk what the page's records need (:meth:`TableRule.prefetch`), then transfer
+        and build the writes record by record. When that read fails, the records it was for fail with its error (a
+        create keeps a pending coupling, so the next run retries it first)."""
+        pending = [item for item in items if item.action in TRANSFERRED_ACTIONS]
+        try:
+            self.rule.prefetch(self.ctx, pending)
+        except ClientError as error:
+            for item in pending:
+                item.keep_failed_insert = item.action == Action.RESTORE or (
+                    item.action == Action.INSERT and item.coupling is None)
+                item.fail(failure_from(error, item.label, "Preparing"))
+        super().prepare_writes(items)
 
     def build_write(self, item: Item, payload: dict[str, Any]) -> None:
         try:

@@ -9,6 +9,7 @@ hooks of one pass run in this order:
 1. :meth:`TableRule.reads_every_row` and :meth:`TableRule.source_columns` when the pass starts reading
    (Dataverse -> BC);
 2. :meth:`TableRule.select` for every source row read;
+   :meth:`TableRule.prefetch` once per page with the records the pass is about to transfer (BC -> Dataverse);
 3. :meth:`TableRule.lookup` for every lookup column the field mappings fill (BC -> Dataverse), then
    :meth:`TableRule.adjust_payload` once the field mappings transferred a record;
 4. :meth:`TableRule.new_row` for a Dataverse row about to be created (BC -> Dataverse);
@@ -51,6 +52,12 @@ class TableRule:
     def reads_every_row(self, ctx: PassContext) -> bool:
         """Whether the pass reads every source row instead of those modified since its watermark."""
         return False
+
+    def prefetch(self, ctx: PassContext, items: list[Item]) -> None:
+        """Called once per page (BC -> Dataverse) with the records about to be transferred, before any per-record
+        hook: reads in bulk what their per-record hooks need, into ``ctx.cache``. Raises the clients' ClientError
+        (every record of the page then fails)."""
+        return None
 
     def lookup(self, ctx: PassContext, rule: FieldRule, value: Any, row: dict[str, Any],
                record: str) -> LookupOutcome | None:

@@ -12,11 +12,14 @@ MEASURE, UNIT GROUP, ITEM UOM and RESOURCE UOM; codeunit 5341 "CRM Int. Table. S
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
 from syncjobs.engine.context import Item, PassContext
+from syncjobs.engine.decision import Action
 from syncjobs.engine.errors import RecordFailure
+from syncjobs.engine.odata import chunks, id_filter
 from syncjobs.engine.rules.base import TableRule
 
 #: BC tables whose code is unique per item/resource only: the API property naming the owner and the owner's table.
@@ -30,6 +33,8 @@ UNIT_GROUP_DATAVERSE_TABLE = "uomschedule"
 ASSET_SOURCES = {"Item": ("items", "v2.0"), "Resource": ("resources", "custom")}
 #: BC: table 5400 "Unit Group", GetCode: "<ITEM|RESOURCE> <No.> UOM GR".
 UNIT_GROUP_CODE_SUFFIX = "UOM GR"
+#: Unit groups per ``_uomscheduleid_value eq … or …`` filter when reading their base units (keeps the URL short).
+SCHEDULE_FILTER_CHUNK = 100
 
 
 def bc_records_by_number(ctx: PassContext, table: str) -> dict[str, dict[str, Any]]:
@@ -72,18 +77,38 @@ def unit_group_of(ctx: PassContext, owner_table: str, number: str) -> UUID | Non
 
 def base_unit(ctx: PassContext, schedule_id: UUID) -> UUID | None:
     """The base unit of a Dataverse unit group (created by Dataverse with the group); read once per group and
-    pass. None when the group has none."""
-    cache = ctx.cache.base_units
-    if schedule_id not in cache:
-        cache[schedule_id] = None
-        for row in ctx.dv_client.iter_rows("uoms", select=["uomid", "_baseuom_value", "isschedulebaseuom"],
-                                           filter=f"_uomscheduleid_value eq {schedule_id}"):
-            if row.get("isschedulebaseuom") or not row.get("_baseuom_value") or (
-                str(row.get("_baseuom_value")) == str(row.get("uomid"))
-            ):
-                cache[schedule_id] = UUID(str(row["uomid"]))
-                break
-    return cache[schedule_id]
+    pass, unless :func:`prefetch_base_units` read it with the other groups of its page. None when the group has
+    none. Raises the client's ClientError."""
+    if schedule_id not in ctx.cache.base_units:
+        prefetch_base_units(ctx, [schedule_id])
+    return ctx.cache.base_units[schedule_id]
+
+
+def prefetch_base_units(ctx: PassContext, schedule_ids: Iterable[UUID]) -> None:
+    """Read the base unit and its name of every Dataverse unit group in ``schedule_ids`` not read yet in this pass,
+    :data:`SCHEDULE_FILTER_CHUNK` groups per request (``_uomscheduleid_value eq A or …``), into ``ctx.cache``
+    (``base_units``: group -> base unit or None; ``unit_names``: base unit -> name). A group's base unit is the
+    unit flagged ``isschedulebaseuom``, or the one without a ``baseuom`` or that is its own base (Microsoft Learn:
+    "UoM table/entity reference"). Raises the client's ClientError."""
+    cache = ctx.cache
+    wanted = list(dict.fromkeys(s for s in schedule_ids if s not in cache.base_units))
+    for chunk in chunks(wanted, SCHEDULE_FILTER_CHUNK):
+        rows = list(ctx.dv_client.iter_rows("uoms", select=["uomid", "name", "_baseuom_value", "isschedulebaseuom",
+                                                            "_uomscheduleid_value"],
+                                            filter=id_filter("_uomscheduleid_value", chunk)))
+        found: dict[UUID, UUID | None] = dict.fromkeys(chunk)
+        for row in rows:
+            schedule = UUID(str(row.get("_uomscheduleid_value")))
+            if found.get(schedule) is None and (row.get("isschedulebaseuom") or not row.get("_baseuom_value") or (
+                    str(row.get("_baseuom_value")) == str(row.get("uomid")))):
+                found[schedule] = UUID(str(row["uomid"]))
+                cache.unit_names[found[schedule]] = str(row.get("name") or "")
+        cache.base_units.update(found)
+
+
+def records_to_create(items: list[Item]) -> list[Item]:
+    """The records of a page that the pass is about to create (or restore) in Dataverse."""
+    return [item for item in items if item.action in (Action.INSERT, Action.RESTORE)]
 
 
 class UnitOfMeasureRule(TableRule):
@@ -120,7 +145,13 @@ class UnitGroupRule(UnitOfMeasureRule):
 class UnitRule(TableRule):
     """Item / Resource Unit of Measure -> uom: a unit of the owner's unit group, in the group's base unit; the base
     unit itself, which Dataverse created with the group, is adopted rather than created twice (BC couples it by
-    name)."""
+    name). The base units of a page's unit groups are read together before its records are transferred."""
+
+    def prefetch(self, ctx: PassContext, items: list[Item]) -> None:
+        number_property, owner_table = UNIT_TABLES[ctx.mapping.table]
+        schedules = (unit_group_of(ctx, owner_table, str(item.row.get(number_property) or ""))
+                     for item in records_to_create(items))
+        prefetch_base_units(ctx, (s for s in schedules if s is not None))
 
     def new_row(self, ctx: PassContext, item: Item, body: dict[str, Any]) -> dict[str, Any]:
         """Raises RecordFailure when the owner's unit group is not coupled yet."""
@@ -133,10 +164,7 @@ class UnitRule(TableRule):
                                 field_name=number_property,
                                 fix="synchronize the UNIT GROUP mapping first, then retry this unit")
         base = base_unit(ctx, schedule)
-        names = ctx.cache.unit_names
-        if base is not None and base not in names:
-            names[base] = str(ctx.dv_client.retrieve("uoms", base, select=["name"]).get("name") or "")
-        if base is not None and names.get(base, "").upper() == str(item.row.get("code") or "").upper():
+        if base is not None and ctx.cache.unit_names.get(base, "").upper() == str(item.row.get("code") or "").upper():
             item.adopted_key = base  # the group's base unit: update it in place
             body.pop("quantity", None)
             return body

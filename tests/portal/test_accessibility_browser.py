@@ -1,0 +1,178 @@
+"""Every page of the portal passes axe-core with no critical or serious violation, in Debian's Chromium.
+
+The integration administrator signs in on a connection to the emulators with the default configuration applied (the
+demo data), then visits every page of the navigation and each app's list and detail pages. axe-core comes from the
+npm registry: ``make test`` installs it into ``tests/vendor`` (``make axe`` alone does that); without it this test
+fails, it never skips. The page's Content-Security-Policy forbids inline scripts, so axe is injected as a script tag
+in a browser context created with ``bypass_csp`` for this test only; axe's ``run`` is then called through Playwright's
+evaluation. Source: axe-core's API documentation ("axe.run", impact levels minor/moderate/serious/critical).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.contrib.auth.models import Group
+
+from connections.models import ConnectionSetup
+from mappings.models import IntegrationTableMapping
+from syncjobs.defaults import default_configuration_reset
+from syncjobs.engine import synchronize_mapping
+from syncjobs.models import JobQueueEntry, SynchronizationJob
+from tests.conftest import sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+#: Where ``make axe`` (and so ``make test``) puts axe-core.
+AXE_SCRIPT = Path(__file__).resolve().parents[1] / "vendor" / "node_modules" / "axe-core" / "axe.min.js"
+#: The impacts this test refuses.
+REFUSED_IMPACTS = {"critical", "serious"}
+
+
+@pytest.fixture
+def demo_connection(emulator: Any, settings: Any, db: Any) -> Any:
+    """An enabled connection to the freshly reset emulators with the default configuration (mappings, entries)."""
+    info = emulator.info
+    settings.OUTBOUND_CA_BUNDLE = info["ca_bundle"]
+    company = next((c for c in info["bc_companies"] if "CRONUS" in c["name"]), info["bc_companies"][0])
+    authority = urlsplit(info["entra_authority"])
+    connection = ConnectionSetup.objects.create(
+        name="CRONUS", dataverse_url=info["dataverse_url"], tenant_id=info["tenant_id"],
+        authority_host=f"{authority.scheme}://{authority.netloc}", client_id=info["client_id"],
+        client_secret=info["client_secret"], bc_api_url=info["bc_api_url"], bc_company_id=company["id"],
+        bc_company_name=company["name"], is_enabled=True,
+    )
+    default_configuration_reset(connection=connection)
+    # Rows for the log, couplings and skipped-records pages: currencies are coupled; customers come with errors or
+    # skipped records where their dependencies (salespersons, payment terms, ...) are not coupled yet.
+    for name in ("CURRENCY", "CUSTOMER"):
+        synchronize_mapping(mapping=IntegrationTableMapping.objects.get(connection=connection, name=name), full=True)
+    return connection
+
+
+@pytest.fixture
+def integration_administrator(django_user_model: Any) -> Any:
+    """A member of the "Integration Administrator" group (not a superuser), password ``integrator-password-123``."""
+    user = django_user_model.objects.create_user("integrator", "i@example.com", "integrator-password-123")
+    # A transactional test flushes the migration's rows: make the group again if it is gone.
+    group, _ = Group.objects.get_or_create(name="Integration Administrator")
+    user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def axe_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Like ``browser_page``, but in a context that bypasses the Content-Security-Policy so axe can be injected."""
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        context = browser.new_context(base_url=live_server.url, bypass_csp=True)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def portal_pages(connection: Any) -> list[str]:
+    """The paths to check: the navigation's pages and each app's list and detail pages on ``connection``."""
+    customer = IntegrationTableMapping.objects.get(connection=connection, name="CUSTOMER")
+    entry = JobQueueEntry.objects.filter(connection=connection, table_mapping=customer).first()
+    assert entry is not None, "the default configuration has a job queue entry for CUSTOMER"
+    job = SynchronizationJob.objects.filter(table_mapping=customer).order_by("-started_at").first()
+    assert job is not None, "the fixture synchronized CUSTOMER"
+    field = customer.field_mappings.order_by("pk").first()
+    assert field is not None, "CUSTOMER has field mappings"
+    c, m = connection.pk, customer.pk
+    return [
+        "/",
+        "/connections/",
+        f"/connections/{c}/",
+        f"/connections/{c}/edit/",
+        "/connections/assisted-setup/",
+        "/mappings/",
+        f"/mappings/{m}/",
+        f"/mappings/fields/{field.pk}/",
+        f"/mappings/new/?connection={c}",
+        f"/mappings/{m}/couplings/",
+        f"/mappings/{m}/match/",
+        f"/mappings/{m}/coupling-log/",
+        f"/mappings/salespeople/{c}/",
+        f"/mappings/import-bc/{c}/",
+        "/syncjobs/full-sync-review/",
+        f"/syncjobs/full-sync-review/{c}/",
+        "/syncjobs/",
+        f"/syncjobs/entries/{entry.pk}/log/",
+        "/syncjobs/log/",
+        f"/syncjobs/log/{job.pk}/",
+        "/syncjobs/skipped-records/",
+    ]
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """Run axe-core on the loaded page; return its violations of impact critical or serious.
+
+    Each item is ``{"id", "impact", "help", "targets": [css selector, ...]}``.
+    """
+    page.add_script_tag(path=str(AXE_SCRIPT))
+    result = page.evaluate(
+        """async () => {
+            const results = await axe.run(document, {resultTypes: ['violations']});
+            return results.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                targets: v.nodes.map(n => n.target.join(' '))}));
+        }"""
+    )
+    return [v for v in result if v["impact"] in REFUSED_IMPACTS]
+
+
+def test_axe_core_is_installed() -> None:
+    assert AXE_SCRIPT.is_file(), f"{AXE_SCRIPT} is missing: run `make axe` (npm install of axe-core)"
+    version = json.loads((AXE_SCRIPT.parent / "package.json").read_text())["version"]
+    assert version.startswith("4."), version
+
+
+def test_every_page_has_no_critical_or_serious_axe_violation(
+    axe_page: Any, demo_connection: Any, integration_administrator: Any
+) -> None:
+    assert AXE_SCRIPT.is_file(), f"{AXE_SCRIPT} is missing: run `make axe` (npm install of axe-core)"
+    page = axe_page
+    sign_in(page, "integrator", "integrator-password-123")
+    found: dict[str, list[dict[str, Any]]] = {}
+    # The sign-in page, as an anonymous visitor sees it, is checked in a second context below.
+    for path in portal_pages(demo_connection):
+        response = page.goto(path)
+        assert response is not None and response.status == 200, f"{path}: HTTP {response and response.status}"
+        violations = axe_violations(page)
+        if violations:
+            found[path] = violations
+    # The match-based coupling page with its preview table (the preview reads both sides, writes nothing).
+    customer = IntegrationTableMapping.objects.get(connection=demo_connection, name="CUSTOMER")
+    page.goto(f"/mappings/{customer.pk}/match/")
+    page.check("input[name^=use_] >> nth=0")
+    with page.expect_navigation():
+        page.click("button[value=preview]")
+    page.wait_for_selector("section.preview")
+    if violations := axe_violations(page):
+        found["match-based coupling preview"] = violations
+    page.context.clear_cookies()
+    page.goto("/accounts/login/")
+    if violations := axe_violations(page):
+        found["/accounts/login/"] = violations
+    report = "\n".join(
+        f"{path}: [{v['impact']}] {v['id']} ({v['help']}): {', '.join(v['targets'][:8])}"
+        + (f" … and {len(v['targets']) - 8} more" if len(v["targets"]) > 8 else "")
+        for path, violations in found.items() for v in violations
+    )
+    assert not found, "axe-core found critical or serious violations:\n" + report
