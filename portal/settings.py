@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "django_rq",
     "axes",
     "csp",
+    "auditlog",
     "portal",
     "connections",
     "mappings",
@@ -100,6 +101,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # After authentication: records the signed-in user as the actor of every audited change.
+    "auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.nostore.NoStoreForSignedInMiddleware",

@@ -12,7 +12,10 @@ from django.urls import include, path
 
 from portal import views
 
-portal_patterns = ([path("", views.dashboard, name="dashboard")], "portal")
+portal_patterns = ([
+    path("", views.dashboard, name="dashboard"),
+    path("audit/", views.audit_log, name="audit-log"),
+], "portal")
 
 urlpatterns = [
     path("", include(portal_patterns)),

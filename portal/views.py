@@ -1,4 +1,4 @@
-"""Portal-wide views: the dashboard and the health endpoint."""
+"""Portal-wide views: the dashboard, the audit trail and the health and metrics endpoints."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from portal.audit_trail import audit_trail_context
 from portal.dashboard import dashboard_context
 from portal.health import health_report
 from portal.metrics import metrics_text, token_accepted
@@ -24,6 +25,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The portal's home page."""
     return render(request, "portal/dashboard.html", dashboard_context())
+
+
+@require_GET
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The audit trail: who changed which setting, mapping, field mapping or job queue entry, when, before and after
+    (:mod:`portal.audit_trail`); every signed-in user may read it, secrets are masked when recorded."""
+    return render(request, "portal/audit_log.html", audit_trail_context(request.GET, request.GET.get("page")))
 
 
 @login_not_required
