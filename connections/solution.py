@@ -11,6 +11,7 @@ Sources: Microsoft Learn "SolutionPackager tool" (the unpacked layout: ``Other/S
 """
 from __future__ import annotations
 
+import functools
 import io
 import uuid
 import xml.etree.ElementTree as ET
@@ -81,18 +82,14 @@ def roles_granting(privilege: str, source: Path = SOURCE) -> list[str]:
     return sorted(name for name, held in _role_privileges(source).items() if privilege.lower() in held)
 
 
+@functools.cache
 def _role_privileges(source: Path) -> dict[str, set[str]]:
-    cached = _role_privileges_cache.get(source)
-    if cached is None:
-        cached = {}
-        for path in sorted((source / "Roles").glob("*.xml")):
-            role = ET.parse(path).getroot()
-            cached[role.get("name", path.stem)] = {(p.get("name") or "").lower() for p in role.iter("RolePrivilege")}
-        _role_privileges_cache[source] = cached
-    return cached
-
-
-_role_privileges_cache: dict[Path, dict[str, set[str]]] = {}
+    """``{role name: lower-case privilege names}`` of the shipped ``Roles/*.xml`` (read once per folder)."""
+    held: dict[str, set[str]] = {}
+    for path in sorted((source / "Roles").glob("*.xml")):
+        role = ET.parse(path).getroot()
+        held[role.get("name", path.stem)] = {(p.get("name") or "").lower() for p in role.iter("RolePrivilege")}
+    return held
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

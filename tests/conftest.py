@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +49,15 @@ def admin_client(client: Any, admin_user: Any) -> Any:
     return client
 
 
-@pytest.fixture
-def browser_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A Playwright page in Debian's headless Chromium (/usr/bin/chromium); tests marked ``browser`` use it.
+@contextmanager
+def chromium_page(live_server: Any, monkeypatch: pytest.MonkeyPatch, *, timeout_ms: int = 20_000,
+                  **context_options: Any) -> Iterator[Any]:
+    """A Playwright page in Debian's headless Chromium (/usr/bin/chromium) on the portal at ``live_server.url``;
+    ``context_options`` go to ``browser.new_context`` (e.g. ``bypass_csp``, ``ignore_https_errors``).
 
-    ``live_server.url`` is the portal's address. The flags keep Chromium off the network (this machine has none).
-    Playwright's sync API runs an event loop in the test's thread, so Django's ORM must be told that its calls from
-    this thread are safe for the duration of the test (and only then).
+    The flags keep Chromium off the network (this machine has none). Playwright's sync API runs an event loop in the
+    test's thread, so Django's ORM must be told that its calls from this thread are safe for the duration of the test
+    (and only then).
     """
     from playwright.sync_api import sync_playwright
 
@@ -65,14 +68,43 @@ def browser_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         )
-        context = browser.new_context(base_url=live_server.url)
+        context = browser.new_context(base_url=live_server.url, **context_options)
         page = context.new_page()
-        page.set_default_timeout(20_000)
+        page.set_default_timeout(timeout_ms)
         try:
             yield page
         finally:
             context.close()
             browser.close()
+
+
+@pytest.fixture
+def browser_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A Playwright page in Debian's headless Chromium (:func:`chromium_page`); tests marked ``browser`` use it."""
+    with chromium_page(live_server, monkeypatch) as page:
+        yield page
+
+
+@pytest.fixture
+def emulator_connection(emulator: Any, settings: Any, db: Any) -> Any:
+    """An enabled connection setup on the (freshly reset) emulators with the default configuration applied."""
+    from urllib.parse import urlsplit
+
+    from connections.models import ConnectionSetup
+    from syncjobs.defaults import default_configuration_reset
+
+    info = emulator.info
+    settings.OUTBOUND_CA_BUNDLE = info["ca_bundle"]
+    company = next((c for c in info["bc_companies"] if "CRONUS" in c["name"]), info["bc_companies"][0])
+    authority = urlsplit(info["entra_authority"])
+    connection = ConnectionSetup.objects.create(
+        name="CRONUS", dataverse_url=info["dataverse_url"], tenant_id=info["tenant_id"],
+        authority_host=f"{authority.scheme}://{authority.netloc}", client_id=info["client_id"],
+        client_secret=info["client_secret"], bc_api_url=info["bc_api_url"], bc_company_id=company["id"],
+        bc_company_name=company["name"], is_enabled=True,
+    )
+    default_configuration_reset(connection=connection)
+    return connection
 
 
 def sign_in(page: Any, username: str = "admin", password: str = "correct horse battery staple") -> None:

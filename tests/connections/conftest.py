@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from emulators.testing import client_token
 from portal.testing.pytest_plugin import allow_outbound_origin
 
 #: Secrets used by the fixtures; tests assert they never appear in pages, logs or session rows.
@@ -81,3 +82,13 @@ def admin_dataverse(info: dict[str, Any]) -> Any:
                            client_secret=info["client_secret"], username=info["admin_user"],
                            password=info["admin_password"], timeout=30)
     return DataverseClient(info["dataverse_url"], tokens, max_concurrency=0)
+
+
+@pytest.fixture
+def salespeople(emulator_info: dict[str, Any], emulator: Any) -> dict[str, dict[str, Any]]:
+    """BC's salespeople of the wizard's company by code, read straight from the BC API."""
+    token = client_token(emulator_info, emulator_info["business_central_scope"])
+    company = emulator_info["bc_companies"][0]["id"]
+    rows = emulator.session.get(f"{emulator_info['bc_api_url']}/companies({company})/salespeoplePurchasers",
+                                headers={"Authorization": f"Bearer {token}"}, timeout=30).json()["value"]
+    return {row["code"]: row for row in rows}

@@ -14,7 +14,7 @@ from rq import SimpleWorker
 
 from connections.models import ConnectionAction
 from connections.solution import SOLUTION_UNIQUE_NAME
-from tests.conftest import sign_in
+from tests.conftest import chromium_page, sign_in
 from tests.connections.conftest import admin_dataverse
 from tests.connections.test_connection_actions import emptied_default_queue
 
@@ -26,24 +26,10 @@ def default_queue(db: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def signin_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A Playwright page in Debian's headless Chromium that also accepts the emulators' test CA (the sign-in page
-    is served by the Entra emulator over HTTPS); otherwise as ``tests.conftest.browser_page``."""
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        context = browser.new_context(base_url=live_server.url, ignore_https_errors=True)
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
+    """A browser page that also accepts the emulators' test CA (the sign-in page is served by the Entra emulator over
+    HTTPS); otherwise as ``tests.conftest.browser_page``."""
+    with chromium_page(live_server, monkeypatch, ignore_https_errors=True) as page:
+        yield page
 
 
 @pytest.fixture

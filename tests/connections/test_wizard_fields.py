@@ -12,7 +12,12 @@ import pytest
 from django.urls import reverse
 
 from emulators.testing import client_token
-from tests.connections.test_wizard_salespersons import MATCHED, _field, _post, _through_ownership
+from tests.connections.test_wizard_salespersons import (
+    MATCHED,
+    _field,
+    _post,
+    _through_ownership,
+)
 from tests.connections.test_wizard_secrets import STEPS
 
 pytestmark = pytest.mark.django_db
@@ -76,16 +81,6 @@ def test_edit_says_leave_blank_to_keep_only_for_stored_secrets(admin_client: Any
     password = page.split('name="signin-password"', 1)[1].split("</div>", 1)[0]
     assert "Leave blank to keep the stored value." in secret
     assert "Leave blank to keep" not in password
-
-
-@pytest.fixture
-def salespeople(emulator_info: dict[str, Any], emulator: Any) -> dict[str, dict[str, Any]]:
-    """BC's salespeople of the wizard's company by code, read straight from the BC API."""
-    token = client_token(emulator_info, emulator_info["business_central_scope"])
-    company = emulator_info["bc_companies"][0]["id"]
-    rows = emulator.session.get(f"{emulator_info['bc_api_url']}/companies({company})/salespeoplePurchasers",
-                                headers={"Authorization": f"Bearer {token}"}, timeout=30).json()["value"]
-    return {row["code"]: row for row in rows}
 
 
 def _bc_count(info: dict[str, Any], emulator: Any, entity_set: str, code: str) -> int:

@@ -18,7 +18,6 @@ from django.urls import reverse
 from connections import forms
 from connections.actions.finish import connection_setup_finish
 from connections.models import ConnectionSetup
-from emulators.testing import client_token
 from mappings.models import Coupling
 from tests.connections.admin_signin import ApprovingStream, admin_tokens_for
 from tests.connections.conftest import admin_dataverse
@@ -50,16 +49,6 @@ def _through_ownership(client: Any, info: dict[str, Any], model: str, **override
         response = _post(client, step, values)
         assert response.status_code == 200
     return response
-
-
-@pytest.fixture
-def salespeople(emulator_info: dict[str, Any], emulator: Any) -> dict[str, dict[str, Any]]:
-    """BC's salespeople of the wizard's company by code, read straight from the BC API."""
-    token = client_token(emulator_info, emulator_info["business_central_scope"])
-    company = emulator_info["bc_companies"][0]["id"]
-    rows = emulator.session.get(f"{emulator_info['bc_api_url']}/companies({company})/salespeoplePurchasers",
-                                headers={"Authorization": f"Bearer {token}"}, timeout=30).json()["value"]
-    return {row["code"]: row for row in rows}
 
 
 @pytest.fixture

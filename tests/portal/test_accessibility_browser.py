@@ -13,17 +13,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.models import Group
 
-from connections.models import ConnectionSetup
 from mappings.models import IntegrationTableMapping
-from syncjobs.defaults import default_configuration_reset
 from syncjobs.engine import synchronize_mapping
 from syncjobs.models import JobQueueEntry, SynchronizationJob
-from tests.conftest import sign_in
+from tests.conftest import chromium_page, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,19 +31,9 @@ REFUSED_IMPACTS = {"critical", "serious"}
 
 
 @pytest.fixture
-def demo_connection(emulator: Any, settings: Any, db: Any) -> Any:
-    """An enabled connection to the freshly reset emulators with the default configuration (mappings, entries)."""
-    info = emulator.info
-    settings.OUTBOUND_CA_BUNDLE = info["ca_bundle"]
-    company = next((c for c in info["bc_companies"] if "CRONUS" in c["name"]), info["bc_companies"][0])
-    authority = urlsplit(info["entra_authority"])
-    connection = ConnectionSetup.objects.create(
-        name="CRONUS", dataverse_url=info["dataverse_url"], tenant_id=info["tenant_id"],
-        authority_host=f"{authority.scheme}://{authority.netloc}", client_id=info["client_id"],
-        client_secret=info["client_secret"], bc_api_url=info["bc_api_url"], bc_company_id=company["id"],
-        bc_company_name=company["name"], is_enabled=True,
-    )
-    default_configuration_reset(connection=connection)
+def demo_connection(emulator_connection: Any) -> Any:
+    """:func:`tests.conftest.emulator_connection` with data on the list pages."""
+    connection = emulator_connection
     # Rows for the log, couplings and skipped-records pages: currencies are coupled; customers come with errors or
     # skipped records where their dependencies (salespersons, payment terms, ...) are not coupled yet.
     for name in ("CURRENCY", "CUSTOMER"):
@@ -67,23 +54,8 @@ def integration_administrator(django_user_model: Any) -> Any:
 @pytest.fixture
 def axe_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Like ``browser_page``, but in a context that bypasses the Content-Security-Policy so axe can be injected."""
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        context = browser.new_context(base_url=live_server.url, bypass_csp=True)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
+    with chromium_page(live_server, monkeypatch, timeout_ms=30_000, bypass_csp=True) as page:
+        yield page
 
 
 def portal_pages(connection: Any) -> list[str]:

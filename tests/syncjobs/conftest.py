@@ -59,25 +59,3 @@ def sync_queue(db: Any) -> Iterator[Any]:
     connection.flushdb()
     yield queue
     connection.flushdb()
-
-
-@pytest.fixture
-def emulator_connection(emulator: Any, settings: Any, db: Any) -> Any:
-    """An enabled connection setup on the (freshly reset) emulators with the default configuration applied."""
-    from urllib.parse import urlsplit
-
-    from connections.models import ConnectionSetup
-    from syncjobs.defaults import default_configuration_reset
-
-    info = emulator.info
-    settings.OUTBOUND_CA_BUNDLE = info["ca_bundle"]
-    company = next((c for c in info["bc_companies"] if "CRONUS" in c["name"]), info["bc_companies"][0])
-    authority = urlsplit(info["entra_authority"])
-    connection = ConnectionSetup.objects.create(
-        name="CRONUS", dataverse_url=info["dataverse_url"], tenant_id=info["tenant_id"],
-        authority_host=f"{authority.scheme}://{authority.netloc}", client_id=info["client_id"],
-        client_secret=info["client_secret"], bc_api_url=info["bc_api_url"], bc_company_id=company["id"],
-        bc_company_name=company["name"], is_enabled=True,
-    )
-    default_configuration_reset(connection=connection)
-    return connection
