@@ -51,6 +51,16 @@ class BCEndpoint:
     used_by: tuple[str, ...] = ()
 
 
+#: The page the Customer Statistics job reads (the extension's "BCP Customer Statistics"; BC: codeunit 5350 "CRM
+#: Statistics Job" reads the same figures of table 18 Customer). The job queue entry exists on every connection.
+CUSTOMER_STATISTICS_ENDPOINT = BCEndpoint(
+    api=CUSTOM_API, entity_set="customerStatistics",
+    properties=("id", "number", "displayName", "balanceLCY", "outstandingOrdersLCY", "shippedNotInvoicedLCY",
+                "outstandingInvoicesLCY", "totalAmountLCY", "creditLimitLCY", "overdueAmountLCY", "salesLCY",
+                "invoicedPrepaymentAmountLCY"),
+    used_by=("Customer Statistics job",))
+
+
 @dataclass(frozen=True)
 class BCProblem:
     """One thing Business Central lacks: what (``message``), what to do (``fix``), and the ``layer``

@@ -88,7 +88,9 @@ FIELDS: tuple[ConnectionField, ...] = (
     ConnectionField("item_availability_enabled", "Automatically synchronize item availability", "sales"),
     ConnectionField("unit_group_mapping_enabled", "Unit group mapping", "sales"),
     ConnectionField("user_mapping_required", "User mapping required", "sales",
-                    "Reads and writes on behalf of a portal user run as the Dataverse user with the same e-mail."),
+                    "Synchronize now, coupling, uncoupling, match-based coupling and the skipped records' actions "
+                    "are refused for a portal user without an enabled Dataverse user of the same e-mail. The "
+                    "records are still written by the integration user."),
 )
 
 #: Fields by name.

@@ -27,6 +27,14 @@ SYSTEM_ADMINISTRATOR_ROLE_TEMPLATE_ID = uuid.UUID("627090ff-40a3-4053-8790-584ed
 #: The roles assigned to the integration user, as BC assigns its "Integration administrator" and "Integration user".
 ADMINISTRATOR_ROLE_NAME = "BC Integration Administrator"
 USER_ROLE_NAME = "BC Integration User"
+#: The solution's account statistics table (BC: table 5367 "CRM Account Statistics", entity nav_accountstatistics),
+#: its entity set and primary id, and the account's lookup to it (relationship bcp_accountstatistics_account):
+#: ``ACCOUNT_STATISTICS_LOOKUP`` is the lookup column, ``ACCOUNT_STATISTICS_NAV`` its single-valued navigation property.
+ACCOUNT_STATISTICS_TABLE = "bcp_accountstatistics"
+ACCOUNT_STATISTICS_SET = "bcp_accountstatisticses"
+ACCOUNT_STATISTICS_ID = "bcp_accountstatisticsid"
+ACCOUNT_STATISTICS_LOOKUP = "_bcp_accountstatisticsid_value"
+ACCOUNT_STATISTICS_NAV = "bcp_AccountStatisticsId"
 
 _CONTENT_TYPES = """<?xml version="1.0" encoding="utf-8"?>
 <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">

@@ -154,6 +154,7 @@ def _import_steps(connection: ConnectionSetup, admin: DataverseClient, report: C
                 layer="solution", fix="Update the portal, or uninstall the newer solution in the Power Platform "
                                       "admin center, then redeploy."))
         admin.import_solution(solution_package(), overwrite_unmanaged=True)
+        DataverseClient.forget_metadata(connection.dataverse_url)  # the import may have changed tables and messages
         after = installed_version()
         if after is None:
             raise StepFailed(CheckStep("Import the integration solution", False,

@@ -55,6 +55,29 @@ def dataverse_client_for_user(*, connection: ConnectionSetup, user: AbstractBase
     return dataverse_client(connection, caller_id=caller)
 
 
+def user_mapping_require(*, connection: ConnectionSetup, user: AbstractBaseUser) -> None:
+    """Refuse an integration action a portal user takes on a record (Synchronize now, couple, uncouple, Delete
+    Couplings, match-based coupling, the skipped records' actions) when the connection requires user mapping and no
+    enabled Dataverse user has the portal user's e-mail (BC: table 5330 CRM Connection Setup, field 61 Is User Mapping
+    Required). Raises UserNotMapped naming the user and what to do, also when Dataverse cannot be asked (with its
+    answer); does nothing when user mapping is off."""
+    if not connection.user_mapping_required:
+        return
+    name = user.get_username()
+    email = (getattr(user, "email", "") or "").strip()
+    try:
+        mapped = dataverse_user_for(connection=connection, user=user)
+    except ClientError as error:
+        raise UserNotMapped(f"User mapping is required on {connection.name} and the Dataverse user of {name} could "
+                            f"not be looked up: {error}") from error
+    if mapped is None:
+        raise UserNotMapped(
+            f"User mapping is required on {connection.name} and no enabled Dataverse user has the e-mail of {name} "
+            f"({email or 'no e-mail set'}): set {name}'s e-mail in the portal to their Dataverse user's e-mail, or "
+            "turn off User mapping required in the Sales settings."
+        )
+
+
 def user_has_integration_actions(*, connection: ConnectionSetup, user: AbstractBaseUser) -> bool:
     """Whether integration actions (synchronize, couple, ...) are offered to ``user``: always when user mapping is
     off; otherwise only when a Dataverse user with the same e-mail exists."""

@@ -126,6 +126,10 @@ class EmulatorApp:
         self.limiter = Limiter(settings)
         #: Requests received per service since start or the last reset (``GET /_emulator/state`` "requests").
         self.request_counts = {"dataverse": 0, "businesscentral": 0, "entra": 0}
+        #: Seconds spent answering each service's requests (``GET /_emulator/state`` "request_seconds"): the pure
+        #: transfer time a benchmark compares its wall time with. Entra token requests are also counted on their own.
+        self.request_seconds = dict.fromkeys(self.request_counts, 0.0)
+        self.entra_token_requests = 0
         self._count_lock = threading.Lock()
         self.ident = Identity.load_or_create(data_dir)
         self.environment = environment
@@ -211,6 +215,8 @@ class EmulatorApp:
         self.limiter.reset()
         with self._count_lock:
             self.request_counts = dict.fromkeys(self.request_counts, 0)
+            self.request_seconds = dict.fromkeys(self.request_counts, 0.0)
+            self.entra_token_requests = 0
         self._dirty += 1
 
     # ------------------------------------------------------------------ info
@@ -259,6 +265,18 @@ class EmulatorApp:
         endpoint, values = route if route is not None else ("entra", {})
         if endpoint == "control":
             return self.control(req, values["action"])
+        started = time.perf_counter()
+        try:
+            return self._answer(req, endpoint, values)
+        finally:
+            service = {"dataverse": "dataverse", "bc": "businesscentral"}.get(endpoint, "entra")
+            with self._count_lock:
+                self.request_seconds[service] += time.perf_counter() - started
+                if service == "entra" and req.path.rstrip("/").endswith("/token"):
+                    self.entra_token_requests += 1
+
+    def _answer(self, req: Request, endpoint: str, values: dict[str, Any]) -> Response:
+        """Answer one request of a service (counted per service, see :attr:`request_counts`)."""
         if endpoint == "dataverse":
             self._count("dataverse")
             return self._service(req, "dataverse", {})
@@ -489,7 +507,9 @@ class EmulatorApp:
         return json_response(200, {"settings": self.settings.as_dict(), "info": self.info(),
                                    "dataverse_rows": dv_counts, "bc_rows": bc_counts,
                                    "solutions": sorted(self.dv.state.components),
-                                   "requests": dict(self.request_counts)})
+                                   "requests": dict(self.request_counts),
+                                   "request_seconds": {k: round(v, 6) for k, v in self.request_seconds.items()},
+                                   "entra_token_requests": self.entra_token_requests})
 
     def _bc_requests(self, body: Any) -> Response:
         """``GET /_emulator/bc-requests``: the operations BC answered since start or the last reset (each

@@ -329,6 +329,10 @@ def _company(bc: BusinessCentral, name: str, key: str, created: str) -> str:
     bc.insert_seed(cid, "companyInformation", {"id": bc_id(key, "companyInformation"), "displayName": name,
                                                "currencyCode": LCY, "currentFiscalYearStartDate":
                                                f"{dt.date.today().year}-01-01"})
+    # The cash receipt journal batch API v2.0 serves as customerPaymentJournals (BC's default batch of template
+    # CASHRCPT is GENERAL)
+    bc.insert_seed(cid, "customerPaymentJournals", {"id": bc_id(key, "customerPaymentJournal", "GENERAL"),
+                                                    "code": "GENERAL", "displayName": "Default Journal Batch"})
     return cid
 
 
@@ -621,6 +625,7 @@ def _scale(bc: BusinessCentral, cid: str, n: int) -> None:
     ins = bc.insert_seed
     weights = [1.0 / (k + 1) for k in range(len(cats))]
     item_numbers = []
+    base_units: dict[str, str] = {}
     for i in range(1, n + 1):
         number = f"GI{i:07d}"
         item_numbers.append(number)
@@ -637,6 +642,7 @@ def _scale(bc: BusinessCentral, cid: str, n: int) -> None:
                            "blocked": rng.random() < 0.02})
         ins(cid, "itemUnitsOfMeasure", {"id": bc_id("scale", "iuom", number), "itemNumber": number, "code": uom,
                                         "qtyPerUnitOfMeasure": 1.0})
+        base_units[number] = uom
     for i in range(1, n + 1):
         number = f"GC{i:07d}"
         city, post, country = rng.choice(cities)
@@ -650,12 +656,13 @@ def _scale(bc: BusinessCentral, cid: str, n: int) -> None:
                                "creditLimit": float(rng.choice([0, 0, 5000, 10000, 25000, 100000])),
                                "paymentTermsId": rng.choice(terms)["id"] if terms else None})
     today = dt.date.today()
+    # each price in its item's base unit (BC refuses a price list line in a unit the item does not have)
     seed_price_lists(bc, cid, [{
-        "item_no": rng.choice(item_numbers), "source_type": "All Customers",
+        "item_no": item_no, "source_type": "All Customers",
         "starting_date": (today - dt.timedelta(days=rng.randint(0, 720))).isoformat(),
         "minimum_quantity": float(rng.choice([0, 0, 0, 5, 10, 50])),
         "unit_price": round(rng.lognormvariate(4.5, 1.1), 2),
-        "unit_of_measure_code": "PCS"} for _ in range(n)])
+        "unit_of_measure_code": base_units[item_no]} for item_no in (rng.choice(item_numbers) for _ in range(n))])
 
 
 def build_bc(*, demo: bool, scale: int) -> BCState:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from connections.bc_requirements import BCEndpoint
+from connections.bc_requirements import CUSTOMER_STATISTICS_ENDPOINT, BCEndpoint
 from connections.models import ConnectionSetup
 from mappings.catalogue import BC_TABLES
 from mappings.default_configuration import MAPPINGS
@@ -41,7 +41,8 @@ def _mapping_uses(connection: ConnectionSetup) -> list[tuple[str, str, list[str]
 def bc_endpoints_required(*, connection: ConnectionSetup) -> list[BCEndpoint]:
     """One :class:`connections.bc_requirements.BCEndpoint` per BC entity set the mappings use (sorted by route and
     entity set), with the API properties read or written (the key, the modified marker and each mapped field) and
-    the mapping names. Tables or fields the catalogue does not know are left out (the mapping pages refuse them)."""
+    the mapping names, then the Customer Statistics job's page (``CUSTOMER_STATISTICS_ENDPOINT``). Tables or fields
+    the catalogue does not know are left out (the mapping pages refuse them)."""
     uses: dict[tuple[str, str], _Use] = {}
     for name, table_name, fields in _mapping_uses(connection):
         table = BC_TABLES.get(table_name)
@@ -52,6 +53,6 @@ def bc_endpoints_required(*, connection: ConnectionSetup) -> list[BCEndpoint]:
         use.properties.update(table.field(f).api_property for f in fields if table.has_field(f))
         if name not in use.used_by:
             use.used_by.append(name)
-    return [BCEndpoint(api=api, entity_set=entity_set, properties=tuple(sorted(use.properties)),
-                       used_by=tuple(use.used_by))
-            for (api, entity_set), use in sorted(uses.items())]
+    return [*(BCEndpoint(api=api, entity_set=entity_set, properties=tuple(sorted(use.properties)),
+                         used_by=tuple(use.used_by))
+              for (api, entity_set), use in sorted(uses.items())), CUSTOMER_STATISTICS_ENDPOINT]

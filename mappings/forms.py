@@ -8,6 +8,16 @@ from django.core.exceptions import ValidationError
 
 from connections.models import ConnectionSetup
 from mappings.catalogue import BC_TABLES, DATAVERSE_TABLES, bc_table, dataverse_table
+from mappings.filter_pane import (
+    OPERATORS,
+    Condition,
+    condition_text,
+    filter_build,
+    filter_description,
+    filter_fields,
+    filter_split,
+    same_filter,
+)
 from mappings.matching import MatchCriterion, eligible_field_mappings
 from mappings.models import Direction, IntegrationFieldMapping, IntegrationTableMapping
 from mappings.services import validate_table_mapping_change
@@ -17,7 +27,18 @@ MAX_MATCH_PRIORITY = 2**31 - 1
 
 
 class IntegrationTableMappingForm(forms.ModelForm):
-    """The editable settings of an integration table mapping (BC: table 5335 Integration Table Mapping)."""
+    """The editable settings of an integration table mapping (BC: table 5335 Integration Table Mapping).
+
+    The table filter (BC side) and the integration table filter (Dataverse side) are edited as filter pane rows of
+    field caption / operator / value (:mod:`mappings.filter_pane`) plus an "Advanced" OData text for what the rows
+    cannot express; on save they are joined into the OData ``$filter`` stored on the mapping. A row's error names
+    the filter, the row and the field caption.
+    """
+
+    #: (prefix of the pane's fields, model field, side of the filter)
+    PANES = (("bc", "table_filter", "bc"), ("dv", "integration_table_filter", "dataverse"))
+    #: Empty rows offered after the stored conditions (save and reopen the page for more).
+    EMPTY_ROWS = 2
 
     class Meta:
         model = IntegrationTableMapping
@@ -25,21 +46,120 @@ class IntegrationTableMappingForm(forms.ModelForm):
                   "dependency_filter", "deletion_conflict_resolution", "update_conflict_resolution",
                   "synch_after_bulk_coupling", "create_new_in_case_of_no_match", "disable_event_job_resch"]
         widgets = {"table_filter": forms.TextInput(), "integration_table_filter": forms.TextInput()}
+        labels = {"table_filter": "Advanced table filter (OData)",
+                  "integration_table_filter": "Advanced integration table filter (OData)"}
+        help_texts = {"table_filter": "OData $filter on the BC API properties, joined with the rows above by "
+                                      "\"and\"; for what the rows cannot express (\"or\", parentheses).",
+                      "integration_table_filter": "OData $filter on Dataverse columns, joined with the rows above "
+                                                  "by \"and\"; for what the rows cannot express."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        mapping = self.instance
+        self._changes: dict[str, Any] = {}
+        self.pane_rows: dict[str, int] = {}
+        self._stored = {key: getattr(mapping, key) or "" for _, key, _ in self.PANES}
+        for prefix, key, side in self.PANES:
+            table = mapping.table if side == "bc" else mapping.integration_table
+            try:
+                conditions, advanced = filter_split(side, table, getattr(mapping, key) or "")
+                fields = filter_fields(side, table)
+            except ValidationError:  # a table the catalogue does not know: the advanced text only
+                conditions, advanced, fields = [], getattr(mapping, key) or "", []
+            self.initial[key] = advanced
+            choices = [("", "— field —")] + [(f.name, f.caption) for f in fields]
+            self.pane_rows[prefix] = len(conditions) + self.EMPTY_ROWS
+            for row in range(self.pane_rows[prefix]):
+                condition = conditions[row] if row < len(conditions) else None
+                self.fields[f"{prefix}_{row}_field"] = forms.ChoiceField(
+                    label=f"Field of row {row + 1}", choices=choices, required=False,
+                    initial=condition.field if condition else "")
+                self.fields[f"{prefix}_{row}_operator"] = forms.ChoiceField(
+                    label=f"Operator of row {row + 1}", choices=list(OPERATORS.items()), required=False,
+                    initial=condition.operator if condition else "eq")
+                self.fields[f"{prefix}_{row}_value"] = forms.CharField(
+                    label=f"Value of row {row + 1}", required=False, strip=False, max_length=250,
+                    initial=condition.value if condition else "",
+                    widget=forms.TextInput(attrs={"placeholder": "(empty)"}))
+
+    def settings_fields(self) -> list[Any]:
+        """The bound fields shown in the settings grid (everything but the two filters and their panes)."""
+        hidden = {key for _, key, _ in self.PANES}
+        return [self[name] for name in self.Meta.fields if name not in hidden]
+
+    def pane(self, prefix: str) -> dict[str, Any]:
+        """One filter pane for the template: its rows (field, operator, value bound fields), the advanced field and
+        the OData filter stored on the mapping (shown read-only)."""
+        key = dict((p, k) for p, k, _ in self.PANES)[prefix]
+        rows = [{"number": row + 1, "field": self[f"{prefix}_{row}_field"],
+                 "operator": self[f"{prefix}_{row}_operator"], "value": self[f"{prefix}_{row}_value"]}
+                for row in range(self.pane_rows[prefix])]
+        return {"prefix": prefix, "rows": rows, "advanced": self[key],
+                "stored": self._stored[key]}
+
+    def descriptions(self) -> dict[str, list[str]]:
+        """The stored filters in words, for readers without the right to change them: ``{"bc": [...], "dv": [...]}``
+        (:func:`mappings.filter_pane.filter_description`)."""
+        mapping = self.instance
+        return {prefix: filter_description(side, mapping.table if side == "bc" else mapping.integration_table,
+                                           self._stored[key]) for prefix, key, side in self.PANES}
+
+    def bc_pane(self) -> dict[str, Any]:
+        return self.pane("bc")
+
+    def dv_pane(self) -> dict[str, Any]:
+        return self.pane("dv")
+
+    def _build_filters(self, data: dict[str, Any], original: IntegrationTableMapping) -> None:
+        """Join each pane's rows and advanced text into its OData filter (in ``data``); errors go to the row's value
+        field or to the advanced field."""
+        for prefix, key, side in self.PANES:
+            table = original.table if side == "bc" else original.integration_table
+            conditions: list[Condition] = []
+            row_errors = False
+            for row in range(self.pane_rows[prefix]):
+                field_name = data.get(f"{prefix}_{row}_field") or ""
+                if not field_name:
+                    continue
+                condition = Condition(field_name, data.get(f"{prefix}_{row}_operator") or "eq",
+                                      data.get(f"{prefix}_{row}_value") or "")
+                try:
+                    condition_text(side, table, condition, row=row + 1)
+                except ValidationError as exc:
+                    self.add_error(f"{prefix}_{row}_value", exc)
+                    row_errors = True
+                conditions.append(condition)
+            if row_errors or key not in data:
+                continue
+            try:
+                built = filter_build(side, table, conditions, data[key] or "")
+            except ValidationError as exc:
+                self.add_error(key, exc)
+                continue
+            stored = getattr(original, key) or ""
+            data[key] = stored if same_filter(built, stored) else built
+            if data[key] != stored:
+                self._changes[key] = data[key]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         original = IntegrationTableMapping.objects.get(pk=self.instance.pk)
+        self._build_filters(data, original)
+        filters = {key for _, key, _ in self.PANES}
+        self._changes.update({k: data[k] for k in self.changed_data if k in data and k not in filters
+                              and k in self.Meta.fields})
         try:
-            validate_table_mapping_change(original, {k: data[k] for k in self.changed_data if k in data})
+            validate_table_mapping_change(original, dict(self._changes))
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
                 for message in messages:
-                    self.add_error(field, message)
+                    self.add_error(field if field in self.fields else None, message)
         return data
 
     def changes(self) -> dict[str, Any]:
-        """The cleaned values of the fields the user changed."""
-        return {k: self.cleaned_data[k] for k in self.changed_data}
+        """The cleaned values of the settings the user changed (filters: when the joined OData text differs from
+        the stored one in more than the order of its conditions)."""
+        return dict(self._changes)
 
 
 class IntegrationFieldMappingForm(forms.ModelForm):

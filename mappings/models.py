@@ -134,6 +134,12 @@ class IntegrationFieldMapping(models.Model):
         return f"{self.table_mapping.name}: {self.field_name or self.constant_value} ⇄ {self.integration_field_name}"
 
 
+#: The couplings listed as Coupled Data Synchronization Errors: skipped, or whose last run failed either way (BC:
+#: page 5333 "CRM Skipped Records" lists table 5331 rows with Skipped set; the portal adds the failed ones).
+SKIPPED_OR_FAILED = (models.Q(skipped=True) | models.Q(last_synch_result="Failure")
+                     | models.Q(last_synch_crm_result="Failure"))
+
+
 class Coupling(models.Model):
     """The link between one BC record (SystemId) and one Dataverse row (GUID) (BC: table 5331 "CRM Integration
     Record").
@@ -166,6 +172,11 @@ class Coupling(models.Model):
     archived_sales_order = models.BooleanField(default=False)
     archived_sales_order_updated = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The primary name of each side as the last pass (or coupling) saw it, for the pages that list records (BC: CRM
+    # Setup Defaults.GetNameFieldNo; Dataverse: the table's primary name column). Null: not seen yet, which differs
+    # from a record whose name is empty; nullable columns are added to a large coupling table without a rewrite.
+    bc_name = models.CharField("BC record name", max_length=250, null=True, blank=True)  # noqa: DJ001
+    dataverse_name = models.CharField("Dataverse row name", max_length=250, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         constraints = [
@@ -176,10 +187,22 @@ class Coupling(models.Model):
                 fields=["connection", "dataverse_table", "dataverse_id"], name="coupling_row_unique"
             ),
         ]
-        indexes = [models.Index(fields=["connection", "bc_table", "skipped"])]
+        indexes = [
+            models.Index(fields=["connection", "bc_table", "skipped"]),
+            # Coupled records of a mapping, newest first (keyset pages: created_at, id).
+            models.Index(fields=["connection", "bc_table", "dataverse_table", "created_at", "id"],
+                         name="coupling_pair_created"),
+            # Coupled data synchronization errors: skipped first, then by table (keyset pages), of every mapping
+            # or of one; partial, so they hold only the few skipped or failed couplings.
+            models.Index(fields=["-skipped", "bc_table", "id"], condition=SKIPPED_OR_FAILED,
+                         name="coupling_skipped_list"),
+            models.Index(fields=["connection", "bc_table", "dataverse_table", "-skipped", "id"],
+                         condition=SKIPPED_OR_FAILED, name="coupling_skipped_pair"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.bc_table} {self.bc_id} ⇄ {self.dataverse_table} {self.dataverse_id}"
+        return (f"{self.bc_table} {self.bc_name or self.bc_id} ⇄ {self.dataverse_table} "
+                f"{self.dataverse_name or self.dataverse_id}")
 
 
 class CouplingLogEntry(models.Model):
@@ -207,6 +230,38 @@ class CouplingLogEntry(models.Model):
 
     class Meta:
         ordering = ["job", "sequence"]
+        indexes = [
+            models.Index(fields=["job", "sequence", "id"], name="coupling_log_job_sequence"),
+            models.Index(fields=["job", "outcome", "sequence", "id"], name="coupling_log_job_outcome"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.bc_name}: {self.get_outcome_display()}"
+
+
+class CouplingCount(models.Model):
+    """How many couplings a table pair of a connection has, and how many of them are skipped, kept with the rows
+    they count: database triggers on the coupling table (created by migration ``mappings.0004_list_indexes``)
+    add and subtract on every insert, delete and change of ``skipped`` or of the pair, whichever code path writes
+    (``bulk_create``, ``QuerySet.update`` and cascades included), in the same transaction.
+
+    Exact counters rather than PostgreSQL's statistics ("about N"): the mappings list shows small numbers (a
+    mapping's skipped records) where an estimate would be wrong, and SQLite has no such statistics. A pair with no
+    row has no coupling. Read-only for the portal's code; the triggers alone write it.
+    """
+
+    connection = models.ForeignKey("connections.ConnectionSetup", on_delete=models.CASCADE,
+                                   related_name="coupling_counts")
+    bc_table = models.CharField("BC table", max_length=100)
+    dataverse_table = models.CharField("Dataverse table", max_length=100)
+    total = models.BigIntegerField(default=0)
+    skipped = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "bc_table", "dataverse_table"],
+                                    name="coupling_count_pair_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bc_table} ⇄ {self.dataverse_table}: {self.total} ({self.skipped} skipped)"

@@ -7,6 +7,7 @@ re-exported here.
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -14,9 +15,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from connections.clients import BusinessCentralClient, business_central_client_for
-from connections.clients.errors import NotFoundError
+from connections.clients import (
+    BusinessCentralClient,
+    DataverseClient,
+    business_central_client_for,
+    dataverse_client_for,
+)
+from connections.clients.errors import ClientError, NotFoundError
 from connections.models import ConnectionSetup
+from connections.solution import ACCOUNT_STATISTICS_LOOKUP, ACCOUNT_STATISTICS_SET
 from mappings.catalogue import bc_table, dataverse_table, validate_filter
 from mappings.models import Coupling, Direction, IntegrationFieldMapping, IntegrationTableMapping
 from mappings.remote import bc_records, dataverse_rows
@@ -25,6 +32,8 @@ __all__ = [
     "CouplingConflict", "coupling_create", "coupling_delete", "couplings_delete_for_mapping", "couplings_for_mapping",
     "integration_field_mapping_create", "integration_field_mapping_update", "validate_table_mapping_change",
 ]
+
+logger = logging.getLogger(__name__)
 
 ONE_WAY = (Direction.TO_INTEGRATION_TABLE, Direction.FROM_INTEGRATION_TABLE)
 
@@ -67,16 +76,20 @@ class CouplingRecordMissing(ValidationError):
 
 
 def coupling_records_verify(*, connection: ConnectionSetup, bc_table: str, bc_id: uuid.UUID, dataverse_table: str,
-                            dataverse_id: uuid.UUID, bc: BusinessCentralClient | None = None) -> None:
+                            dataverse_id: uuid.UUID, bc: BusinessCentralClient | None = None) -> tuple[str, str]:
     """Check that both records of a manual coupling exist (BC reads them before it couples: page 5330's "Couple"
-    action picks the Dataverse row from a list of existing rows). Raises :class:`CouplingRecordMissing` naming the
-    side and id, or the clients' ``ClientError`` when a side cannot be read."""
-    if not bc_records(connection, bc_table, ids=[bc_id], bc=bc):
+    action picks the Dataverse row from a list of existing rows); returns their labels (BC, Dataverse). Raises
+    :class:`CouplingRecordMissing` naming the side and id, or the clients' ``ClientError`` when a side cannot be
+    read."""
+    found_bc = bc_records(connection, bc_table, ids=[bc_id], bc=bc)
+    if not found_bc:
         raise CouplingRecordMissing(f"Nothing was coupled: Business Central has no {bc_table} record with the id "
                                     f"{bc_id}.", side="Business Central")
-    if not dataverse_rows(connection, dataverse_table, ids=[dataverse_id]):
+    found_dv = dataverse_rows(connection, dataverse_table, ids=[dataverse_id])
+    if not found_dv:
         raise CouplingRecordMissing(f"Nothing was coupled: Dataverse has no {dataverse_table} row with the id "
                                     f"{dataverse_id}.", side="Dataverse")
+    return found_bc[0].label, found_dv[0].label
 
 
 def _holder_record_is_gone(connection: ConnectionSetup, holder: Coupling, bc: BusinessCentralClient) -> bool:
@@ -93,7 +106,8 @@ def _holder_record_is_gone(connection: ConnectionSetup, holder: Coupling, bc: Bu
 
 def coupling_create(*, connection: ConnectionSetup, bc_table: str, bc_id: uuid.UUID | str, dataverse_table: str,
                     dataverse_id: uuid.UUID | str, remove_stale: bool = False, verify_records: bool = False,
-                    bc: BusinessCentralClient | None = None) -> Coupling:
+                    bc: BusinessCentralClient | None = None, bc_name: str | None = None,
+                    dataverse_name: str | None = None) -> Coupling:
     """Couple one BC record (SystemId) to one Dataverse row (GUID) (BC: table 5331 CRM Integration Record).
 
     Raises ``CouplingConflict`` naming the coupling that already holds the record or the row; the database's unique
@@ -102,12 +116,14 @@ def coupling_create(*, connection: ConnectionSetup, bc_table: str, bc_id: uuid.U
     With ``remove_stale`` (manual coupling), a row held by a BC record that no longer exists is freed first, as BC
     does (table 5331); this reads BC through ``bc`` (a BusinessCentralClient, built when omitted) and raises the
     clients' ``ClientError`` when BC cannot be read. With ``verify_records`` (manual coupling), both records must
-    exist (:func:`coupling_records_verify`; raises :class:`CouplingRecordMissing`).
+    exist (:func:`coupling_records_verify`; raises :class:`CouplingRecordMissing`), and their labels are stored
+    as the coupling's record names unless ``bc_name`` / ``dataverse_name`` are given (at most 250 characters kept).
     """
     bc_uuid, dv_uuid = uuid.UUID(str(bc_id)), uuid.UUID(str(dataverse_id))
     if verify_records:
-        coupling_records_verify(connection=connection, bc_table=bc_table, bc_id=bc_uuid,
-                                dataverse_table=dataverse_table, dataverse_id=dv_uuid, bc=bc)
+        bc_label, dv_label = coupling_records_verify(connection=connection, bc_table=bc_table, bc_id=bc_uuid,
+                                                     dataverse_table=dataverse_table, dataverse_id=dv_uuid, bc=bc)
+        bc_name, dataverse_name = bc_name or bc_label, dataverse_name or dv_label
     keys = dict(connection=connection, bc_table_name=bc_table, bc_id=bc_uuid, dataverse_table_name=dataverse_table,
                 dataverse_id=dv_uuid)
     conflict = _conflict_for(**keys)
@@ -120,7 +136,9 @@ def coupling_create(*, connection: ConnectionSetup, bc_table: str, bc_id: uuid.U
     try:
         with transaction.atomic():
             return Coupling.objects.create(connection=connection, bc_table=bc_table, bc_id=bc_uuid,
-                                           dataverse_table=dataverse_table, dataverse_id=dv_uuid)
+                                           dataverse_table=dataverse_table, dataverse_id=dv_uuid,
+                                           bc_name=(bc_name or "")[:250] or None,
+                                           dataverse_name=(dataverse_name or "")[:250] or None)
     except IntegrityError:
         conflict = _conflict_for(**keys)
         if conflict is None:  # the other attempt was rolled back meanwhile; report plainly rather than guess
@@ -129,15 +147,61 @@ def coupling_create(*, connection: ConnectionSetup, bc_table: str, bc_id: uuid.U
 
 
 SALES_HEADER, SALES_LINE = "Sales Header", "Sales Line"
+CUSTOMER, ACCOUNT = "Customer", "account"
+#: Accounts whose statistics rows are looked up in one request (a ``$filter`` of ``or``-ed ids).
+_ACCOUNTS_PER_READ = 100
 
 
-def coupling_delete(*, coupling: Coupling, bc: BusinessCentralClient | None = None) -> int:
+def account_statistics_delete(*, connection: ConnectionSetup, account_ids: list[uuid.UUID],
+                              dv: DataverseClient | None = None) -> int:
+    """Delete the ``bcp_accountstatistics`` rows of ``account_ids`` (BC: codeunit 5350 "CRM Statistics Job": uncoupling
+    a customer deletes its account statistics row). The rows are found through each account's lookup
+    (``bcp_accountstatisticsid``); an account without one, or a row already gone, is nothing to do. Returns the rows
+    deleted. Raises the clients' ``ClientError`` when Dataverse cannot be read or refuses a delete (e.g. 403 when the
+    integration user lacks Delete on the table: the solution's "BC Integration Administrator" role grants it)."""
+    if not account_ids:
+        return 0
+    dv = dv or dataverse_client_for(connection)
+    deleted = 0
+    for start in range(0, len(account_ids), _ACCOUNTS_PER_READ):
+        chunk = account_ids[start:start + _ACCOUNTS_PER_READ]
+        ids = " or ".join(f"accountid eq {account_id}" for account_id in chunk)
+        for row in dv.iter_rows("accounts", select=["accountid", ACCOUNT_STATISTICS_LOOKUP],
+                                filter=f"({ids}) and {ACCOUNT_STATISTICS_LOOKUP} ne null"):
+            try:
+                dv.delete(ACCOUNT_STATISTICS_SET, row[ACCOUNT_STATISTICS_LOOKUP])
+            except NotFoundError:
+                continue
+            deleted += 1
+    return deleted
+
+
+def _statistics_rows_delete(connection: ConnectionSetup, account_ids: list[uuid.UUID],
+                            dv: DataverseClient | None) -> None:
+    """:func:`account_statistics_delete` when Dataverse answers; otherwise the uncoupling goes on and the Customer
+    Statistics job deletes the rows of uncoupled accounts on its next run (``syncjobs.statistics``), so nothing is
+    left behind and an unreachable Dataverse never blocks an uncoupling."""
+    try:
+        account_statistics_delete(connection=connection, account_ids=account_ids, dv=dv)
+    except ClientError as error:
+        logger.warning("statistics rows of %s uncoupled account(s) of %s not deleted now (%s); the Customer "
+                       "Statistics job deletes them", len(account_ids), connection.name, error)
+
+
+def _customer_account_ids(couplings: QuerySet[Coupling]) -> list[uuid.UUID]:
+    """The account ids of the Customer -> account couplings among ``couplings`` (those with statistics rows)."""
+    return list(couplings.filter(bc_table=CUSTOMER, dataverse_table=ACCOUNT).values_list("dataverse_id", flat=True))
+
+
+def coupling_delete(*, coupling: Coupling, bc: BusinessCentralClient | None = None,
+                    dv: DataverseClient | None = None) -> int:
     """Uncouple: delete the coupling (the records on both sides stay; BC: "Uncouple"). Returns couplings deleted.
 
     With bidirectional sales order integration, uncoupling a Sales Header also uncouples its Sales Lines
     (BC: table 5331 CRM Integration Record): their SystemIds are read from BC (``salesOrderLines`` with the order's
     ``documentId``) through ``bc`` (built when omitted); raises the clients' ``ClientError`` and deletes nothing
-    when BC cannot be read.
+    when BC cannot be read. Uncoupling a customer deletes its account's statistics row through ``dv``
+    (:func:`account_statistics_delete`; when Dataverse does not answer, the Customer Statistics job does it later).
     """
     line_ids: list[uuid.UUID] = []
     connection = coupling.connection
@@ -146,6 +210,8 @@ def coupling_delete(*, coupling: Coupling, bc: BusinessCentralClient | None = No
         bc = bc or business_central_client_for(connection)
         line_ids = [uuid.UUID(str(row["id"])) for row in bc.iter_rows(
             side.entity_set, filter=f"documentId eq {coupling.bc_id}", select=["id"], api=side.api)]
+    if coupling.bc_table == CUSTOMER and coupling.dataverse_table == ACCOUNT:
+        _statistics_rows_delete(connection, [coupling.dataverse_id], dv)
     with transaction.atomic():
         deleted, _ = Coupling.objects.filter(connection=connection, bc_table=SALES_LINE, bc_id__in=line_ids).delete()
         coupling.delete()
@@ -158,9 +224,15 @@ def couplings_for_mapping(mapping: IntegrationTableMapping) -> QuerySet[Coupling
                                    dataverse_table=mapping.coupling_dataverse_table)
 
 
-def couplings_delete_for_mapping(*, mapping: IntegrationTableMapping) -> int:
-    """Delete every coupling of the mapping's table pair (BC: "Delete Couplings"); returns how many."""
-    deleted, _ = couplings_for_mapping(mapping).delete()
+def couplings_delete_for_mapping(*, mapping: IntegrationTableMapping, dv: DataverseClient | None = None) -> int:
+    """Delete every coupling of the mapping's table pair (BC: "Delete Couplings"); returns how many. For CUSTOMER the
+    accounts' statistics rows are deleted too (:func:`account_statistics_delete`; when Dataverse does not answer,
+    the Customer Statistics job does it later)."""
+    couplings = couplings_for_mapping(mapping)
+    account_ids = _customer_account_ids(couplings)
+    if account_ids:
+        _statistics_rows_delete(mapping.connection, account_ids, dv)
+    deleted, _ = couplings.delete()
     return deleted
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.urls import path
 
 from mappings import views
+from syncjobs import views_progress
 
 app_name = "mappings"
 
@@ -22,6 +23,7 @@ urlpatterns = [
     path("couplings/<int:pk>/uncouple/", views.coupling_delete_view, name="coupling-delete"),
     path("<uuid:pk>/match/", views.match_based_coupling, name="matchbasedcoupling-start"),
     path("<uuid:pk>/coupling-log/", views.couplinglog_list, name="couplinglog-list"),
+    path("<uuid:pk>/coupling-log/progress/", views_progress.couplinglog_progress, name="couplinglog-progress"),
     path("import-bc/<uuid:connection_pk>/", views.bc_import, name="bc-import"),
     path("salespeople/<uuid:connection_pk>/", views.salespeople, name="salesperson-list"),
     path("salespeople/<uuid:connection_pk>/couple/", views.salesperson_couple, name="salesperson-couple"),

@@ -11,16 +11,17 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Concat
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from base.keyset import keyset_page
 from base.permissions import Role, is_integration_administrator, role_required
 from connections.clients.errors import ClientError
 from connections.models import ConnectionSetup
+from connections.users import UserNotMapped, user_mapping_require
 from mappings import remote
 from mappings.bc_import import bc_import_apply, bc_import_preview
 from mappings.default_configuration import DEFAULT_MAPPING_NAMES
@@ -34,7 +35,13 @@ from mappings.forms import (
     NewMappingTablesForm,
 )
 from mappings.matching import match_based_coupling_preview
-from mappings.models import Coupling, CouplingLogEntry, IntegrationFieldMapping, IntegrationTableMapping
+from mappings.models import (
+    Coupling,
+    CouplingCount,
+    CouplingLogEntry,
+    IntegrationFieldMapping,
+    IntegrationTableMapping,
+)
 from mappings.salespeople import salespeople_overview, salesperson_create_from_user
 from mappings.services import (
     CouplingConflict,
@@ -49,7 +56,8 @@ from mappings.services import (
 from syncjobs.coupling import match_based_coupling_start
 from syncjobs.defaults import default_configuration_reset
 from syncjobs.mapping_jobs import integration_table_mapping_create, integration_table_mapping_update
-from syncjobs.models import SynchronizationJob
+from syncjobs.models import MappingErrorCount, SynchronizationJob
+from syncjobs.progress import job_progress
 from syncjobs.services import (
     ConnectionDisabled,
     JobQueueEntryBusy,
@@ -67,30 +75,33 @@ def _remote_message(exc: Exception) -> str:
     return f"{exc} {fix}".strip()
 
 
-def _count(queryset: Any) -> Any:
-    """A correlated COUNT subquery (one SQL statement for the whole list, however many mappings)."""
-    return Coalesce(Subquery(queryset.order_by().values("connection_id").annotate(n=Count("pk")).values("n")[:1],
-                             output_field=IntegerField()), Value(0))
+def mapping_list() -> list[IntegrationTableMapping]:
+    """Mappings (by connection, priority, name) with ``last_run`` (UTC, None when never run), ``error_count``
+    (failed records over all their synchronization jobs), ``skipped_count`` and ``coupled_count``.
 
-
-def mapping_list_queryset() -> Any:
-    """Mappings with last run, number of errors, skipped and coupled counts computed by aggregate subqueries."""
-    couplings = Coupling.objects.filter(connection_id=OuterRef("connection_id"), bc_table=OuterRef("table")).filter(
-        Q(dataverse_table=OuterRef("integration_table"))
-        | Q(dataverse_table=Concat(OuterRef("integration_table"), Value("."), OuterRef("integration_table_uid_field"))))
-    jobs = SynchronizationJob.objects.filter(table_mapping=OuterRef("pk")).order_by().values("table_mapping")
-    return (IntegrationTableMapping.objects.select_related("connection")
-            .annotate(coupled_count=_count(couplings), skipped_count=_count(couplings.filter(skipped=True)),
-                      error_count=Coalesce(Subquery(jobs.annotate(n=Sum("failed")).values("n")[:1],
-                                                    output_field=IntegerField()), Value(0)),
-                      last_run=Subquery(jobs.annotate(m=Max("started_at")).values("m")[:1]))
-            .order_by("connection__name", "priority", "name"))
+    The counts come from the counters kept with the rows they count (:class:`mappings.models.CouplingCount`,
+    :class:`syncjobs.models.MappingErrorCount`, both maintained by database triggers), read in one query each, and
+    the newest job per mapping by the (mapping, started) index: nothing counts the coupling table or sums the log
+    per request, so the page costs the same with a million couplings. Three queries in all."""
+    mappings = list(IntegrationTableMapping.objects.select_related("connection")
+                    .annotate(last_run=Subquery(SynchronizationJob.objects.filter(table_mapping=OuterRef("pk"))
+                                                .order_by("-started_at").values("started_at")[:1]))
+                    .order_by("connection__name", "priority", "name"))
+    pairs = {(c.connection_id, c.bc_table, c.dataverse_table): c for c in CouplingCount.objects.filter(
+        connection_id__in={m.connection_id for m in mappings})}
+    errors = dict(MappingErrorCount.objects.filter(table_mapping__in=mappings).values_list("table_mapping", "failed"))
+    for mapping in mappings:
+        counts = pairs.get((mapping.connection_id, mapping.table, mapping.coupling_dataverse_table))
+        mapping.coupled_count = counts.total if counts else 0
+        mapping.skipped_count = counts.skipped if counts else 0
+        mapping.error_count = errors.get(mapping.pk, 0)
+    return mappings
 
 
 def index(request: HttpRequest) -> HttpResponse:
     """The integration table mappings list (BC page "Integration Table Mappings")."""
     return render(request, "mappings/integrationtablemapping_list.html", {
-        "mappings": mapping_list_queryset(), "connections": ConnectionSetup.objects.all(),
+        "mappings": mapping_list(), "connections": ConnectionSetup.objects.all(),
         "can_change": is_integration_administrator(request.user),
     })
 
@@ -109,7 +120,7 @@ def _render_detail(request: HttpRequest, mapping: IntegrationTableMapping, form:
         "field_mappings": mapping.field_mappings.order_by("sequence", "id"),
         "jobs": mapping.job_queue_entries.all(), "is_default": mapping.name in DEFAULT_MAPPING_NAMES,
         "can_change": is_integration_administrator(request.user),
-        "coupled_count": couplings_for_mapping(mapping).count(),
+        "coupled_count": pair_counts(mapping).total,
     }, status=status)
 
 
@@ -261,12 +272,26 @@ def mapping_create(request: HttpRequest) -> HttpResponse:
 
 
 # ---- couplings ------------------------------------------------------------------------------------------------------
+#: Coupled records of a mapping: newest first (keyset pages over the (pair, created_at, id) index).
+COUPLING_ORDER = ("-created_at", "-id")
+COUPLINGS_PER_PAGE = 50
+
+
+def pair_counts(mapping: IntegrationTableMapping) -> CouplingCount:
+    """The coupling counters of the mapping's table pair (``total``, ``skipped``; zeros when it has none)."""
+    return (CouplingCount.objects.filter(connection_id=mapping.connection_id, bc_table=mapping.table,
+                                         dataverse_table=mapping.coupling_dataverse_table).first()
+            or CouplingCount(connection_id=mapping.connection_id, bc_table=mapping.table,
+                             dataverse_table=mapping.coupling_dataverse_table))
+
+
 def coupling_list(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Coupled records of a mapping: both sides' names and links, last result each way, skipped; manual couple."""
     mapping = get_object_or_404(IntegrationTableMapping.objects.select_related("connection"), pk=pk)
     connection = mapping.connection
-    couplings = couplings_for_mapping(mapping).order_by("-created_at", "-id")
-    page = Paginator(couplings, 50).get_page(request.GET.get("page"))
+    page = keyset_page(couplings_for_mapping(mapping), COUPLING_ORDER, request.GET, size=COUPLINGS_PER_PAGE)
+    if page.error:
+        messages.warning(request, page.error)
     bc_names: dict[uuid.UUID, remote.RemoteRecord] = {}
     dv_names: dict[uuid.UUID, remote.RemoteRecord] = {}
     bc_found: list[remote.RemoteRecord] = []
@@ -276,12 +301,12 @@ def coupling_list(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     if not reads_remote:
         bc_search = dv_search = ""
     try:
-        if page.object_list and reads_remote:
+        if page.rows and reads_remote:
             bc_names = {r.id: r for r in remote.bc_records(connection, mapping.table,
-                                                           ids=[c.bc_id for c in page.object_list])}
+                                                           ids=[c.bc_id for c in page.rows])}
             if not mapping.is_option_mapping:
                 dv_names = {r.id: r for r in remote.dataverse_rows(connection, mapping.integration_table,
-                                                                   ids=[c.dataverse_id for c in page.object_list])}
+                                                                   ids=[c.dataverse_id for c in page.rows])}
         if bc_search:
             bc_found = remote.bc_records(connection, mapping.table, search=bc_search)
         if dv_search and not mapping.is_option_mapping:
@@ -291,10 +316,11 @@ def coupling_list(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     rows = [(c, bc_names.get(c.bc_id), dv_names.get(c.dataverse_id),
              remote.bc_record_url(connection, mapping.table, c.bc_id),
              remote.dataverse_record_url(connection, mapping.integration_table, c.dataverse_id))
-            for c in page.object_list]
+            for c in page.rows]
     return render(request, "mappings/coupling_list.html", {
         "mapping": mapping, "page": page, "rows": rows, "bc_search": bc_search, "dataverse_search": dv_search,
         "bc_found": bc_found, "dv_found": dv_found, "can_change": is_integration_administrator(request.user),
+        "counts": pair_counts(mapping),
     })
 
 
@@ -307,11 +333,14 @@ def coupling_create_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         messages.error(request, "Choose one BC record and one Dataverse row to couple.")
         return redirect("mappings:coupling-list", pk=mapping.pk)
     try:
+        user_mapping_require(connection=mapping.connection, user=request.user)
         coupling_create(connection=mapping.connection, bc_table=mapping.table, bc_id=form.cleaned_data["bc_id"],
                         dataverse_table=mapping.coupling_dataverse_table,
                         dataverse_id=form.cleaned_data["dataverse_id"], remove_stale=True, verify_records=True)
     except (CouplingConflict, CouplingRecordMissing) as exc:
         messages.error(request, exc.messages[0])
+    except UserNotMapped as exc:
+        messages.error(request, f"Nothing was coupled: {exc}")
     except _client_error_types() as exc:
         messages.error(request, f"Nothing was coupled: {_remote_message(exc)}")
     else:
@@ -325,7 +354,10 @@ def coupling_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
     coupling = get_object_or_404(Coupling.objects.select_related("connection"), pk=pk)
     back = request.POST.get("next") or ""
     try:
+        user_mapping_require(connection=coupling.connection, user=request.user)
         deleted = coupling_delete(coupling=coupling)
+    except UserNotMapped as exc:
+        messages.error(request, f"Nothing was uncoupled: {exc}")
     except _client_error_types() as exc:
         messages.error(request, f"Nothing was uncoupled: {_remote_message(exc)}")
     else:
@@ -342,11 +374,20 @@ def couplings_delete(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     if request.method == "POST":
         if not is_integration_administrator(request.user):
             return HttpResponse("Only Integration Administrators can delete couplings.", status=403)
-        deleted = couplings_delete_for_mapping(mapping=mapping)
-        messages.success(request, f"Deleted {deleted} coupling(s) of {mapping.name}.")
+        try:
+            user_mapping_require(connection=mapping.connection, user=request.user)
+            deleted = couplings_delete_for_mapping(mapping=mapping)
+        except UserNotMapped as exc:
+            messages.error(request, f"No coupling was deleted: {exc}")
+        except _client_error_types() as exc:
+            messages.error(request, f"No coupling was deleted: {_remote_message(exc)}")
+        else:
+            messages.success(request, f"Deleted {deleted} coupling(s) of {mapping.name}.")
         return redirect("mappings:coupling-list", pk=mapping.pk)
+    couplings = couplings_for_mapping(mapping).order_by("bc_name", "bc_id")
     return render(request, "mappings/coupling_confirm_delete.html", {
-        "mapping": mapping, "count": couplings_for_mapping(mapping).count(),
+        "mapping": mapping, "count": couplings.count(),
+        "page": Paginator(couplings, 50).get_page(request.GET.get("page")),
         "can_change": is_integration_administrator(request.user)})
 
 
@@ -364,6 +405,7 @@ def match_based_coupling(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             try:
                 if request.POST.get("action") == "start":
                     connection_require_enabled(connection=mapping.connection)
+                    user_mapping_require(connection=mapping.connection, user=request.user)
                     entry = match_based_coupling_start(
                         mapping=mapping, criteria=form.criteria(),
                         create_new_if_no_match=form.cleaned_data["create_new_if_no_match"],
@@ -383,6 +425,9 @@ def match_based_coupling(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             except ConnectionDisabled as exc:
                 messages.error(request, exc.as_html())
                 status = 409
+            except UserNotMapped as exc:
+                messages.error(request, f"Match-based coupling of {mapping.name} was not started: {exc}")
+                status = 403
             except _client_error_types() as exc:
                 # The remote service failed, not the portal: the page says so (no 5xx from the portal itself).
                 messages.error(request, f"The preview could not read the records: {_remote_message(exc)}")
@@ -398,8 +443,13 @@ def match_based_coupling(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         "can_change": is_integration_administrator(request.user)}, status=status)
 
 
+#: Lines of the coupling log per page (keyset pages in sequence order over the (job, sequence) index).
+COUPLING_LOG_LINES_PER_PAGE = 100
+
+
 def couplinglog_list(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    """The coupling jobs of a mapping, newest first, with each record's outcome for the chosen (or latest) job."""
+    """The coupling jobs of a mapping, newest first, with each record's outcome for the chosen (or latest) job, in
+    pages of :data:`COUPLING_LOG_LINES_PER_PAGE` lines."""
     mapping = get_object_or_404(IntegrationTableMapping.objects.select_related("connection"), pk=pk)
     jobs = list(SynchronizationJob.objects.filter(table_mapping=mapping, type=SynchronizationJob.Type.COUPLING)
                 .order_by("-started_at")[:20])
@@ -408,9 +458,12 @@ def couplinglog_list(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     outcome = request.GET.get("outcome", "")
     if outcome in CouplingLogEntry.Outcome.values:
         lines = lines.filter(outcome=outcome)
+    page = keyset_page(lines, ("sequence", "id"), request.GET, size=COUPLING_LOG_LINES_PER_PAGE)
+    if page.error:
+        messages.warning(request, page.error)
     return render(request, "mappings/couplinglogentry_list.html", {
-        "mapping": mapping, "jobs": jobs, "job": chosen, "lines": lines, "outcome": outcome,
-        "outcomes": CouplingLogEntry.Outcome.choices})
+        "mapping": mapping, "jobs": jobs, "job": chosen, "lines": page.rows, "page": page, "outcome": outcome,
+        "outcomes": CouplingLogEntry.Outcome.choices, "progress": job_progress(chosen)})
 
 
 # ---- Import from Business Central's integration -------------------------------------------------------------------

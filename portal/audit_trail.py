@@ -13,8 +13,9 @@ from auditlog.models import LogEntry
 from auditlog.registry import auditlog
 from django import forms
 from django.contrib.contenttypes.models import ContentType
-from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
+
+from base.keyset import keyset_page
 
 #: Entries per page.
 PAGE_SIZE = 50
@@ -96,14 +97,19 @@ def _row(entry: LogEntry) -> AuditRow:
 def audit_trail_context(query: dict[str, Any], page_number: str | None) -> dict[str, Any]:
     """The audit trail page's context for the GET parameters ``query`` and the requested page.
 
-    Returns ``form`` (bound :class:`AuditTrailFilter`, with its errors), ``page`` (a Paginator page of entries),
+    Returns ``form`` (bound :class:`AuditTrailFilter`, with its errors), ``page`` (a keyset page of entries,
+    :class:`base.keyset.KeysetPage`; ``page_number`` is no longer used, its cursor is in ``query``),
     ``rows`` (:class:`AuditRow` of that page) and ``query`` (the filters as a query string without ``page``).
-    Never raises for bad input: invalid filters are ignored and an out-of-range page gives the nearest page.
+    Never raises for bad input: invalid filters are ignored and a damaged page link gives the first page, with
+    ``page_error`` saying so.
     """
     form = AuditTrailFilter(query)
     form.is_valid()
     cleaned = getattr(form, "cleaned_data", {})
-    page: Page = Paginator(_entries(cleaned), PAGE_SIZE).get_page(page_number)
+    # Keyset pages (Newer / Older links carrying the last timestamp and id): no count of the log, no OFFSET.
+    page = keyset_page(_entries(cleaned), ("-timestamp", "-id"), query, size=PAGE_SIZE)
     filters = query.copy()
-    filters.pop("page", None)
-    return {"form": form, "page": page, "rows": [_row(entry) for entry in page], "query": filters.urlencode()}
+    for name in ("page", "after", "before"):
+        filters.pop(name, None)
+    return {"form": form, "page": page, "rows": [_row(entry) for entry in page], "query": filters.urlencode(),
+            "page_error": page.error}

@@ -215,6 +215,23 @@ SESSION_COOKIE_HTTPONLY = True
 # job queue does. A shorter pace suits tests and demos that should not wait for minute boundaries.
 JOB_QUEUE_DISPATCH_INTERVAL = envint("JOB_QUEUE_DISPATCH_INTERVAL", 0, minimum=0, maximum=3600)
 
+# Mail of the alert rules (syncjobs.alerts): Django's SMTP backend with these settings; EMAIL_BACKEND may name
+# another backend (e.g. django.core.mail.backends.console.EmailBackend for a demo). The password is read from the
+# environment only and never shown.
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both (STARTTLS on port 587, or TLS on 465).")
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10, minimum=1, maximum=300)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "integration-portal@localhost")
+# The portal's public address (https://portal.example.com), for links in alert e-mails and webhooks; blank: paths.
+PORTAL_BASE_URL = envstr("PORTAL_BASE_URL", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

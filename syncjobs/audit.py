@@ -19,6 +19,9 @@ JOB_QUEUE_ENTRY_AUDITED = ("connection", "table_mapping", "kind", "description",
 
 
 def register() -> None:
-    """Register ``JobQueueEntry`` with django-auditlog, ``JOB_QUEUE_ENTRY_AUDITED`` only; called once from
-    ``SyncjobsConfig.ready``."""
+    """Register ``JobQueueEntry`` with django-auditlog, ``JOB_QUEUE_ENTRY_AUDITED`` only, and ``AlertRule`` (its
+    webhook URL masked); called once from ``SyncjobsConfig.ready``."""
     auditlog.register(apps.get_model("syncjobs", "JobQueueEntry"), include_fields=list(JOB_QUEUE_ENTRY_AUDITED))
+    # Alert rules: every setting, the webhook URL (it may carry a token) masked to "(set)" as the connection's secrets.
+    auditlog.register(apps.get_model("syncjobs", "AlertRule"), exclude_fields=["created_at", "updated_at"],
+                      mask_fields=["webhook_url"], mask_callable="connections.audit.mask_secret")

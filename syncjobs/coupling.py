@@ -16,6 +16,10 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
+from connections.clients import business_central_client_for
+from connections.clients.errors import ClientError
+from mappings.catalogue import bc_table
+from mappings.matching import PAGE_SIZE as MATCH_PAGE_SIZE
 from mappings.matching import (
     MatchCriterion,
     MatchOutcome,
@@ -70,8 +74,31 @@ def match_based_coupling_start(*, mapping: IntegrationTableMapping, criteria: li
     return entry
 
 
-#: Coupling log lines written per database round trip.
-LOG_BATCH = 1000
+#: Coupling log lines written per database round trip, with ``processed`` and the counters: one page of BC records
+#: as :func:`mappings.matching.iter_match_outcomes` decides them, so the pages show progress per page.
+LOG_BATCH = MATCH_PAGE_SIZE
+
+
+def _set_counters(job: Any, counts: dict[str, int]) -> list[str]:
+    """Set the job's counters from the outcome counts; returns the fields set. Already coupled records have their
+    own counter (not skipped): the coupling exists, nothing is missing."""
+    job.coupled = counts.get(Outcome.COUPLED, 0)
+    job.already_coupled = counts.get(Outcome.ALREADY_COUPLED, 0)
+    job.skipped = sum(counts.get(k, 0) for k in (Outcome.NO_MATCH, Outcome.SEVERAL_MATCHES))
+    job.failed = counts.get(Outcome.FAILED, 0)
+    return ["coupled", "already_coupled", "skipped", "failed"]
+
+
+def _count_bc_records(mapping: IntegrationTableMapping) -> int | None:
+    """BC records the run will decide (the mapping's table filter applied), for progress; None when BC cannot count
+    them (the run then shows records handled only)."""
+    side = bc_table(mapping.table)
+    try:
+        return business_central_client_for(mapping.connection).count(
+            side.entity_set, filter=mapping.table_filter or None, api=side.api)
+    except ClientError as exc:
+        logger.info("Match-based coupling of %s: BC records not counted (%s)", mapping.name, exc)
+        return None
 
 
 def _record_outcomes(job: Any, outcomes: Iterable[MatchOutcome], start: int = 1) -> None:
@@ -87,17 +114,19 @@ def match_based_coupling_run(*, mapping: IntegrationTableMapping, job_queue_entr
 
     Writes a SynchronizationJob of type Coupling before the first remote call, a coupling log line per BC record
     (in batches of ``LOG_BATCH``, as the outcomes stream from :func:`mappings.matching.iter_match_outcomes`, so memory
-    does not grow with the number of records), and the coupled/failed/skipped counters with ``processed`` updated per
-    batch. Afterwards, when the mapping says so (Synch. After Match-Based Coupling, or Create New in Case of No Match
-    with unmatched records), synchronizes the mapping with the engine
-    (``syncjobs.engine.synchronize_mapping(full=True)``: coupled records are transferred and uncoupled ones created,
-    as BC's coupling job runner does). Returns the SynchronizationJob.
+    does not grow with the number of records), and the coupled/already coupled/skipped/failed counters with
+    ``processed`` updated per page of BC records (``total`` is counted first). Afterwards, when the mapping says so
+    (Synch. After Match-Based Coupling, or Create New in Case of No Match with unmatched records), synchronizes the
+    mapping with the engine (``syncjobs.engine.synchronize_mapping(full=True)``: coupled records are transferred and
+    uncoupled ones created, as BC's coupling job runner does). Returns the SynchronizationJob.
     """
 
     criteria = criteria if criteria is not None else criteria_from_mapping(mapping)
     job = SynchronizationJob.objects.create(table_mapping=mapping, job_queue_entry=job_queue_entry,
                                             type=SynchronizationJob.Type.COUPLING,
                                             direction=Direction.TO_INTEGRATION_TABLE)
+    job.total = _count_bc_records(mapping)
+    job.save(update_fields=["total"])
     counts: dict[str, int] = {}
     batch: list[MatchOutcome] = []
     written = 0
@@ -107,7 +136,8 @@ def match_based_coupling_run(*, mapping: IntegrationTableMapping, job_queue_entr
                 try:
                     coupling_create(connection=mapping.connection, bc_table=mapping.table, bc_id=outcome.bc_id,
                                     dataverse_table=mapping.coupling_dataverse_table,
-                                    dataverse_id=outcome.dataverse_id)
+                                    dataverse_id=outcome.dataverse_id, bc_name=outcome.bc_name or None,
+                                    dataverse_name=outcome.dataverse_name or None)
                 except CouplingConflict as exc:
                     outcome = MatchOutcome(outcome.bc_id, outcome.bc_name, Outcome.ALREADY_COUPLED,
                                            outcome.dataverse_id, outcome.dataverse_name, exc.messages[0])
@@ -118,7 +148,7 @@ def match_based_coupling_run(*, mapping: IntegrationTableMapping, job_queue_entr
                 written += len(batch)
                 batch = []
                 job.processed = written
-                job.save(update_fields=["processed"])
+                job.save(update_fields=["processed", *_set_counters(job, counts)])
     except ValidationError as exc:
         job.message = " ".join(exc.messages)
         job.finished_at = timezone.now()
@@ -127,11 +157,10 @@ def match_based_coupling_run(*, mapping: IntegrationTableMapping, job_queue_entr
     _record_outcomes(job, batch, start=written + 1)
     written += len(batch)
     job.total = job.processed = written
-    job.coupled = counts.get(Outcome.COUPLED, 0)
-    job.skipped = sum(counts.get(k, 0) for k in (Outcome.ALREADY_COUPLED, Outcome.NO_MATCH, Outcome.SEVERAL_MATCHES))
+    fields = _set_counters(job, counts)
     job.finished_at = timezone.now()
     job.message = _summary(counts)
-    job.save(update_fields=["total", "coupled", "skipped", "processed", "finished_at", "message"])
+    job.save(update_fields=["total", *fields, "processed", "finished_at", "message"])
     unmatched = counts.get(Outcome.NO_MATCH, 0)
     if (mapping.synch_after_bulk_coupling and job.coupled) or (mapping.create_new_in_case_of_no_match and unmatched):
         _synchronize_after(mapping, job)

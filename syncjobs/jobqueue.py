@@ -24,7 +24,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from mappings.models import IntegrationTableMapping
-from syncjobs.models import JobQueueEntry, JobQueueLogEntry
+from syncjobs.models import FullSyncReviewLine, JobQueueEntry, JobQueueLogEntry
 
 logger = logging.getLogger(__name__)
 
@@ -66,13 +66,32 @@ class RunOutcome:
         return self.changed == 0 and self.failed == 0
 
 
+def mappings_waiting_for_full_sync() -> QuerySet[FullSyncReviewLine]:
+    """The mapping ids (a ``values("table_mapping")`` queryset) whose full synchronization review line has not started
+    yet while the review of their connection runs (a line Ready or In Process): lines not removed from the run and
+    not recommending No Records To Synchronize Now (BC: table 5373 CRM Full Synch. Review Line)."""
+    Status = JobQueueEntry.Status
+    running = FullSyncReviewLine.objects.filter(job_queue_entry_status__in=[Status.READY, Status.IN_PROCESS])
+    return (FullSyncReviewLine.objects.filter(job_queue_entry_status="", excluded=False,
+                                              connection__in=running.values("connection"))
+            .exclude(recommendation=FullSyncReviewLine.Recommendation.NO_RECORDS_FOUND)
+            .values("table_mapping"))
+
+
 def due_entries(*, now: datetime | None = None) -> QuerySet[JobQueueEntry]:
     """Entries of enabled connections that are Ready or On Hold with Inactivity Timeout and whose earliest start
-    (UTC) has passed or is unset (BC: codeunit 448 Job Queue Dispatcher runs entries in those statuses)."""
+    (UTC) has passed or is unset (BC: codeunit 448 Job Queue Dispatcher runs entries in those statuses).
+
+    A running full synchronization goes first: the recurring entries of the mappings whose review line waits for its
+    turn (:func:`mappings_waiting_for_full_sync`) are not due until that line starts (it then holds them, BC:
+    SetOriginalJobQueueEntryOnHold) or the review stops running. Otherwise a recurring run taken on the first
+    dispatcher tick would make the line wait behind it, and would run against couplings the full synchronization has
+    not made yet."""
     now = now or timezone.now()
     return (
         JobQueueEntry.objects.filter(status__in=DUE_STATUSES, connection__is_enabled=True)
         .filter(Q(earliest_start_date_time__isnull=True) | Q(earliest_start_date_time__lte=now))
+        .exclude(recurring_job=True, table_mapping__in=mappings_waiting_for_full_sync())
         .order_by("earliest_start_date_time", "table_mapping__priority", "description")
     )
 
@@ -123,8 +142,10 @@ def claim_entry(
 
 def _enqueue(*, job_id: str, task: str, args: tuple[Any, ...]) -> None:
     """Enqueue the RQ task at dotted path ``task`` with ``args`` as ``job_id`` when the current transaction commits
-    (django-rq's default commit mode, "on_db_commit", defers the enqueue until the claim's transaction commits)."""
-    django_rq.get_queue(SYNC_QUEUE).enqueue_call(task, args=args, job_id=job_id)
+    (django-rq's default commit mode, "on_db_commit", defers the enqueue until the claim's transaction commits). A
+    full synchronization line goes to the front of the queue, ahead of recurring runs already waiting there."""
+    django_rq.get_queue(SYNC_QUEUE).enqueue_call(task, args=args, job_id=job_id,
+                                                 at_front=task == FULL_SYNC_LINE_TASK)
 
 
 def job_queue_entry_begin_run(*, entry: JobQueueEntry, rq_job_id: str = "", worker_name: str = "") -> JobQueueLogEntry:

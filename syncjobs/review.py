@@ -35,6 +35,7 @@ from mappings.catalogue import bc_table, dataverse_table
 from mappings.models import Direction, IntegrationFieldMapping, IntegrationTableMapping
 from syncjobs.jobqueue import FULL_SYNC_LINE_TASK, claim_entry
 from syncjobs.models import FullSyncReviewLine, JobQueueEntry, SynchronizationJob
+from syncjobs.progress import job_progress
 
 logger = logging.getLogger(__name__)
 
@@ -360,7 +361,7 @@ def _job_status(job: SynchronizationJob | None) -> str:
     return JobStatus.ERROR if job.failed else JobStatus.SUCCESS
 
 
-COUNTERS = ("inserted", "modified", "deleted", "unchanged", "skipped", "failed", "coupled")
+COUNTERS = ("inserted", "modified", "deleted", "unchanged", "skipped", "failed", "coupled", "already_coupled")
 
 
 def latest_jobs(entry_ids: list[Any]) -> dict[tuple[Any, str], SynchronizationJob]:
@@ -380,7 +381,8 @@ def jobs_of_entries(
     if not entry_ids:
         return latest, totals
     now = now or timezone.now()
-    for job in SynchronizationJob.objects.filter(job_queue_entry_id__in=entry_ids).order_by("started_at"):
+    jobs = SynchronizationJob.objects.filter(job_queue_entry_id__in=entry_ids).select_related("table_mapping")
+    for job in jobs.order_by("started_at"):
         latest[(job.job_queue_entry_id, job.direction)] = job
         total = totals.setdefault(job.job_queue_entry_id, dict.fromkeys((*COUNTERS, "seconds"), 0))
         for counter in COUNTERS:
@@ -497,43 +499,20 @@ def full_sync_review_remove(*, line: FullSyncReviewLine) -> FullSyncReviewLine:
 
 
 def _job_summary(job: SynchronizationJob | None, now: datetime) -> dict[str, Any] | None:
-    if job is None:
-        return None
-    end = job.finished_at or now
-    seconds = max((end - job.started_at).total_seconds(), 0.0)
-    rate = job.processed / seconds if seconds > 0 else None
-    remaining = None
-    if job.finished_at is None and rate and job.total is not None:
-        remaining = max(job.total - job.processed, 0) / rate
-    return {
-        "id": str(job.pk),
-        "status": _job_status(job),
-        "total": job.total,
-        "processed": job.processed,
-        "inserted": job.inserted,
-        "modified": job.modified,
-        "deleted": job.deleted,
-        "unchanged": job.unchanged,
-        "skipped": job.skipped,
-        "failed": job.failed,
-        "coupled": job.coupled,
-        "seconds": round(seconds, 1),
-        "rate": round(rate, 1) if rate is not None else None,
-        "remaining_seconds": round(remaining) if remaining is not None else None,
-        "message": job.message,
-    }
+    return job_progress(job, now)
 
 
 def full_sync_review_status(*, connection: ConnectionSetup) -> dict[str, Any]:
     """The review's live status as JSON-ready data (a fixed number of queries): per line its recommendation, job
-    queue entry status, waiting message, To and From job progress (records processed of the total counted at the
-    start, rate in records/second, seconds remaining), ``totals`` (counters and seconds summed over all the line's
+    queue entry status, waiting message, To and From job progress (:func:`syncjobs.progress.job_progress`: state in
+    words, records processed of the total counted at the start, rate in records/second, time remaining, the reason
+    when nothing was written), ``totals`` (counters and seconds summed over all the line's
     synchronization jobs), the whole run's progress, and ``settled`` (:func:`review_settled`, from the same read of
     the lines)."""
     now = timezone.now()
     lines = list(
         FullSyncReviewLine.objects.filter(connection=connection).select_related(
-            "table_mapping", "job_queue_entry", "to_int_table_job", "from_int_table_job"
+            "table_mapping", "job_queue_entry", "to_int_table_job__table_mapping", "from_int_table_job__table_mapping"
         )
     )
     jobs, totals = jobs_of_entries([line.job_queue_entry_id for line in lines if line.job_queue_entry_id], now=now)

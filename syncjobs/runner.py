@@ -15,11 +15,14 @@ from rq import get_current_job
 
 from mappings.catalogue import bc_table, dataverse_table
 from mappings.matching import MatchCriterion, criteria_from_mapping, eligible_field_mappings
+from syncjobs.alerts import alerts_after_run
+from syncjobs.archived_orders import archived_sales_orders_run
 from syncjobs.coupling import match_based_coupling_run
 from syncjobs.engine import synchronize_mapping
 from syncjobs.item_availability import item_availability_run
 from syncjobs.jobqueue import RunLease, RunOutcome, job_queue_entry_begin_run, job_queue_entry_finish_run
 from syncjobs.models import FullSyncReviewLine, JobQueueEntry
+from syncjobs.order_notes import sales_order_notes_run
 from syncjobs.review import full_sync_review_on_entry_changed
 from syncjobs.statistics import customer_statistics_run
 from syncjobs.unit_groups import unit_group_mapping_update
@@ -40,13 +43,17 @@ def execute_job_queue_entry(entry: JobQueueEntry) -> RunOutcome:
     - Update unit group mapping entries: ``syncjobs.unit_groups.unit_group_mapping_update`` (BC creates the missing
       unit groups, the unit group mappings are reset; changed = unit groups created).
     - Customer statistics entries: ``syncjobs.statistics.customer_statistics_run`` (changed = statistics rows
-      inserted + modified; BC: codeunit 5350 "CRM Statistics Job").
+      inserted + modified and invoices whose payment status changed; BC: codeunit 5350 "CRM Statistics Job").
     - Item availability entries: ``syncjobs.item_availability.item_availability_run`` (changed = products whose
       quantity on hand was updated; BC: codeunit 5356 "CRM Item Availability Job").
-    - Other special jobs (sales order status/notes, archived sales orders, automatic order creation/quote
-      processing) have no handler yet; the default configuration does not create them, and a run of such an entry
-      finds nothing to do and is idle (BC: idle special jobs stay On Hold with Inactivity Timeout, table 472 Job
-      Queue Entry).
+    - Archived sales orders entries: ``syncjobs.archived_orders.archived_sales_orders_run`` (changed = couplings
+      marked archived + Dataverse orders updated from their archive; BC: codeunit 5366 "CRM Archived Sales Orders
+      Job").
+    - Sales order notes entries: ``syncjobs.order_notes.sales_order_notes_run`` (changed = notes created on either
+      side; BC: codeunit "CRM Notes Synch Job").
+    - Other special jobs (sales order status, automatic order creation, quote processing) have no handler yet;
+      the default configuration does not create them, and a run of such an entry finds nothing to do and is idle
+      (BC: idle special jobs stay On Hold with Inactivity Timeout, table 472 Job Queue Entry).
     Changed = inserted + modified + deleted + coupled; failed = failed records (BC: table 5338 Integration Synch.
     Job, HaveJobsBeenIdle).
     """
@@ -89,10 +96,16 @@ def execute_job_queue_entry(entry: JobQueueEntry) -> RunOutcome:
         return RunOutcome(changed=unit_group_mapping_update(entry=entry))
     if entry.kind == Kind.CUSTOMER_STATISTICS:
         statistics = customer_statistics_run(entry=entry)
-        return RunOutcome(changed=statistics.inserted + statistics.modified, failed=statistics.failed)
+        return RunOutcome(changed=statistics.changed, failed=statistics.failures)
     if entry.kind == Kind.ITEM_AVAILABILITY:
         availability = item_availability_run(entry=entry)
         return RunOutcome(changed=availability.modified, failed=availability.failed)
+    if entry.kind == Kind.SALES_ORDER_NOTES:
+        notes = sales_order_notes_run(entry=entry)
+        return RunOutcome(changed=notes.to_dataverse + notes.to_business_central, failed=notes.failed)
+    if entry.kind == Kind.ARCHIVED_SALES_ORDERS:
+        archived = archived_sales_orders_run(entry=entry)
+        return RunOutcome(changed=archived.archived + archived.modified, failed=archived.failed)
     return RunOutcome()
 
 
@@ -158,6 +171,7 @@ def run_claimed_entry(entry_id: str) -> JobQueueEntry | None:
     finally:
         lease.stop()
     full_sync_review_on_entry_changed(entry=entry)
+    entry = alerts_after_run(entry=entry)
     return entry
 
 

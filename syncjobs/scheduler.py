@@ -31,6 +31,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.worker import Worker
 
+from syncjobs.alerts import alerts_check_stale
 from syncjobs.engine import ChangeProbe, clients_for
 from syncjobs.jobqueue import (
     CLAIM_GRACE_SECONDS,
@@ -40,7 +41,7 @@ from syncjobs.jobqueue import (
     job_queue_entry_finish_run,
     job_queue_entry_requeue,
 )
-from syncjobs.models import JobQueueEntry, JobQueueLogEntry
+from syncjobs.models import FullSyncReviewLine, JobQueueEntry, JobQueueLogEntry
 from syncjobs.review import full_sync_review_on_entry_changed
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,9 @@ def dispatch_due_entries(*, now: datetime | None = None) -> int:
     Returns how many entries were enqueued. Remote failures of the wake-up probe are logged, never raised.
     """
     recover_abandoned_entries(now=now)
+    reconcile_review_lines()
     wake_entries_on_hold(now=now)
+    alerts_check_stale(now=now)
     enqueued = 0
     for entry in due_entries(now=now).select_related("table_mapping"):
         if claim_entry(entry, now=now):
@@ -194,6 +197,23 @@ def recover_abandoned_entries(*, now: datetime | None = None) -> list[JobQueueEn
 
         full_sync_review_on_entry_changed(entry=entry)
     return recovered
+
+
+def reconcile_review_lines() -> list[FullSyncReviewLine]:
+    """Complete the review lines whose job queue entry ended (Finished or Error) while the line still shows another
+    status: the run's process died after recording the entry's end and before mirroring it onto the line, and the
+    review would otherwise wait for that line for ever. Mirrors the entry onto the line, restores the mapping's
+    recurring entries and starts the next wave (:func:`syncjobs.review.full_sync_review_on_entry_changed`, which is
+    idempotent). Returns the lines it completed."""
+    Status = JobQueueEntry.Status
+    ended = (Status.FINISHED, Status.ERROR)
+    stale = list(FullSyncReviewLine.objects.filter(job_queue_entry__status__in=ended)
+                 .exclude(job_queue_entry_status__in=ended).select_related("job_queue_entry"))
+    for line in stale:
+        logger.warning("full synchronization review line %s: its job queue entry ended as %s but the line showed "
+                       "'%s'; completed it", line.name, line.job_queue_entry.status, line.job_queue_entry_status)
+        full_sync_review_on_entry_changed(entry=line.job_queue_entry)
+    return stale
 
 
 def mapping_has_changes(mapping: Any, *, probes: dict[Any, Any] | None = None) -> bool:

@@ -2,11 +2,11 @@
 ``bcp_accountstatistics`` of the integration solution and linked from the account (``bcp_accountstatisticsid``)
 (BC: codeunit 5350 "CRM Statistics Job", table 5367 "CRM Account Statistics").
 
-Sources read, page by page (Microsoft Learn "customerFinancialDetail resource type", "customer resource type"):
-``customerFinancialDetails`` (``balance`` = Balance (LCY), ``totalSalesExcludingTax`` = Sales (LCY),
-``overdueAmount`` = overdue balance) and ``customers`` (``creditLimit`` = Credit Limit (LCY)). BC's Outstanding
-Orders, Shipped Not Invoiced, Outstanding Invoices, Total and Invoiced Prepayments have no standard API field, so
-those columns are not written (left empty rather than shown with a made-up value).
+Source: the companion extension's page "BCP Customer Statistics" (``customerStatistics`` on the custom API
+``bcportal/integration/v1.0``; ``bc-extension/src/CustomerStatistics.Page.al``): per customer, the FlowFields of BC
+table 18 Customer (Balance, Outstanding Orders, Shipped Not Invoiced, Outstanding Invoices, Sales, Credit Limit, all
+LCY) and its procedures CalcOverdueBalance, GetInvoicedPrepmtAmountLCY and GetTotalAmountLCY, exactly what BC's job
+reads. API v2.0's ``customerFinancialDetails`` serves only three of them.
 
 Which customers: the first run of the entry uploads every non-skipped coupled customer (BC: "Statistics Uploaded"
 false on the coupling); later runs write only the customers whose statistics differ from the row Dataverse holds.
@@ -18,40 +18,69 @@ watermark: API v2.0 exposes no modification time for customer statistics, and co
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from django.utils import timezone
 
+from connections.bc_requirements import CUSTOMER_STATISTICS_ENDPOINT
+from connections.clients.errors import NotFoundError
+from connections.solution import (
+    ACCOUNT_STATISTICS_ID,
+    ACCOUNT_STATISTICS_LOOKUP,
+    ACCOUNT_STATISTICS_NAV,
+    ACCOUNT_STATISTICS_SET,
+    ACCOUNT_STATISTICS_TABLE,
+)
 from mappings.models import Coupling
 from syncjobs.engine import clients_for
 from syncjobs.engine.writers import DataverseWriter, Write
+from syncjobs.invoice_status import InvoiceStatusResult, invoice_payment_status_run
 from syncjobs.models import JobQueueEntry
 
-STATISTICS_TABLE = "bcp_accountstatistics"
-STATISTICS_SET = "bcp_accountstatisticses"
-STATISTICS_ID = "bcp_accountstatisticsid"
-#: Single-valued navigation property of account -> bcp_accountstatistics (solution relationship
-#: bcp_accountstatistics_account).
-ACCOUNT_LOOKUP_NAV = "bcp_AccountStatisticsId"
 WATERMARK = "statistics_synch_time"
 BATCH_SIZE = 100
 #: Namespace of the statistics row ids: one row per account, the same id on every retry (a repeated upsert never
 #: duplicates a row).
 _ID_NAMESPACE = uuid.UUID("5b0e2f0e-3c55-4b0d-9a55-0d5350536d31")
-#: Money columns written -> the BC statistic they carry (all LCY).
-MONEY_COLUMNS = ("bcp_balancelcy", "bcp_overdueamountslcy", "bcp_totalsaleslcy", "bcp_creditlimitlcy")
+#: Money column of ``bcp_accountstatistics`` -> the field of ``customerStatistics`` it carries (all LCY; BC: table 5367
+#: "CRM Account Statistics" and codeunit 5350 "CRM Statistics Job").
+MONEY_FIELDS = {
+    "bcp_balancelcy": "balanceLCY", "bcp_outstandingorderslcy": "outstandingOrdersLCY",
+    "bcp_shippednotinvoicedlcy": "shippedNotInvoicedLCY", "bcp_outstandinginvoiceslcy": "outstandingInvoicesLCY",
+    "bcp_totallcy": "totalAmountLCY", "bcp_creditlimitlcy": "creditLimitLCY",
+    "bcp_overdueamountslcy": "overdueAmountLCY", "bcp_totalsaleslcy": "salesLCY",
+    "bcp_invoicedprepaymentamountlcy": "invoicedPrepaymentAmountLCY",
+}
+MONEY_COLUMNS = tuple(MONEY_FIELDS)
+#: The extension's entity set of customer statistics and the fields read from it (the ones Test Connection probes).
+STATISTICS_SOURCE = CUSTOMER_STATISTICS_ENDPOINT.entity_set
+SOURCE_FIELDS = list(CUSTOMER_STATISTICS_ENDPOINT.properties)
 
 
 @dataclass
 class StatisticsRunResult:
-    """Counters of one run: rows inserted (first upload), modified, unchanged, failed."""
+    """Counters of one run: statistics rows inserted (first upload), modified, unchanged, failed, deleted (rows of
+    uncoupled accounts); ``invoices``: the counters of the invoice payment status pass
+    (:mod:`syncjobs.invoice_status`)."""
 
     inserted: int = 0
     modified: int = 0
     unchanged: int = 0
     failed: int = 0
+    deleted: int = 0
+    invoices: InvoiceStatusResult = field(default_factory=InvoiceStatusResult)
+
+    @property
+    def changed(self) -> int:
+        """Rows written by both passes: statistics rows inserted, modified or deleted, invoices whose state changed."""
+        return self.inserted + self.modified + self.deleted + self.invoices.modified
+
+    @property
+    def failures(self) -> int:
+        """Rows that failed in both passes."""
+        return self.failed + self.invoices.failed
 
 
 def statistics_row_id(account_id: uuid.UUID | str) -> uuid.UUID:
@@ -70,14 +99,12 @@ def _lcy_currency_id(bc: Any, dv: Any) -> str | None:
     return (row or {}).get("transactioncurrencyid")
 
 
-def _statistics_body(customer: dict[str, Any], details: dict[str, Any], currency_id: str | None) -> dict[str, Any]:
+def _statistics_body(statistics: dict[str, Any], currency_id: str | None) -> dict[str, Any]:
+    """The ``bcp_accountstatistics`` row of one ``customerStatistics`` record."""
     body: dict[str, Any] = {
-        "bcp_name": customer.get("displayName") or customer.get("number"),
-        "bcp_customerno": customer.get("number"),
-        "bcp_balancelcy": round(float(details.get("balance") or 0), 2),
-        "bcp_overdueamountslcy": round(float(details.get("overdueAmount") or 0), 2),
-        "bcp_totalsaleslcy": round(float(details.get("totalSalesExcludingTax") or 0), 2),
-        "bcp_creditlimitlcy": round(float(customer.get("creditLimit") or 0), 2),
+        "bcp_name": statistics.get("displayName") or statistics.get("number"),
+        "bcp_customerno": statistics.get("number"),
+        **{column: round(float(statistics.get(field) or 0), 2) for column, field in MONEY_FIELDS.items()},
         # BC writes WORKDATE; the portal's work date is today (UTC).
         "bcp_overdueamountsasof": date.today().isoformat(),
     }
@@ -98,40 +125,56 @@ def _differs(body: dict[str, Any], stored: dict[str, Any] | None) -> bool:
     return str(stored.get("bcp_overdueamountsasof") or "")[:10] != body["bcp_overdueamountsasof"]
 
 
+def _uncoupled_statistics_delete(connection: Any, dv: Any, linked: dict[str, str]) -> int:
+    """Delete the statistics rows of accounts no longer coupled to a customer (``linked``: account id -> its row id),
+    which an uncoupling could not delete because Dataverse did not answer then (BC: uncoupling a customer deletes its
+    account statistics row); removes them from ``linked`` and returns how many were deleted."""
+    coupled = {str(account_id).lower() for account_id in Coupling.objects.filter(
+        connection=connection, bc_table="Customer", dataverse_table="account").values_list("dataverse_id", flat=True)}
+    deleted = 0
+    for account_id in [a for a in linked if a.lower() not in coupled]:
+        try:
+            dv.delete(ACCOUNT_STATISTICS_SET, linked.pop(account_id))
+        except NotFoundError:
+            continue
+        deleted += 1
+    return deleted
+
+
 def customer_statistics_run(*, entry: JobQueueEntry) -> StatisticsRunResult:
-    """Run one "Customer Statistics" job queue entry (BC: codeunit 5350 "CRM Statistics Job", account statistics
-    pass): upsert the ``bcp_accountstatistics`` row of each coupled customer whose statistics are new or changed,
-    with UpsertMultiple in batches of 100, then link the accounts that do not point to their row yet with
-    UpdateMultiple. A row that fails is counted failed and its coupling stays "not uploaded", so the next run
-    retries it. Raises SynchronizationNotPossible (connection disabled or incomplete) or a ClientError when a read
-    fails (the job queue retries the entry)."""
+    """Run one "Customer Statistics" job queue entry (BC: codeunit 5350 "CRM Statistics Job"): the invoice payment
+    status pass (:func:`syncjobs.invoice_status.invoice_payment_status_run`), the deletion of statistics rows of
+    accounts no longer coupled, then the account statistics pass: upsert the ``bcp_accountstatistics`` row of each
+    coupled customer whose statistics are new or changed, with UpsertMultiple in batches of 100, then link the
+    accounts that do not point to their row yet with UpdateMultiple. A row that fails is counted failed and its
+    coupling stays "not uploaded", so the next run retries it. Raises SynchronizationNotPossible (connection
+    disabled or incomplete) or a ClientError when a read fails (the job queue retries the entry)."""
     started = timezone.now()
     connection = entry.connection
     bc, dv = clients_for(connection)
     couplings = {str(c.bc_id): c for c in Coupling.objects.filter(
         connection=connection, bc_table="Customer", dataverse_table="account", skipped=False, is_pending=False)}
-    result = StatisticsRunResult()
+    result = StatisticsRunResult(invoices=invoice_payment_status_run(connection=connection, bc=bc, dv=dv))
+    linked = {row["accountid"]: row[ACCOUNT_STATISTICS_LOOKUP] for row in dv.iter_rows(
+        "accounts", select=["accountid", ACCOUNT_STATISTICS_LOOKUP], filter=f"{ACCOUNT_STATISTICS_LOOKUP} ne null")}
+    result.deleted = _uncoupled_statistics_delete(connection, dv, linked)
     if not couplings:
         entry.parameters = {**entry.parameters, WATERMARK: started.isoformat()}
         entry.save(update_fields=["parameters"])
         return result
     currency_id = _lcy_currency_id(bc, dv)
-    details = {row["id"]: row for row in bc.iter_rows("customerFinancialDetails")}
-    linked = {row["accountid"]: row["_bcp_accountstatisticsid_value"] for row in dv.iter_rows(
-        "accounts", select=["accountid", "_bcp_accountstatisticsid_value"],
-        filter="_bcp_accountstatisticsid_value ne null")}
-    stored = {row[STATISTICS_ID]: row for row in dv.iter_rows(STATISTICS_SET, select=[
-        STATISTICS_ID, "bcp_name", "bcp_customerno", "bcp_overdueamountsasof", *MONEY_COLUMNS])}
+    stored = {row[ACCOUNT_STATISTICS_ID]: row for row in dv.iter_rows(ACCOUNT_STATISTICS_SET, select=[
+        ACCOUNT_STATISTICS_ID, "bcp_name", "bcp_customerno", "bcp_overdueamountsasof", *MONEY_COLUMNS])}
 
     writes: list[tuple[Coupling, Write]] = []
     links: list[tuple[Coupling, Write]] = []
-    for customer in bc.iter_rows("customers", select=["id", "number", "displayName", "creditLimit"]):
+    for customer in bc.iter_rows(STATISTICS_SOURCE, select=SOURCE_FIELDS, api=CUSTOMER_STATISTICS_ENDPOINT.api):
         coupling = couplings.get(str(customer["id"]))
         if coupling is None:
             continue
         account_id = str(coupling.dataverse_id)
         row_id = linked.get(account_id) or str(statistics_row_id(account_id))
-        body = _statistics_body(customer, details.get(customer["id"], {}), currency_id)
+        body = _statistics_body(customer, currency_id)
         label = f"the statistics of customer {customer.get('number')}"
         if not coupling.statistics_uploaded or _differs(body, stored.get(row_id)):
             writes.append((coupling, Write("insert", uuid.UUID(row_id), body, label)))
@@ -139,10 +182,10 @@ def customer_statistics_run(*, entry: JobQueueEntry) -> StatisticsRunResult:
             result.unchanged += 1
         if linked.get(account_id) != row_id:
             links.append((coupling, Write("update", coupling.dataverse_id, {
-                f"{ACCOUNT_LOOKUP_NAV}@odata.bind": f"/{STATISTICS_SET}({row_id})"}, label)))
+                f"{ACCOUNT_STATISTICS_NAV}@odata.bind": f"/{ACCOUNT_STATISTICS_SET}({row_id})"}, label)))
 
-    rows = DataverseWriter(dv, logical_name=STATISTICS_TABLE, entity_set=STATISTICS_SET, primary_id=STATISTICS_ID,
-                           batch_size=BATCH_SIZE)
+    rows = DataverseWriter(dv, logical_name=ACCOUNT_STATISTICS_TABLE, entity_set=ACCOUNT_STATISTICS_SET,
+                           primary_id=ACCOUNT_STATISTICS_ID, batch_size=BATCH_SIZE)
     failed_couplings: set[int] = set()
     for (coupling, write), failure in zip(writes, rows.write([w for _, w in writes]), strict=True):
         if failure is not None:

@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from base.keyset import keyset_page
 from base.permissions import Role, is_integration_administrator, role_required
 from connections.clients.errors import ClientError
 from connections.models import ConnectionSetup
@@ -45,13 +46,21 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
+#: Runs of a job queue entry per page, and its newest synchronization jobs shown.
+RUNS_PER_PAGE = 50
+
+
 @require_GET
 def jobqueueentry_log(request: HttpRequest, entry_id: Any) -> HttpResponse:
     """The runs of one job queue entry (BC: Job Queue Log Entries), newest first, with their synchronization jobs."""
     entry = get_object_or_404(JobQueueEntry.objects.select_related("table_mapping"), pk=entry_id)
-    log_entries = entry.log_entries.all()[:200]
-    jobs = entry.synchronization_jobs.select_related("table_mapping").order_by("-started_at")[:200]
-    context = {"entry": entry, "log_entries": log_entries, "jobs": jobs}
+    # Runs in keyset pages (Newer / Older) over the (entry, started_at) index; the newest synchronization jobs of
+    # the entry beside them (the synchronization job log lists them all).
+    log_entries = keyset_page(entry.log_entries.all(), ("-started_at", "-id"), request.GET, size=RUNS_PER_PAGE)
+    if log_entries.error:
+        messages.warning(request, log_entries.error)
+    jobs = entry.synchronization_jobs.select_related("table_mapping").order_by("-started_at", "-id")[:RUNS_PER_PAGE]
+    context = {"entry": entry, "log_entries": log_entries, "page": log_entries, "jobs": jobs}
     return render(request, "syncjobs/jobqueueentry_log.html", context)
 
 
@@ -125,7 +134,7 @@ def fullsyncreview_index(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def fullsyncreview_detail(request: HttpRequest, connection_id: Any) -> HttpResponse:
-    """The review page; the table is filled and refreshed from fullsyncreview-status by static/syncjobs/review.js."""
+    """The review page; the table is refreshed from fullsyncreview-status by static/syncjobs/progress.js."""
     connection = _connection(connection_id)
     status = review.full_sync_review_status(connection=connection)
     return render(

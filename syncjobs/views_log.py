@@ -13,8 +13,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,12 +21,17 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from base.keyset import bounded_count, keyset_page
 from base.permissions import Role, is_integration_administrator, role_required
+from connections.clients.errors import ClientError
 from connections.models import ConnectionSetup
+from connections.users import UserNotMapped, user_mapping_require
 from mappings.models import Coupling, Direction, IntegrationTableMapping
 from syncjobs.engine import records
 from syncjobs.models import SynchronizationError, SynchronizationJob
+from syncjobs.progress import job_progress
 from syncjobs.services import full_sync_review_reset_impact
+from syncjobs.skipped_records import RECORD_PLACEHOLDER, skipped_record_groups, skipped_records_annotated
 
 #: BC web client page ids of the tables the integration synchronizes (for links into the BC web client).
 BC_PAGES = {
@@ -123,10 +127,20 @@ def filtered_jobs(form: LogFilterForm) -> QuerySet[SynchronizationJob]:
     return jobs
 
 
+#: The synchronization job log: newest first, keyset pages over the (started_at, id) index.
+JOB_LOG_ORDER = ("-started_at", "-id")
+JOBS_PER_PAGE = 50
+
+
 def synchronizationjob_list(request: HttpRequest) -> HttpResponse:
-    """The synchronization job log: one row per pass with counters, duration and records per second."""
+    """The synchronization job log: one row per pass with counters, duration and records per second, in keyset
+    pages of :data:`JOBS_PER_PAGE` (Newer / Older links; no count of the log)."""
     form = LogFilterForm(request.GET or None)
-    page = Paginator(filtered_jobs(form), 50).get_page(request.GET.get("page"))
+    page = keyset_page(filtered_jobs(form), JOB_LOG_ORDER, request.GET, size=JOBS_PER_PAGE)
+    if page.error:
+        messages.warning(request, page.error)
+    for job in page:
+        job.progress = job_progress(job)  # state in words, rate of records handled, why nothing was written
     mapping_names = (IntegrationTableMapping.objects.order_by("name").values_list("name", flat=True).distinct())
     query = request.GET.copy()
     query.pop("page", None)
@@ -149,7 +163,7 @@ def synchronizationjob_detail(request: HttpRequest, job_id: str) -> HttpResponse
                                      False),
         })
     return render(request, "syncjobs/synchronizationjob_detail.html",
-                  {"job": job, "errors": errors, "error_count": job.errors.count()})
+                  {"job": job, "errors": errors, "error_count": job.errors.count(), "progress": job_progress(job)})
 
 
 @require_POST
@@ -167,22 +181,54 @@ def synchronizationjob_delete_old(request: HttpRequest) -> HttpResponse:
     return redirect("syncjobs:synchronizationjob-list")
 
 
-def _skipped_queryset() -> QuerySet[Coupling]:
-    latest = SynchronizationError.objects.filter(coupling=OuterRef("pk")).order_by("-created_at", "-id")
-    return records.skipped_records().annotate(
-        error_message=Subquery(latest.values("message")[:1]),
-        error_fix=Subquery(latest.values("fix")[:1]),
-        error_source_name=Subquery(latest.values("source_name")[:1]),
-        error_conflict=Subquery(latest.values("conflict")[:1]),
-        error_direction=Subquery(latest.values("direction")[:1]),
-        failed_on=Subquery(latest.values("created_at")[:1]),
-    )
+class SkippedRecordFilterForm(forms.Form):
+    """Filters of the Coupled Data Synchronization Errors page: mapping, error text, records or groups by error."""
+
+    VIEWS = [("records", "Records"), ("groups", "Group by error")]
+    mapping = forms.ModelChoiceField(
+        queryset=IntegrationTableMapping.objects.select_related("connection").order_by("connection__name", "priority",
+                                                                                       "name"),
+        required=False, empty_label="Any mapping", label="Mapping")
+    error = forms.CharField(required=False, max_length=200, label="Error contains")
+    view = forms.ChoiceField(required=False, choices=VIEWS, label="Show")
+
+    def scope(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`syncjobs.skipped_records.skipped_records_annotated` (none when invalid)."""
+        if not self.is_valid():
+            return {}
+        return {"mapping": self.cleaned_data["mapping"], "error": self.cleaned_data["error"] or ""}
+
+
+#: Records listed by name on a confirmation page (the count covers them all).
+CONFIRM_LISTED = 100
+
+
+#: Coupled data synchronization errors: skipped first, then by BC table (keyset pages over the partial indexes of
+#: skipped or failed couplings). The count above the list stops at SKIPPED_COUNT_LIMIT ("more than N").
+SKIPPED_ORDER = ("-skipped", "bc_table", "id")
+SKIPPED_PER_PAGE = 50
+SKIPPED_COUNT_LIMIT = 1000
 
 
 def skippedrecord_list(request: HttpRequest) -> HttpResponse:
     """Coupled Data Synchronization Errors: skipped records and records whose last run failed (BC: page "CRM Skipped
-    Records")."""
-    page = Paginator(_skipped_queryset(), 100).get_page(request.GET.get("page"))
+    Records"), filtered by mapping and error text, as records or grouped by error."""
+    form = SkippedRecordFilterForm(request.GET or None)
+    couplings = skipped_records_annotated(**form.scope())
+    query = request.GET.copy()
+    query.pop("page", None)
+    if form.is_valid() and form.cleaned_data["view"] == "groups":
+        return render(request, "syncjobs/skippedrecord_groups.html", {
+            "form": form, "groups": skipped_record_groups(couplings), "placeholder": RECORD_PLACEHOLDER,
+            "can_change": is_integration_administrator(request.user),
+            "mapping": form.cleaned_data["mapping"], "error": form.cleaned_data["error"] or ""})
+    # The connection is fetched separately (one query for the page): a join lets PostgreSQL sort the skipped
+    # records by connection instead of reading the partial index in the page's order.
+    page = keyset_page(couplings.select_related(None).prefetch_related("connection"), SKIPPED_ORDER, request.GET,
+                       size=SKIPPED_PER_PAGE)
+    if page.error:
+        messages.warning(request, page.error)
+    count, more = bounded_count(couplings, SKIPPED_COUNT_LIMIT)
     rows = []
     for coupling in page:
         rows.append({
@@ -195,7 +241,20 @@ def skippedrecord_list(request: HttpRequest) -> HttpResponse:
     return render(request, "syncjobs/skippedrecord_list.html", {
         "page": page, "rows": rows, "can_change": is_integration_administrator(request.user),
         "to_direction": Direction.TO_INTEGRATION_TABLE, "from_direction": Direction.FROM_INTEGRATION_TABLE,
+        "form": form, "query": query.urlencode(), "count": count, "more": more,
     })
+
+
+def _group_scope(data: Any) -> dict[str, Any] | None:
+    """The records of one error group posted from the group-by-error view (``group`` with the filters ``mapping``
+    and ``error``), as keyword arguments of :func:`skipped_records_annotated`; None when no group was posted, {}
+    when its filters are not valid (then nothing is selected rather than the group of every mapping)."""
+    if "group" not in data:
+        return None
+    form = SkippedRecordFilterForm(data)
+    if not form.is_valid():
+        return {}
+    return {**form.scope(), "error_group": data.get("group", "")}
 
 
 ACTIONS = {
@@ -217,17 +276,31 @@ def skippedrecord_action(request: HttpRequest) -> HttpResponse:
     if action not in ACTIONS:
         messages.error(request, "Choose one of the actions: " + ", ".join(ACTIONS.values()) + ".")
         return redirect("syncjobs:skippedrecord-list")
-    selection = SelectedCouplingsForm(request.POST)
-    ids = selection.cleaned_data["coupling"] if selection.is_valid() else []
+    group = _group_scope(request.POST)
+    if group is not None:
+        ids = list(skipped_records_annotated(**group).values_list("pk", flat=True)) if group else []
+    else:
+        selection = SelectedCouplingsForm(request.POST)
+        ids = selection.cleaned_data["coupling"] if selection.is_valid() else []
     couplings = Coupling.objects.filter(pk__in=ids).select_related("connection")
     if action != "retry_all" and not ids:
         messages.error(request, f"Select the records for {ACTIONS[action]} first.")
         return redirect("syncjobs:skippedrecord-list")
     if request.POST.get("confirmed") != "1":
-        count = Coupling.objects.filter(skipped=True).count() if action == "retry_all" else couplings.count()
+        listed = Coupling.objects.filter(skipped=True) if action == "retry_all" else couplings
+        count = listed.count()
         return render(request, "syncjobs/skippedrecord_confirm.html", {
-            "action": action, "action_label": ACTIONS[action], "couplings": couplings, "count": count,
+            "action": action, "action_label": ACTIONS[action], "count": count, "ids": [] if group else ids,
+            "listed": listed.order_by("bc_table", "bc_name", "pk")[:CONFIRM_LISTED],
+            "more": max(count - CONFIRM_LISTED, 0), "group": group,
         })
+    acted_on = Coupling.objects.filter(skipped=True) if action == "retry_all" else couplings
+    try:
+        for connection in ConnectionSetup.objects.filter(pk__in=acted_on.values("connection")):
+            user_mapping_require(connection=connection, user=request.user)
+    except UserNotMapped as exc:
+        messages.error(request, f"Nothing was done: {exc}")
+        return redirect("syncjobs:skippedrecord-list")
     done: list[str] = []
     refused: list[str] = []
     if action == "retry":
@@ -253,6 +326,8 @@ def skippedrecord_action(request: HttpRequest) -> HttpResponse:
             done.append(str(coupling))
         except ValueError as exc:
             refused.append(str(exc))
+        except ClientError as exc:  # e.g. BC could not be read for the lines of an order to uncouple
+            refused.append(f"{coupling}: nothing was done: {exc}")
     verbs = {"synchronize_to": "queued for synchronization to Dataverse",
              "synchronize_from": "queued for synchronization from Dataverse",
              "restore": "queued to restore the deleted record",
@@ -277,8 +352,9 @@ def coupling_synchronize(request: HttpRequest, coupling_id: int) -> HttpResponse
                                            require_https=request.is_secure()):
         target = reverse("syncjobs:skippedrecord-list")
     try:
+        user_mapping_require(connection=coupling.connection, user=request.user)
         records.coupling_synchronize_enqueue(coupling=coupling, direction=direction)
-    except ValueError as exc:
+    except (ValueError, UserNotMapped) as exc:
         messages.error(request, str(exc))
         return redirect(target)
     label = "to Dataverse" if direction == Direction.TO_INTEGRATION_TABLE else "from Dataverse"

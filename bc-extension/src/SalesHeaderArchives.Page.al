@@ -77,6 +77,14 @@ page 50108 "BCP Sales Header Archives"
                 {
                     Caption = 'Date Archived';
                 }
+                field(shipmentDate; Rec."Shipment Date")
+                {
+                    Caption = 'Shipment Date';
+                }
+                field(paymentDiscountPercent; Rec."Payment Discount %")
+                {
+                    Caption = 'Payment Discount %';
+                }
                 field(lastModifiedDateTime; Rec.SystemModifiedAt)
                 {
                     Caption = 'Last Modified Date Time';

@@ -39,7 +39,7 @@ CUSTOM_API = "custom"
 CUSTOM_API_ROUTE = "bcportal/integration/v1.0"
 #: The companion extension version this portal calls (``bc-extension/app.json``; written here, read from nothing at
 #: run time): the installed version must have the same major version and at least this minor version.
-REQUIRED_EXTENSION_VERSION = "1.0.0.0"
+REQUIRED_EXTENSION_VERSION = "1.1.0.0"
 MAX_PAGE_SIZE = 20000  # Microsoft Learn: "Operational limits for Business Central online"
 MAX_BATCH = 100  # Microsoft Learn: "Operational limits for Business Central online"
 

@@ -45,6 +45,7 @@ from connections.clients.errors import (
     error_body,
     error_for_status,
 )
+from connections.clients.metadata_cache import metadata_forget, metadata_get, metadata_put
 from connections.clients.transport import Transport
 
 SERVICE = "dataverse"
@@ -210,23 +211,35 @@ class DataverseClient:
             cached = self._definitions.get(key)
         if cached:
             return cached
+        shared = metadata_get(self.environment_url, f"table:{logical_name}")
+        if shared:  # another process asked already (connections/clients/metadata_cache.py)
+            return self._remember({"value": [shared]}, "")
         payload = self._json(self._request("GET", "EntityDefinitions", params={
             "$select": "LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute",
             "$filter": f"LogicalName eq {_literal(logical_name)}"}))
-        return self._remember(payload, f"The table {logical_name!r} does not exist in this environment.")
+        definition = self._remember(payload, f"The table {logical_name!r} does not exist in this environment.")
+        metadata_put(self.environment_url, f"table:{logical_name}", (payload.get("value") or [])[0],
+                     ttl=BULK_MESSAGE_TTL)
+        return definition
 
     def _definition_for_set(self, entity_set: str) -> TableDefinition | None:
         with self._definitions_lock:
             for (env, _), definition in self._definitions.items():
                 if env == self.environment_url and definition.entity_set == entity_set:
                     return definition
+        shared = metadata_get(self.environment_url, f"set:{entity_set}")
+        if shared:  # another process asked already (connections/clients/metadata_cache.py)
+            return self._remember({"value": [shared]}, "")
         try:
             payload = self._json(self._request("GET", "EntityDefinitions", params={
                 "$select": "LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute",
                 "$filter": f"EntitySetName eq {_literal(entity_set)}"}))
-            return self._remember(payload, "")
+            definition = self._remember(payload, "")
         except PermanentError:
             return None
+        metadata_put(self.environment_url, f"set:{entity_set}", (payload.get("value") or [])[0],
+                     ttl=BULK_MESSAGE_TTL)
+        return definition
 
     def _remember(self, payload: dict[str, Any], missing: str) -> TableDefinition:
         rows = payload.get("value") or []
@@ -252,9 +265,10 @@ class DataverseClient:
         UpsertMultiple, which that query does not answer for, is available where CreateMultiple and UpdateMultiple
         both are.
 
-        One query per message and table, kept for the environment (all clients of the process) for
-        :data:`BULK_MESSAGE_TTL` seconds. A permanent failure of the query (e.g. no read privilege on
-        ``sdkmessagefilter``) counts as "not available": ``$batch`` works on every table. Raises TransientError."""
+        One query per message and table, kept for the environment (all clients of the process, and every other
+        process through :mod:`connections.clients.metadata_cache`) for :data:`BULK_MESSAGE_TTL` seconds. A permanent
+        failure of the query (e.g. no read privilege on ``sdkmessagefilter``) counts as "not available": ``$batch``
+        works on every table. Raises TransientError."""
         if message == "UpsertMultiple":
             return all(self.bulk_message_available(m, logical_name) for m in BULK_FILTER_MESSAGES)
         key = (self.environment_url, message, logical_name)
@@ -263,24 +277,42 @@ class DataverseClient:
             cached = self._bulk_messages.get(key)
         if cached is not None and now - cached[1] < BULK_MESSAGE_TTL:
             return cached[0]
-        try:
-            payload = self._json(self._request("GET", "sdkmessagefilters", params={
-                "$select": "sdkmessagefilterid",
-                "$filter": f"sdkmessageid/name eq {_literal(message)} and "
-                           f"primaryobjecttypecode eq {_literal(logical_name)}"}))
-            available = bool(payload.get("value"))
-        except PermanentError:
-            available = False
+        shared = metadata_get(self.environment_url, f"bulk:{message}:{logical_name}")
+        if shared is not None:  # another process asked already (connections/clients/metadata_cache.py)
+            available = bool(shared)
+        else:
+            try:
+                payload = self._json(self._request("GET", "sdkmessagefilters", params={
+                    "$select": "sdkmessagefilterid",
+                    "$filter": f"sdkmessageid/name eq {_literal(message)} and "
+                               f"primaryobjecttypecode eq {_literal(logical_name)}"}))
+                available = bool(payload.get("value"))
+            except PermanentError:
+                available = False
+            metadata_put(self.environment_url, f"bulk:{message}:{logical_name}", available, ttl=BULK_MESSAGE_TTL)
         with self._definitions_lock:
             self._bulk_messages[key] = (available, now)
         return available
 
     @classmethod
     def forget_bulk_messages(cls, environment_url: str | None = None) -> None:
-        """Drop the remembered answers of :meth:`bulk_message_available` (of one environment, or all)."""
+        """Drop the remembered answers of :meth:`bulk_message_available` (of one environment, or all), in this
+        process and in the shared metadata cache."""
         with cls._definitions_lock:
             for key in [k for k in cls._bulk_messages if environment_url in (None, k[0])]:
                 del cls._bulk_messages[key]
+        metadata_forget(environment_url, "bulk:")
+
+    @classmethod
+    def forget_metadata(cls, environment_url: str) -> None:
+        """Drop everything remembered of the environment's metadata (table definitions, bulk operation messages), in
+        this process and in the shared cache: after an import changed the environment's tables."""
+        environment_url = environment_url.rstrip("/")
+        with cls._definitions_lock:
+            for key in [k for k in cls._definitions if k[0] == environment_url]:
+                del cls._definitions[key]
+        cls.forget_bulk_messages(environment_url)
+        metadata_forget(environment_url)
 
     def execute(self, action_or_function: str, payload: dict[str, Any] | None = None, *,
                 idempotent: bool | None = None, timeout: float | None = None) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """Access tokens from Microsoft Entra ID through msal (msal for Python, ``msal/application.py``; Microsoft Learn:
 "Microsoft identity platform and the OAuth 2.0 client credentials flow").
 
-One msal ``ConfidentialClientApplication`` per (authority, client id, credential) lives for the whole process
-(msal's token cache is in memory per application object: keep one app object per tenant and client so its cache is
-reused). It is built with ``instance_discovery=False`` (``msal/authority.py``: no hidden instance discovery or
-authority alias calls to login.microsoftonline.com, which also makes the emulator usable) and an ``http_client``
-session that trusts ``settings.OUTBOUND_CA_BUNDLE`` besides the system store and has a default timeout (msal's
-``http_client`` parameter).
+One msal ``ConfidentialClientApplication`` per (authority, client id, credential) lives for the whole process, and
+its token cache is shared with every other process through Redis, encrypted (:mod:`.token_cache`: a forked RQ work
+horse reuses the token its siblings fetched, and the authority's OpenID configuration too). It is built with
+``instance_discovery=False`` (``msal/authority.py``: no hidden instance discovery or authority alias calls to
+login.microsoftonline.com, which also makes the emulator usable) and an ``http_client`` session that trusts
+``settings.OUTBOUND_CA_BUNDLE`` besides the system store and has a default timeout (msal's ``http_client``
+parameter).
 
 Credentials (BC: Dynamics 365 Sales Integration Setup, authentication types):
 
@@ -48,6 +49,7 @@ from connections.clients.errors import (
     error_body,
 )
 from connections.clients.outbound import check_outbound_url
+from connections.clients.token_cache import DiscoveryCachingSession, SharedTokenCache
 from connections.clients.transport import TimeoutSession, classify_exception
 
 _apps_lock = threading.Lock()
@@ -138,16 +140,19 @@ class TokenProvider:
         if app is not None:
             return app
         check_outbound_url(self.authority)
-        session = TimeoutSession(self.timeout, authority=self.authority)
+        # Shared through Redis by every process (a forked RQ work horse reuses its siblings' token and the
+        # authority's OpenID configuration): connections/clients/token_cache.py.
+        session = DiscoveryCachingSession(self.timeout, authority=self.authority)
+        cache = SharedTokenCache(self._key)
         try:
             if self._secret or self._certificate_pem:
                 app = msal.ConfidentialClientApplication(
                     self.client_id, client_credential=self._client_credential(), authority=self.authority,
-                    instance_discovery=False, http_client=session, timeout=self.timeout)
+                    instance_discovery=False, http_client=session, timeout=self.timeout, token_cache=cache)
             else:
                 app = msal.PublicClientApplication(
                     self.client_id, authority=self.authority, instance_discovery=False, http_client=session,
-                    timeout=self.timeout)
+                    timeout=self.timeout, token_cache=cache)
         except requests.RequestException as exc:
             raise self._network_error(exc) from exc
         except ValueError as exc:
@@ -182,20 +187,23 @@ class TokenProvider:
 
     def token(self, scope: str) -> str:
         """Return an access token for ``scope`` (e.g. ``https://contoso.crm.dynamics.com/.default``), from msal's
-        cache when one with more than 5 minutes of life remains (``msal/application.py``). Raises
-        AuthenticationError or a network ClientError."""
+        cache when one with more than 5 minutes of life remains (``msal/application.py``), in this process or saved
+        by another (:class:`~connections.clients.token_cache.SharedTokenCache`). Raises AuthenticationError or a
+        network ClientError."""
         app = self._app()
         scopes = [scope]
+        cache: SharedTokenCache = app.token_cache
         try:
-            if self._password and self.username:
-                result = None
-                accounts = app.get_accounts(username=self.username)
-                if accounts:
-                    result = app.acquire_token_silent(scopes, account=accounts[0])
-                if not result:
-                    result = app.acquire_token_by_username_password(self.username, self._password, scopes=scopes)
-            else:
-                result = app.acquire_token_for_client(scopes=scopes)
+            with cache.shared(scopes, wait=self.timeout):  # the other processes' token, or theirs from this one
+                if self._password and self.username:
+                    result = None
+                    accounts = app.get_accounts(username=self.username)
+                    if accounts:
+                        result = app.acquire_token_silent(scopes, account=accounts[0])
+                    if not result:
+                        result = app.acquire_token_by_username_password(self.username, self._password, scopes=scopes)
+                else:
+                    result = app.acquire_token_for_client(scopes=scopes)
         except requests.RequestException as exc:
             raise self._network_error(exc) from exc
         if not result or "access_token" not in result:
@@ -203,11 +211,14 @@ class TokenProvider:
         return str(result["access_token"])
 
     def invalidate(self) -> None:
-        """Forget cached tokens (after the resource answered 401: the token was revoked or expired early)."""
+        """Forget cached tokens, in this process and in the shared cache (after the resource answered 401: the token was
+        revoked or expired early)."""
         with _apps_lock:
             app = _apps.get(self._key)
         if app is None:
+            SharedTokenCache(self._key).forget()
             return
+        app.token_cache.forget()
         if isinstance(app, msal.ConfidentialClientApplication) and not self._password:
             app.remove_tokens_for_client()
         else:

@@ -29,12 +29,12 @@ from ..odata import ODataError, compile_filter, or_on_distinct_fields, parse_exp
 from .al import app_manifest
 from .apis import entity_for
 from .core import BusinessCentralBase
-from .financials import customer_financial_details
+from .financials import customer_financial_details, customer_statistics
 from .schema import BOOL, DATE, DATETIME, DEC, GUID, INT, NAV_SINGLE, STR, Entity
 from .state import BC_JSON, BCError, etag
 
 #: Entity sets whose rows are computed from other tables when read (not stored).
-DERIVED_SETS = ("integrationInfo", "customerFinancialDetails")
+DERIVED_SETS = ("integrationInfo", "customerFinancialDetails", "customerStatistics")
 #: BC's message for ``or`` across two fields in ``$filter`` (501 ``BadRequest_MethodNotImplemented``; see above).
 DISTINCT_FIELDS_OR = "The 'OR' operator is not supported on distinct fields on an OData filter."
 
@@ -130,13 +130,16 @@ class QueryMixin(BusinessCentralBase):
         return predicate
 
     def _rows(self, company: str, ent: Entity) -> list[dict[str, Any]]:
-        """The rows behind an entity set. ``integrationInfo`` (the extension's page on table "Company Information")
-        is derived: the company information row's SystemId and timestamp, the extension's identity and version from
-        its ``app.json`` (AL: NavApp.GetCurrentModuleInfo) and the number of unit groups."""
+        """The rows behind an entity set. ``customerFinancialDetails`` and the extension's ``customerStatistics`` are
+        derived from the documents (:mod:`.financials`). ``integrationInfo`` (the extension's page on table "Company
+        Information") is derived: the company information row's SystemId and timestamp, the extension's identity and
+        version from its ``app.json`` (AL: NavApp.GetCurrentModuleInfo) and the number of unit groups."""
         if ent.name not in DERIVED_SETS:
             return list(self.table(company, ent.name).values())
         if ent.name == "customerFinancialDetails":
             return customer_financial_details(self, company)
+        if ent.name == "customerStatistics":
+            return customer_statistics(self, company)
         app = app_manifest()
         groups = len(self.table(company, "unitGroups"))
         return [{"id": r["id"], "companyName": self.state.companies[company]["row"]["name"],

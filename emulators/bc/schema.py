@@ -189,6 +189,19 @@ def _entities() -> dict[str, Entity]:
                parent=("documentId", "salesOrders"), enums={"lineType": _LINE_TYPES}, entity_type="salesOrderLine"),
         Entity("salesInvoiceLines", dict(_LINE), read_only=set(_LINE_RO), parent=("documentId", "salesInvoices"),
                enums={"lineType": _LINE_TYPES}, entity_type="salesInvoiceLine"),
+        # Customer payment journals and their lines (API v2.0 "customerPaymentJournal" / "customerPayment"); the
+        # journal's bound action Microsoft.NAV.post applies each payment to the invoice it names.
+        Entity("customerPaymentJournals", {"id": GUID, "code": STR, "displayName": STR, "balancingAccountId": GUID,
+                                           "balancingAccountNumber": STR, "lastModifiedDateTime": DATETIME},
+               read_only={"id", "lastModifiedDateTime"}, key_field="code", entity_type="customerPaymentJournal"),
+        Entity("customerPayments", {"id": GUID, "journalId": GUID, "journalDisplayName": STR, "lineNumber": INT,
+                                    "customerId": GUID, "customerNumber": STR, "contactId": STR, "postingDate": DATE,
+                                    "documentNumber": STR, "externalDocumentNumber": STR, "amount": DEC,
+                                    "appliesToInvoiceId": GUID, "appliesToInvoiceNumber": STR, "description": STR,
+                                    "comment": STR, "lastModifiedDateTime": DATETIME},
+               read_only={"id", "journalDisplayName", "lastModifiedDateTime"},
+               parent=("journalId", "customerPaymentJournals"), entity_type="customerPayment",
+               defaults={"amount": 0.0}),
         # Customer statistics as API v2.0 serves them (read-only; rows computed by .financials).
         Entity("customerFinancialDetails", {"id": GUID, "number": STR, "balance": DEC,
                                             "totalSalesExcludingTax": DEC, "overdueAmount": DEC},
@@ -212,6 +225,7 @@ LINES_OF = {"salesOrders": "salesOrderLines", "salesInvoices": "salesInvoiceLine
 ENTITIES = _entities()
 for _name, _lines in LINES_OF.items():
     ENTITIES[_name].parts[_lines] = _lines
+ENTITIES["customerPaymentJournals"].parts["customerPayments"] = "customerPayments"
 NAV_SINGLE = {"customer": ("customerId", "customers"), "currency": ("currencyId", "currencies"),
               "paymentTerm": ("paymentTermsId", "paymentTerms"), "shipmentMethod": ("shipmentMethodId",
               "shipmentMethods"),

@@ -192,6 +192,13 @@ class WritesMixin(BusinessCentralBase):
             self._after(company, ent, row)
 
     def _derive(self, company: str, ent: Entity, row: dict[str, Any]) -> None:
+        if ent.name == "salesOrderNotes":
+            # the page's OnInsertRecord: SalesHeader.GetBySystemId(salesOrderId), then the link's Created and User ID
+            if (row.get("salesOrderId") or "").lower() not in self.table(company, "salesOrders"):
+                raise BCError(400, "Internal_RecordNotFound", "The Sales Header does not exist. Identification "
+                              f"fields and values: SystemId='{row.get('salesOrderId')}'")
+            row["created"] = row.get("created") or now_bc()
+            row["userId"] = row.get("userId") or "BCPORTAL INTEGRATION"
         if ent.name in ("salesOrders", "salesInvoices", "salesQuotes"):
             cust = None
             if not row.get("customerId") and row.get("customerNumber"):
@@ -274,9 +281,50 @@ class WritesMixin(BusinessCentralBase):
                 h["lastModifiedDateTime"] = now_bc()
                 self.table(company, header_set)[h["id"]] = h
 
+    def _cancel_invoice(self, tbl: dict[str, dict[str, Any]], rid: str, row: dict[str, Any]) -> Response:
+        """``Microsoft.NAV.cancel`` on a posted sales invoice (Microsoft Learn "cancel action salesInvoices"): BC posts
+        a corrective credit memo applied to it, so it is Canceled with nothing left to pay. Only an Open invoice
+        without payments can be canceled."""
+        if row.get("status") != "Open" or float(row.get("remainingAmount") or 0) != float(
+                row.get("totalAmountIncludingTax") or 0):
+            raise BCError(400, "Application_DialogException",
+                          f"You cannot cancel the posted sales invoice {row.get('number')} because it is "
+                          f"{'paid' if row.get('status') == 'Open' else (row.get('status') or 'a draft').lower()}.")
+        tbl[rid] = {**row, "status": "Canceled", "remainingAmount": 0.0, "@v": self.next_version(),
+                    "lastModifiedDateTime": now_bc()}
+        return Response(204)
+
+    def _post_payments(self, company: str, journal_id: str) -> Response:
+        """``Microsoft.NAV.post`` on a customer payment journal (Microsoft Learn "post action
+        customerPaymentJournals"): every payment line is applied to the posted invoice it names
+        (``appliesToInvoiceId`` or ``appliesToInvoiceNumber``), lowering its ``remainingAmount``; an invoice paid in
+        full is Paid. The lines are removed. A line naming no posted invoice fails the whole posting (nothing is
+        applied)."""
+        payments = [r for r in self.table(company, "customerPayments").values() if r.get("journalId") == journal_id]
+        invoices = self.table(company, "salesInvoices")
+        by_number = {inv.get("number"): inv for inv in invoices.values()}
+        applied: list[tuple[dict[str, Any], float]] = []
+        for payment in payments:
+            invoice = invoices.get(payment.get("appliesToInvoiceId") or "") or by_number.get(
+                payment.get("appliesToInvoiceNumber"))
+            if invoice is None or invoice.get("status") in (None, "Draft", "Canceled"):
+                raise BCError(400, "Application_DialogException",
+                              f"Payment line {payment.get('lineNumber')} applies to no open posted sales invoice.")
+            applied.append((invoice, float(payment.get("amount") or 0)))
+        for invoice, amount in applied:
+            current = invoices[invoice["id"]]
+            remaining = round(max(float(current.get("remainingAmount") or 0) - amount, 0.0), 2)
+            invoices[invoice["id"]] = {**current, "remainingAmount": remaining,
+                                       "status": "Paid" if remaining == 0 else "Open",
+                                       "@v": self.next_version(), "lastModifiedDateTime": now_bc()}
+        for payment in payments:
+            del self.table(company, "customerPayments")[payment["id"]]
+        return Response(204)
+
     def bound_action(self, company: str, ent: Entity, rid: str, action: str) -> Response:
-        """``Microsoft.NAV.post`` on a draft invoice (status -> Open) and ``shipAndInvoice`` on an order
-        (creates the posted invoice, archives and removes the order)."""
+        """``Microsoft.NAV.post`` on a draft invoice (status -> Open), ``cancel`` on a posted one
+        (:meth:`_cancel_invoice`), ``post`` on a customer payment journal (:meth:`_post_payments`) and
+        ``shipAndInvoice`` on an order (creates the posted invoice, archives and removes the order)."""
         tbl = self.table(company, ent.name)
         row = tbl.get(rid, {})
         if ent.name == "salesInvoices" and action == "post":
@@ -287,6 +335,10 @@ class WritesMixin(BusinessCentralBase):
                         "@v": self.next_version(), "lastModifiedDateTime": now_bc()})
             tbl[rid] = new
             return Response(204)
+        if ent.name == "salesInvoices" and action == "cancel":
+            return self._cancel_invoice(tbl, rid, row)
+        if ent.name == "customerPaymentJournals" and action == "post":
+            return self._post_payments(company, rid)
         if ent.name == "salesOrders" and action == "shipAndInvoice":
             lines = [r for r in self.table(company, "salesOrderLines").values() if r.get("documentId") == rid]
             inv_fields = STORAGE["salesInvoices"].fields
@@ -301,11 +353,29 @@ class WritesMixin(BusinessCentralBase):
                 lrow = {k: v for k, v in ln.items() if k in STORAGE["salesInvoiceLines"].fields and k != "id"}
                 lrow["documentId"] = created["id"]
                 self.insert_seed(company, "salesInvoiceLines", lrow)
+            # BC archives the order when posting deletes it (Sales & Receivables Setup "Archive Orders"): the next
+            # version of its number's occurrence, with its lines as posted (shipped and invoiced in full)
+            versions = [a.get("versionNumber") or 1 for a in self.table(company, "salesHeaderArchives").values()
+                        if a.get("number") == row.get("number") and a.get("documentType") == "Order"]
+            version = max(versions, default=0) + 1
+            today = dt.date.today().isoformat()
             self.insert_seed(company, "salesHeaderArchives", {
                 "documentType": "Order", "number": row.get("number"), "sellToCustomerNumber": row.get("customerNumber"),
                 "sellToCustomerName": row.get("customerName"), "orderDate": row.get("orderDate"), "status": "Released",
                 "amount": row.get("totalAmountExcludingTax"), "amountIncludingVAT": row.get("totalAmountIncludingTax"),
-                "currencyCode": row.get("currencyCode"), "dateArchived": dt.date.today().isoformat()})
+                "currencyCode": row.get("currencyCode"), "dateArchived": today, "versionNumber": version,
+                "shipmentDate": row.get("shipmentDate") or today,
+                "paymentDiscountPercent": row.get("paymentDiscountPercent") or 0.0})
+            for ln in lines:
+                self.insert_seed(company, "salesLineArchives", {
+                    "documentType": "Order", "documentNumber": row.get("number"), "versionNumber": version,
+                    "sequence": ln.get("sequence"), "lineType": ln.get("lineType"),
+                    "lineObjectNumber": ln.get("lineObjectNumber"), "description": ln.get("description"),
+                    "unitOfMeasureCode": ln.get("unitOfMeasureCode"), "quantity": ln.get("quantity"),
+                    "shippedQuantity": ln.get("quantity"), "invoicedQuantity": ln.get("quantity"),
+                    "unitPrice": ln.get("unitPrice"), "discountAmount": ln.get("discountAmount") or 0.0,
+                    "amountExcludingTax": ln.get("amountExcludingTax"),
+                    "amountIncludingTax": ln.get("amountIncludingTax")})
             self.delete(company, ent, rid)
             return Response(204)
         if ent.api == "custom" and action not in ent.actions:

@@ -15,6 +15,7 @@ from syncjobs.engine.errors import SynchronizationNotPossible
 from syncjobs.engine.odata import odata_datetime
 from syncjobs.engine.options import synchronize_option_mapping
 from syncjobs.engine.passes import FromIntegrationPass, Pass, ToIntegrationPass
+from syncjobs.engine.probe import idle_job, pending_records
 from syncjobs.engine.rules.registry import line_tables
 from syncjobs.engine.schema import bc_info, dv_info
 from syncjobs.models import JobQueueEntry, SynchronizationJob
@@ -65,6 +66,9 @@ def synchronize_mapping(
     """Run the BC -> Dataverse pass, then the Dataverse -> BC pass, as the mapping's direction allows (BC: codeunit
     5340 "CRM Integration Table Synch.", OnRun).
 
+    An incremental pass (not ``full``) first reads the keys of what it would read, in one request
+    (:func:`syncjobs.engine.probe.pending_records`): when nothing needs synchronizing it is recorded as done without
+    reading, and when the probe saw exactly what the pass reads, the pass does not count it again.
     Each pass is a SynchronizationJob (written before its first remote call, counters committed per batch of
     ``batch_size`` records (default 500), finished after its last). ``full`` is a full synchronization (all records,
     uncoupled ones created, coupled ones compared field by field). ``clients`` lets a caller reuse its
@@ -100,9 +104,16 @@ def synchronize_mapping(
     for pass_class in (ToIntegrationPass, FromIntegrationPass):
         if mapping.direction not in (Direction.BIDIRECTIONAL, pass_class.direction):
             continue
+        pending = None if full else pending_records(mapping=mapping, direction=pass_class.direction,
+                                                     bc_client=bc_client, dv_client=dv_client,
+                                                     integration_user_id=user_id)
+        if pending == 0:  # one probe of the source found nothing to read (syncjobs/engine/probe.py)
+            jobs.append(idle_job(mapping=mapping, direction=pass_class.direction, job_queue_entry=job_queue_entry))
+            continue
         sync_pass: Pass = pass_class(mapping=mapping, bc_client=bc_client, dv_client=dv_client, full=full,
                                      batch_size=batch_size, job_queue_entry=job_queue_entry,
                                      integration_user_id=user_id, progress=progress)
+        sync_pass.known_total = pending
         jobs.append(sync_pass.run())
     for lines in document_line_mappings(mapping):
         # Lines ride along with their header (POSTEDSALESLINE-INV has no job queue entry of its own).

@@ -42,6 +42,34 @@ def save_couplings(updates: list[tuple[Coupling, tuple[str, ...]]]) -> None:
                 _update_each(chunk, varying)
 
 
+#: The longest name stored on a coupling (``Coupling.bc_name`` / ``Coupling.dataverse_name``).
+NAME_LENGTH = 250
+
+
+def record_name(row: dict[str, Any] | None, name_property: str) -> str | None:
+    """The primary name of a record as read or written: ``row[name_property]`` as text, cut to :data:`NAME_LENGTH`
+    characters; None when the row or the property is missing or empty (BC: CRM Setup Defaults.GetNameFieldNo; the
+    Dataverse table's primary name column)."""
+    if not row or not name_property:
+        return None
+    value = row.get(name_property)
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = str(value).strip()
+    return text[:NAME_LENGTH] or None
+
+
+def set_record_names(coupling: Coupling, *, bc_name: str | None, dataverse_name: str | None) -> tuple[str, ...]:
+    """Set the names of a coupling's two records where a new one is known; returns the names of the fields changed
+    (for :func:`save_couplings`). A name that is not known (None) keeps the stored one."""
+    changed: list[str] = []
+    for field_name, value in (("bc_name", bc_name), ("dataverse_name", dataverse_name)):
+        if value is not None and getattr(coupling, field_name) != value:
+            setattr(coupling, field_name, value)
+            changed.append(field_name)
+    return tuple(changed)
+
+
 def insert_couplings(couplings: list[Coupling]) -> None:
     """Insert new (unsaved) couplings in one transaction and set their ids: one prepared ``INSERT`` executed per row,
     then one query for the ids by (connection, Dataverse table, Dataverse id), which is unique

@@ -7,6 +7,11 @@ an option whose label already equals the code is coupled, otherwise the option i
 ``InsertOptionValue`` (Microsoft Learn: "InsertOptionValue Action"; the options are read as in "Query table
 definitions using the Web API"). A coupling's Dataverse id is ``UUID(int=<option value>)`` (the
 convention of ``IntegrationTableMapping.coupling_dataverse_table``). The mapping is always BC -> Dataverse.
+
+The same codes are added to the other tables' choice columns that carry them (:func:`companion_columns`: the sales
+order's, quote's and invoice's payment terms, freight terms and shipping method), each a local option set of its
+table: the documents are written with the option whose label is the BC code, so a code missing there would fail
+every order that uses it.
 """
 from __future__ import annotations
 
@@ -52,8 +57,52 @@ def picklist_options(dv_client: Any, table: str, column: str) -> dict[int, str]:
             for option in (metadata.get("OptionSet") or {}).get("Options", [])}
 
 
-def _same(label: str, code: str) -> bool:
+def same_label(label: str, code: str) -> bool:
+    """Whether an option's label stands for a BC code (trimmed, case-insensitive)."""
     return label.strip().casefold() == code.strip().casefold()
+
+
+def option_field_mapping(mapping: IntegrationTableMapping) -> IntegrationFieldMapping:
+    """The enabled field mapping from a BC field to the option column of an option-set mapping. Raises
+    SynchronizationNotPossible naming the fix when there is none."""
+    column = mapping.integration_table_uid_field
+    field_mapping = (IntegrationFieldMapping.objects
+                     .filter(table_mapping=mapping, integration_field_name=column,
+                             status=IntegrationFieldMapping.Status.ENABLED)
+                     .exclude(field_name="").first())
+    if field_mapping is None:
+        raise SynchronizationNotPossible(
+            f"{mapping.name} has no enabled field mapping from a BC field to {mapping.integration_table}.{column}: "
+            "add one (Code -> the option column) or use Default Synchronization Setup for this mapping."
+        )
+    return field_mapping
+
+
+def companion_columns(mapping: IntegrationTableMapping) -> list[tuple[str, str]]:
+    """The other choice columns that carry the codes of an option-set mapping's BC table: ``[(table, column)]`` of
+    the connection's enabled field mappings from the BC field ``"<table> Code"`` (BC: the "Payment Terms Code",
+    "Shipment Method Code" and "Shipping Agent Code" fields of table 18 Customer, 36 Sales Header and 112 Sales
+    Invoice Header) into a Dataverse column other than the mapping's own, e.g. PAYMENT TERMS ->
+    ``salesorder.paymenttermscode``, ``invoice.paymenttermscode``. Each is a local option set of its table, so
+    every BC code must be an option there too, or the order, quote or invoice carrying it cannot be written."""
+    own = (mapping.integration_table, mapping.integration_table_uid_field)
+    rows = (IntegrationFieldMapping.objects
+            .filter(table_mapping__connection=mapping.connection, field_name=f"{mapping.table} Code",
+                    status=IntegrationFieldMapping.Status.ENABLED)
+            .exclude(integration_field_name="")
+            .values_list("table_mapping__integration_table", "integration_field_name"))
+    columns = {(table, column.lower().removesuffix("enum")) for table, column in rows}
+    return sorted(columns - {own})
+
+
+def _add_option(dv_client: Any, table: str, column: str, code: str) -> int:
+    """Add an option labelled ``code`` to the local option set ``table.column`` (Microsoft Learn "InsertOptionValue
+    Action"; the value is the next free one of the publisher's prefix); returns its value. Raises ClientError."""
+    answer = dv_client.execute("InsertOptionValue", {
+        "EntityLogicalName": table, "AttributeLogicalName": column,
+        "Label": {"LocalizedLabels": [{"Label": code, "LanguageCode": LANGUAGE_CODE}]},
+    })
+    return int(answer["NewOptionValue"])
 
 
 def synchronize_option_mapping(
@@ -68,15 +117,7 @@ def synchronize_option_mapping(
     Raises SynchronizationNotPossible when the mapping has no enabled field mapping for its option column.
     """
     column = mapping.integration_table_uid_field
-    field_mapping = (IntegrationFieldMapping.objects
-                     .filter(table_mapping=mapping, integration_field_name=column,
-                             status=IntegrationFieldMapping.Status.ENABLED)
-                     .exclude(field_name="").first())
-    if field_mapping is None:
-        raise SynchronizationNotPossible(
-            f"{mapping.name} has no enabled field mapping from a BC field to {mapping.integration_table}.{column}: "
-            "add one (Code -> the option column) or use Default Synchronization Setup for this mapping."
-        )
+    field_mapping = option_field_mapping(mapping)
     info = bc_info(mapping.table)
     code_property = info.prop(field_mapping.field_name)
     dataverse_table = mapping.coupling_dataverse_table
@@ -87,6 +128,7 @@ def synchronize_option_mapping(
     try:
         options = picklist_options(dv_client, mapping.integration_table, column)
         records = list(bc_client.iter_rows(info.entity_set, select=[info.key, code_property], api=info.api))
+        companions = {key: picklist_options(dv_client, *key) for key in companion_columns(mapping)}
     except ClientError as error:
         job.message = f"{mapping.name} could not read {error.service}: {error.message}"
         job.finished_at = timezone.now()
@@ -100,19 +142,26 @@ def synchronize_option_mapping(
         bc_id = UUID(str(row[info.key]))
         code = str(row.get(code_property) or "")
         coupling = couplings.get(bc_id)
-        if coupling is not None and coupling.dataverse_id.int in options and _same(options[coupling.dataverse_id.int],
-                                                                                 code):
-            job.unchanged += 1
-            job.processed += 1
-            continue
+        coupled_value = coupling.dataverse_id.int if coupling is not None else None
+        target = (mapping.integration_table, column)
         try:
-            value = next((number for number, label in options.items() if _same(label, code)), None)
+            added_elsewhere = False
+            for (table, other), known in companions.items():
+                target = (table, other)
+                if not any(same_label(label, code) for label in known.values()):
+                    known[_add_option(dv_client, table, other, code)] = code
+                    added_elsewhere = True
+            target = (mapping.integration_table, column)
+            if coupled_value is not None and coupled_value in options and same_label(options[coupled_value], code):
+                if added_elsewhere:
+                    job.modified += 1
+                else:
+                    job.unchanged += 1
+                job.processed += 1
+                continue
+            value = next((number for number, label in options.items() if same_label(label, code)), None)
             if value is None:
-                answer = dv_client.execute("InsertOptionValue", {
-                    "EntityLogicalName": mapping.integration_table, "AttributeLogicalName": column,
-                    "Label": {"LocalizedLabels": [{"Label": code, "LanguageCode": LANGUAGE_CODE}]},
-                })
-                value = int(answer["NewOptionValue"])
+                value = _add_option(dv_client, mapping.integration_table, column, code)
                 options[value] = code
                 job.inserted += 1
             else:
@@ -132,9 +181,9 @@ def synchronize_option_mapping(
                 job=job, direction=Direction.TO_INTEGRATION_TABLE, source_table=mapping.table, source_id=str(bc_id),
                 source_name=code, destination_table=dataverse_table, field_name=field_mapping.field_name,
                 message=f"{mapping.table} {code}: the option could not be added to "
-                        f"{mapping.integration_table}.{column}: {message}",
+                        f"{target[0]}.{target[1]}: {message}",
                 fix="Check that the integration user may customize the column (System Customizer privileges on "
-                    f"{mapping.integration_table}), or add an option labelled {code!r} in Dataverse; then retry.",
+                    f"{target[0]}), or add an option labelled {code!r} in Dataverse; then retry.",
                 transient=isinstance(error, ClientError) and error.transient,
                 exception_detail=traceback.format_exc(),
             )

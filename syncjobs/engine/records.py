@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from connections.clients.errors import NotFoundError
 from connections.models import ConnectionSetup
-from mappings.models import Coupling, Direction, IntegrationTableMapping
+from mappings.models import SKIPPED_OR_FAILED, Coupling, Direction, IntegrationTableMapping
 from mappings.services import coupling_delete
 from syncjobs.engine.api import clients_for, synchronize_record
 from syncjobs.engine.errors import SynchronizationNotPossible
@@ -34,9 +34,9 @@ DELETE_SURVIVING_RECORD_TASK = "syncjobs.tasks_engine.delete_surviving_record"
 
 
 def skipped_records(*, connection: ConnectionSetup | None = None) -> QuerySet[Coupling]:
-    """Skipped couplings (and couplings whose last run failed), newest failure first."""
-    couplings = Coupling.objects.filter(Q(skipped=True) | Q(last_synch_result=Coupling.Result.FAILURE)
-                                        | Q(last_synch_crm_result=Coupling.Result.FAILURE))
+    """Skipped couplings (and couplings whose last run failed), newest failure first. The filter is the condition
+    of the partial indexes that serve this list (:data:`mappings.models.SKIPPED_OR_FAILED`)."""
+    couplings = Coupling.objects.filter(SKIPPED_OR_FAILED)
     if connection is not None:
         couplings = couplings.filter(connection=connection)
     return couplings.select_related("connection").order_by("-skipped", "bc_table", "id")

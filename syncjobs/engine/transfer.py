@@ -138,6 +138,10 @@ def _is_guid(value: Any) -> bool:
     return True
 
 
+#: Owners (items, resources) whose owner-scoped codes one filtered request reads (:meth:`Resolver.read_owner_codes`).
+OWNER_FILTER_CHUNK = 50
+
+
 @dataclass(frozen=True)
 class ForeignKeyRules:
     """The table-specific parts of foreign key translation, supplied by the table rules (see
@@ -194,6 +198,8 @@ class Resolver:
         self.keys = keys or ForeignKeyRules()
         self._bc_tables: dict[str, list[str]] = {}
         self._codes: dict[str, tuple[dict[str, UUID], dict[UUID, str]]] = {}
+        #: Owner-scoped code tables read owner by owner (:meth:`read_owner_codes`): upper-case owners read so far.
+        self._owners_read: dict[str, set[str]] = {}
         self._couplings: dict[tuple[str, str], tuple[dict[UUID, UUID], dict[UUID, UUID]]] = {}
         self._options: dict[tuple[str, str], dict[int, str]] = {}
 
@@ -214,21 +220,46 @@ class Resolver:
 
     def _code_maps(self, bc_table: str) -> tuple[dict[str, UUID], dict[UUID, str]]:
         if bc_table not in self._codes:
-            info = bc_info(bc_table)
-            by_code: dict[str, UUID] = {}
-            by_id: dict[UUID, str] = {}
-            owner = self.keys.owner_scoped_codes.get(bc_table)
-            if info.natural_key:
-                select = [info.key, info.natural_key] + ([owner[0]] if owner else [])
-                for row in self.bc_client.iter_rows(info.entity_set, select=select, api=info.api):
-                    code = str(row.get(info.natural_key) or "")
-                    if owner:  # codes of one owner record (its units of measure): keyed "<owner no.>|<code>"
-                        code = f"{row.get(owner[0]) or ''}|{code}"
-                    ident = UUID(str(row[info.key]))
-                    by_code[code.upper()] = ident
-                    by_id[ident] = code
-            self._codes[bc_table] = (by_code, by_id)
+            self._read_codes(bc_table)
         return self._codes[bc_table]
+
+    def _read_codes(self, bc_table: str, filter_: str | None = None) -> None:
+        """Read ``bc_table``'s records (all, or those of ``filter_``) into its code map."""
+        info = bc_info(bc_table)
+        by_code, by_id = self._codes.setdefault(bc_table, ({}, {}))
+        owner = self.keys.owner_scoped_codes.get(bc_table)
+        if not info.natural_key:
+            return
+        select = [info.key, info.natural_key] + ([owner[0]] if owner else [])
+        for row in self.bc_client.iter_rows(info.entity_set, select=select, filter=filter_, api=info.api):
+            code = str(row.get(info.natural_key) or "")
+            if owner:  # codes of one owner record (its units of measure): keyed "<owner no.>|<code>"
+                code = f"{row.get(owner[0]) or ''}|{code}"
+            ident = UUID(str(row[info.key]))
+            by_code[code.upper()] = ident
+            by_id[ident] = code
+
+    def read_owner_codes(self, bc_table: str, owners: Iterable[str]) -> None:
+        """Have the codes of ``owners`` (numbers of items or resources) of the owner-scoped code table ``bc_table``
+        (their units of measure) at hand for this pass: with one filtered request (``itemNumber eq 'A' or …``) when
+        at most :data:`OWNER_FILTER_CHUNK` owners are missing and the table was not read whole, else by reading the
+        whole table as a first lookup does. A table rule calls it per page (``prefetch``), so that an incremental
+        run with a few changed items does not read every unit of every item. Raises the client's ClientError."""
+        owner = self.keys.owner_scoped_codes.get(bc_table)
+        if owner is None or (bc_table in self._codes and bc_table not in self._owners_read):
+            return  # not owner-scoped, or read whole already
+        read = self._owners_read.get(bc_table, set())
+        missing = sorted({number for number in owners if number and number.upper() not in read})
+        if not missing:
+            return
+        if len(missing) > OWNER_FILTER_CHUNK:
+            self._owners_read.pop(bc_table, None)
+            self._codes.pop(bc_table, None)
+            self._read_codes(bc_table)
+            return
+        self._read_codes(bc_table, " or ".join(f"{owner[0]} eq '{number.replace(chr(39), chr(39) * 2)}'"
+                                               for number in missing))
+        self._owners_read[bc_table] = read | {number.upper() for number in missing}
 
     def _coupling_maps(self, bc_table: str, dataverse_table: str) -> tuple[dict[UUID, UUID], dict[UUID, UUID]]:
         key = (bc_table, dataverse_table)
@@ -248,6 +279,10 @@ class Resolver:
         only, read once per table pair and pass); None when it is not coupled."""
         forward, _ = self._coupling_maps(bc_table, dataverse_table)
         return forward.get(bc_id)
+
+    def coupled_ids(self, *, bc_table: str, dataverse_table: str) -> dict[UUID, UUID]:
+        """{BC id: Dataverse id} of the settled couplings of a table pair (read once per table pair and pass)."""
+        return self._coupling_maps(bc_table, dataverse_table)[0]
 
     def code_of(self, *, bc_table: str, bc_id: UUID) -> str | None:
         """The code (number) of BC record ``bc_id`` of ``bc_table`` (one paged read of the table per pass); None when
@@ -301,6 +336,8 @@ class Resolver:
             if unit_owner and (owner is None or owner[0] != unit_owner[1]):
                 continue
             key = f"{owner[1]}|{code}" if unit_owner and owner else str(code)
+            if unit_owner and owner and bc_table in self._owners_read:
+                self.read_owner_codes(bc_table, [owner[1]])  # an owner the page's prefetch did not name
             by_code, _ = self._code_maps(bc_table)
             bc_id = by_code.get(key.upper())
             if bc_id is None:

@@ -75,10 +75,9 @@ def test_toggling_bidirectional_rebuilds_sales_order_mappings_and_jobs(admin_cli
     order = mappings.get(name="SALESORDER-ORDER")
     assert order.direction == "Bidirectional"
     assert mappings.filter(name="SOLINE-ORDERDETAIL").exists()
-    # the sales order jobs have no handler yet, so they are not created
-    assert not JobQueueEntry.objects.filter(connection=connection,
-                                            kind=JobQueueEntry.Kind.ARCHIVED_SALES_ORDERS).exists()
-    assert not JobQueueEntry.objects.filter(connection=connection, kind=JobQueueEntry.Kind.SALES_ORDER_NOTES).exists()
+    # the Archived Sales Orders and Sales Order Notes jobs come with bi-directional integration
+    assert JobQueueEntry.objects.filter(connection=connection, kind=JobQueueEntry.Kind.ARCHIVED_SALES_ORDERS).exists()
+    assert JobQueueEntry.objects.filter(connection=connection, kind=JobQueueEntry.Kind.SALES_ORDER_NOTES).exists()
     # Only the sales order mappings changed.
     assert set(mappings.values_list("name", flat=True)) - before == {"SOLINE-ORDERDETAIL", "SALESORDER-ORDER"} - before
 

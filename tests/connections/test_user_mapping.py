@@ -1,15 +1,18 @@
-"""User mapping required (BC: table 5330 CRM Connection Setup, field 61 Is User Mapping Required): work done on
-behalf of a portal user runs as the Dataverse user with the same e-mail (impersonation, Microsoft Learn: "Impersonate
-another user using the Web API"); users without a match lose the integration actions."""
+"""User mapping required (BC: table 5330 CRM Connection Setup, field 61 Is User Mapping Required): a portal user's
+Dataverse user is the one with the same e-mail, reachable by impersonation (Microsoft Learn: "Impersonate another user
+using the Web API"); users without a match are refused the actions on records."""
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from connections.clients.errors import AccessDeniedError
 from connections.models import ConnectionSetup
 from connections.users import UserNotMapped, dataverse_client_for_user, dataverse_user_for, user_has_integration_actions
+from mappings.models import Coupling
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +58,29 @@ def test_impersonation_needs_act_on_behalf_of_another_user(
         client.create("accounts", {"name": "Not written"})
     assert caught.value.code == "0x8004A110" and "prvActOnBehalfOfAnotherUser" in caught.value.message
     assert "directly" in caught.value.fix
+
+
+def test_record_actions_are_refused_for_a_portal_user_without_a_dataverse_user(
+        emulated_connection: ConnectionSetup, emulator_info: dict[str, Any], admin_user: Any, client: Any) -> None:
+    """With User mapping required, a portal user whose e-mail is no enabled Dataverse user's cannot act on records;
+    the message names the user and what to do, and nothing changes. With a matching e-mail the action runs."""
+    ConnectionSetup.objects.filter(pk=emulated_connection.pk).update(user_mapping_required=True)
+    coupling = Coupling.objects.create(connection=emulated_connection, bc_table="Item", bc_id=uuid.uuid4(),
+                                       dataverse_table="product", dataverse_id=uuid.uuid4(), skipped=True)
+    client.force_login(admin_user)
+    refused = "no enabled Dataverse user has the e-mail of admin (admin@example.com)"
+
+    page = client.post(reverse("mappings:coupling-delete", args=[coupling.pk]), follow=True).content.decode()
+    assert f"Nothing was uncoupled: User mapping is required on {emulated_connection.name} and {refused}" in page
+    page = client.post(reverse("syncjobs:coupling-synchronize", args=[coupling.pk]),
+                       {"direction": "ToIntegrationTable"}, follow=True).content.decode()
+    assert refused in page
+    page = client.post(reverse("syncjobs:skippedrecord-action"), {
+        "action": "remove_coupling", "coupling": [coupling.pk], "confirmed": "1"}, follow=True).content.decode()
+    assert f"Nothing was done: User mapping is required on {emulated_connection.name}" in page
+    assert Coupling.objects.filter(pk=coupling.pk, skipped=True).exists()
+
+    admin_user.email = emulator_info["integration_user"]
+    admin_user.save(update_fields=["email"])
+    page = client.post(reverse("mappings:coupling-delete", args=[coupling.pk]), follow=True).content.decode()
+    assert "Uncoupled Item" in page and not Coupling.objects.filter(pk=coupling.pk).exists()

@@ -240,8 +240,10 @@ def test_default_configuration_matches_reference(connection: Any, ownership: str
             assert job.description.startswith(f"{name} - ")
     specials = set(JobQueueEntry.objects.filter(connection=connection).exclude(kind=JobQueueEntry.Kind.MAPPING)
                    .values_list("kind", flat=True))
-    # the sales order jobs have no handler yet, so the default configuration does not create them
-    assert specials == {"CustomerStatistics"}, sales_orders
+    # of the sales order jobs Sales Order Notes (either mode) and Archived Sales Orders (bi-directional) have a
+    # handler; the others have none yet, so the default configuration does not create them
+    expected = {"CustomerStatistics"} | ({"SalesOrderNotes"} if sales_orders != "none" else set())
+    assert specials == expected | ({"ArchivedSalesOrders"} if bidirectional else set()), sales_orders
 
 
 @pytest.mark.django_db
@@ -359,7 +361,7 @@ def test_sales_order_toggle_rebuilds_exactly_the_sales_order_mappings_and_jobs(c
     default_configuration_reset(connection=connection)
     before = _snapshot(connection, {"SALESORDER-ORDER", "SOLINE-ORDERDETAIL"})
     kinds_before = set(JobQueueEntry.objects.exclude(kind="Mapping").values_list("kind", flat=True))
-    assert kinds_before == {"CustomerStatistics"}  # the sales order jobs have no handler yet
+    assert kinds_before == {"CustomerStatistics", "SalesOrderNotes"}  # the others have no handler yet
 
     connection.legacy_sales_order_integration = False
     connection.bidirectional_sales_order_integration = True
@@ -368,7 +370,7 @@ def test_sales_order_toggle_rebuilds_exactly_the_sales_order_mappings_and_jobs(c
     assert report.changed == ["SALESORDER-ORDER"] and report.created == ["SOLINE-ORDERDETAIL"]
     assert _snapshot(connection, {"SALESORDER-ORDER", "SOLINE-ORDERDETAIL"}) == before
     kinds = set(JobQueueEntry.objects.exclude(kind="Mapping").values_list("kind", flat=True))
-    assert kinds == {"CustomerStatistics"}  # the sales order jobs have no handler yet
+    assert kinds == {"CustomerStatistics", "SalesOrderNotes", "ArchivedSalesOrders"}  # the others have no handler yet
     order = IntegrationTableMapping.objects.get(connection=connection, name="SALESORDER-ORDER")
     assert order.direction == "Bidirectional" and order.integration_table_filter == "statecode eq 1"
 
@@ -377,6 +379,8 @@ def test_sales_order_toggle_rebuilds_exactly_the_sales_order_mappings_and_jobs(c
     connection.save()
     back = sales_order_configuration_reset(connection=connection)
     assert back.deleted == ["SOLINE-ORDERDETAIL"] and back.changed == ["SALESORDER-ORDER"]
+    assert set(JobQueueEntry.objects.exclude(kind="Mapping").values_list("kind", flat=True)) == {
+        "CustomerStatistics", "SalesOrderNotes"}
 
 
 @pytest.mark.django_db

@@ -69,16 +69,27 @@ def test_database_constraints_hold_without_the_service_checks(connection: Any) -
 
 def test_uncouple_and_delete_couplings_of_a_mapping(configured: Any) -> None:
     customer, item = _mapping(configured, "CUSTOMER"), _mapping(configured, "ITEM-PRODUCT")
-    kept = coupling_create(connection=configured, bc_table="Item", bc_id=uuid.uuid4(), dataverse_table="product",
+    kept = coupling_create(connection=configured, bc_table="Customer", bc_id=uuid.uuid4(), dataverse_table="account",
                            dataverse_id=uuid.uuid4())
     for _ in range(3):
+        coupling_create(connection=configured, bc_table="Item", bc_id=uuid.uuid4(), dataverse_table="product",
+                        dataverse_id=uuid.uuid4())
+    one = couplings_for_mapping(item).first()
+    coupling_delete(coupling=one)
+    assert couplings_for_mapping(item).count() == 2
+    assert couplings_delete_for_mapping(mapping=item) == 2
+    assert list(couplings_for_mapping(customer)) == [kept]
+
+
+def test_uncoupling_a_customer_goes_on_when_dataverse_cannot_delete_its_statistics_row(configured: Any) -> None:
+    """The row is deleted by the Customer Statistics job later (tests/syncjobs/test_customer_statistics.py)."""
+    customer = _mapping(configured, "CUSTOMER")
+    for _ in range(2):
         coupling_create(connection=configured, bc_table="Customer", bc_id=uuid.uuid4(), dataverse_table="account",
                         dataverse_id=uuid.uuid4())
-    one = couplings_for_mapping(customer).first()
-    coupling_delete(coupling=one)
-    assert couplings_for_mapping(customer).count() == 2
-    assert couplings_delete_for_mapping(mapping=customer) == 2
-    assert list(couplings_for_mapping(item)) == [kept]
+    assert coupling_delete(coupling=couplings_for_mapping(customer).first()) == 1
+    assert couplings_delete_for_mapping(mapping=customer) == 1
+    assert not couplings_for_mapping(customer).exists()
 
 
 def test_option_mapping_couplings_use_their_own_table_key(configured: Any) -> None:

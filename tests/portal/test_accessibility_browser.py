@@ -18,8 +18,9 @@ import pytest
 from django.contrib.auth.models import Group
 
 from mappings.models import IntegrationTableMapping
+from syncjobs.dry_run import dry_run_execute
 from syncjobs.engine import synchronize_mapping
-from syncjobs.models import JobQueueEntry, SynchronizationJob
+from syncjobs.models import DryRun, JobQueueEntry, SynchronizationJob
 from tests.conftest import chromium_page, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -67,6 +68,8 @@ def portal_pages(connection: Any) -> list[str]:
     assert job is not None, "the fixture synchronized CUSTOMER"
     field = customer.field_mappings.order_by("pk").first()
     assert field is not None, "CUSTOMER has field mappings"
+    dry_run = dry_run_execute(dry_run_id=DryRun.objects.create(connection=connection, table_mapping=customer).pk)
+    assert dry_run is not None and dry_run.rows_planned, "the dry run of CUSTOMER planned rows"
     c, m = connection.pk, customer.pk
     return [
         "/",
@@ -90,6 +93,13 @@ def portal_pages(connection: Any) -> list[str]:
         "/syncjobs/log/",
         f"/syncjobs/log/{job.pk}/",
         "/syncjobs/skipped-records/",
+        "/syncjobs/alerts/",
+        f"/syncjobs/alerts/?mapping={m}",
+        f"/syncjobs/alerts/rules/new/?mapping={m}",
+        f"/syncjobs/entries/{entry.pk}/edit/",
+        "/syncjobs/skipped-records/?view=groups",
+        f"/mappings/{m}/couplings/delete/",
+        f"/syncjobs/dry-runs/{dry_run.pk}/",
     ]
 
 

@@ -127,7 +127,8 @@ def test_retry_all_unskips_every_skipped_record(admin_client: Any, world: dict[s
 
 
 def test_remove_coupling_deletes_it_after_confirmation(admin_client: Any, world: dict[str, Any]) -> None:
-    coupling = world["coupling"]
+    coupling = Coupling.objects.create(connection=world["connection"], bc_table="Item", bc_id=uuid.uuid4(),
+                                       dataverse_table="product", dataverse_id=uuid.uuid4(), skipped=True)
     response = admin_client.post(reverse("syncjobs:skippedrecord-action"),
                                  {"action": "remove_coupling", "coupling": [coupling.pk], "confirmed": "1"},
                                  follow=True)

@@ -70,7 +70,7 @@ def test_review_page_status_json_and_actions(admin_client, connection, make_mapp
 
     page = admin_client.get(url).content.decode()
     assert "Sync All" in page and "CURRENCY" in page and "Couple Records" in page
-    assert "syncjobs/review" in page  # the polling script
+    assert "syncjobs/progress.js" in page  # the polling script
 
     data = admin_client.get(reverse("syncjobs:fullsyncreview-status", args=[connection.pk])).json()
     customer = next(line for line in data["lines"] if line["name"] == "CUSTOMER")

@@ -25,7 +25,7 @@ from tests.connections.conftest import admin_dataverse
 pytestmark = pytest.mark.django_db(transaction=True)
 
 #: The special job kinds that have a handler doing their work.
-HANDLED = {"CustomerStatistics", "ItemAvailability"}
+HANDLED = {"CustomerStatistics", "ItemAvailability", "ArchivedSalesOrders", "SalesOrderNotes"}
 
 
 def work(queue: Any, done: Callable[[], bool]) -> None:
@@ -69,7 +69,7 @@ def test_every_created_special_job_does_its_work_and_kinds_without_handler_are_a
     default_configuration_reset(connection=connection)
     created = set(JobQueueEntry.objects.filter(connection=connection).exclude(
         kind=JobQueueEntry.Kind.MAPPING).values_list("kind", flat=True))
-    assert created == HANDLED
+    assert created == HANDLED - {"ArchivedSalesOrders"}  # that one belongs to bi-directional integration
     without_handler = {job.kind for job in defaults.SPECIAL_JOBS} - HANDLED
     assert without_handler and not created & without_handler
 
@@ -81,4 +81,9 @@ def test_every_created_special_job_does_its_work_and_kinds_without_handler_are_a
     special_kinds = {job.kind for job in defaults.SPECIAL_JOBS}
     for entry in JobQueueEntry.objects.filter(connection=connection, kind__in=special_kinds):
         outcome = execute_job_queue_entry(entry)
+        if entry.kind == JobQueueEntry.Kind.SALES_ORDER_NOTES:
+            # no demo order is released, so none is coupled in legacy mode and no note is due:
+            # tests/syncjobs/test_sales_order_notes.py shows the job's work on coupled orders
+            assert outcome.failed == 0, outcome
+            continue
         assert outcome.changed > 0 and outcome.failed == 0, (entry.kind, outcome)

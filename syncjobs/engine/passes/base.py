@@ -40,7 +40,7 @@ from django.utils import timezone
 from connections.clients.errors import ClientError, PermanentError
 from mappings.models import Coupling, Direction, IntegrationTableMapping
 from syncjobs.engine.context import Counters, Item, PassContext
-from syncjobs.engine.couplings import save_couplings
+from syncjobs.engine.couplings import insert_couplings, record_name, save_couplings, set_record_names
 from syncjobs.engine.decision import Action, comparable, decide, last_result
 from syncjobs.engine.errors import RecordFailure, SynchronizationNotPossible
 from syncjobs.engine.odata import chunks, odata_datetime, parse_modified
@@ -113,6 +113,8 @@ class Pass(ABC):
         self.after: datetime | None = None
         #: (modified-on, key) of the last record an interrupted pass committed; the stream continues after it.
         self.resume_after: tuple[datetime, str] | None = None
+        #: How many records the pass will read, when the caller knows it (no ``$count`` request then).
+        self.known_total: int | None = None
 
     @property
     def counters(self) -> Counters:
@@ -268,7 +270,8 @@ class Pass(ABC):
             read_from = None
         if self.only_source_ids is None:
             try:
-                job.total = self.count_source(read_from)
+                # known_total: the change probe already read exactly this set (syncjobs/engine/probe.py).
+                job.total = self.known_total if self.known_total is not None else self.count_source(read_from)
             except PermanentError:
                 job.total = None  # the service cannot count this set: progress shows records handled only
             self._save_job("total")
@@ -467,6 +470,15 @@ class Pass(ABC):
         """Hook run once per batch before writing (pending couplings are committed here); nothing by default."""
         return None
 
+    def insert_couplings(self, couplings: list[Coupling]) -> None:
+        """Commit a batch's new pending couplings (:func:`syncjobs.engine.couplings.insert_couplings`); the seam a dry
+        run (:mod:`syncjobs.engine.dry_run`) replaces to keep them in memory."""
+        insert_couplings(couplings)
+
+    def delete_coupling(self, coupling: Coupling) -> None:
+        """Delete a coupling whose record is created again (Restore Records); a dry run only plans it."""
+        coupling.delete()
+
     def write_all(self, items: list[Item]) -> None:
         """Write the batch; a failed row fails only its record."""
         writes = [item for item in items if item.write is not None]
@@ -511,6 +523,9 @@ class Pass(ABC):
                     item.coupling = pending_coupling_for_failed_insert(item, mapping=self.mapping,
                                                                        direction=self.direction, job=self.job)
                 failure = item.failure or decision_failure(item)
+                if item.coupling is not None and item.coupling.pk:
+                    if named := set_record_names(item.coupling, **self.record_names(item)):
+                        item.coupling.save(update_fields=list(named))
                 errors.append(failure_row(item, failure, mapping=self.mapping, direction=self.direction,
                                           job=self.job))
                 continue
@@ -524,10 +539,23 @@ class Pass(ABC):
                 self.counters.inserted += 1
             else:
                 self.counters.modified += 1
-            successes.append((coupling, tuple(self.mark_success(item, now))))
+            successes.append((coupling, (*self.mark_success(item, now),
+                                         *set_record_names(coupling, **self.record_names(item)))))
         save_couplings(successes)
         if errors:
             SynchronizationError.objects.bulk_create(errors)
+
+    def record_names(self, item: Item) -> dict[str, str | None]:
+        """The primary names of a record's two sides as this pass read or wrote them, for the pages that list
+        records: ``{"bc_name": ..., "dataverse_name": ...}``, None where a side's name was not seen (BC: CRM Setup
+        Defaults.GetNameFieldNo; the Dataverse table's primary name column)."""
+        written: dict[str, Any] = {}
+        if item.write is not None:
+            written = {**item.write.body, **item.write.result}
+        other = {**(item.destination or {}), **item.payload, **written}
+        bc_row, dv_row = (item.row, other) if self.direction == TO else (other, item.row)
+        return {"bc_name": record_name(bc_row, self.bc.name_property),
+                "dataverse_name": record_name(dv_row, self.dv.primary_name)}
 
     @abstractmethod
     def mark_success(self, item: Item, now: datetime) -> list[str]:

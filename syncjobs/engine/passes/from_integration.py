@@ -17,7 +17,6 @@ from uuid import UUID
 
 from mappings.models import Coupling
 from syncjobs.engine.context import Item
-from syncjobs.engine.couplings import insert_couplings
 from syncjobs.engine.decision import DATAVERSE_PRECISION, Action
 from syncjobs.engine.errors import RecordFailure
 from syncjobs.engine.odata import and_filter, chunks, id_filter, odata_datetime, parse_modified
@@ -150,7 +149,7 @@ class FromIntegrationPass(Pass):
             if item.write.kind != "insert" or (item.coupling is not None and item.coupling.is_pending):
                 continue
             if item.coupling is not None and item.coupling.pk:
-                item.coupling.delete()
+                self.delete_coupling(item.coupling)
             coupling = Coupling(
                 connection=self.connection, bc_table=self.mapping.table, bc_id=uuid.uuid4(),
                 dataverse_table=self.mapping.integration_table, dataverse_id=item.source_id, is_pending=True,
@@ -159,7 +158,7 @@ class FromIntegrationPass(Pass):
             item.coupling = coupling
             item.new_coupling = True
             new.append(coupling)
-        insert_couplings(new)
+        self.insert_couplings(new)
 
     def _find_existing(self, write: Write) -> dict[str, Any] | None:
         """A BC record created by an earlier attempt whose answer was lost: found by its natural key (``number``)

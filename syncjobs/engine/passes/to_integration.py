@@ -16,7 +16,6 @@ from uuid import UUID
 from connections.clients.errors import ClientError
 from mappings.models import Coupling
 from syncjobs.engine.context import Item
-from syncjobs.engine.couplings import insert_couplings
 from syncjobs.engine.decision import DATAVERSE_PRECISION, Action
 from syncjobs.engine.errors import RecordFailure, SynchronizationNotPossible
 from syncjobs.engine.odata import and_filter, chunks, id_filter, odata_datetime, parse_modified
@@ -219,7 +218,7 @@ class ToIntegrationPass(Pass):
             if item.coupling is not None and item.coupling.is_pending and not item.restore:
                 continue
             if item.coupling is not None and item.coupling.pk:
-                item.coupling.delete()  # Restore Records: the coupling of the deleted row goes first
+                self.delete_coupling(item.coupling)  # Restore Records: the coupling of the deleted row goes first
             coupling = Coupling(
                 connection=self.connection, bc_table=self.mapping.table, bc_id=item.source_id,
                 dataverse_table=self.mapping.integration_table, dataverse_id=item.write.key, is_pending=True,
@@ -228,7 +227,7 @@ class ToIntegrationPass(Pass):
             item.coupling = coupling
             item.new_coupling = True
             new.append(coupling)
-        insert_couplings(new)
+        self.insert_couplings(new)
 
     def writer(self) -> DataverseWriter:
         return DataverseWriter(self.dv_client, logical_name=self.dv.logical_name, entity_set=self.dv.entity_set,

@@ -16,7 +16,6 @@ from typing import Any
 from uuid import UUID
 
 from connections.clients.errors import ClientError
-from mappings.models import Coupling
 from syncjobs.engine.context import Item, PassContext
 from syncjobs.engine.errors import RecordFailure, SynchronizationNotPossible, not_coupled_failure
 from syncjobs.engine.rules.salespeople import TeamOwnedRule
@@ -105,14 +104,15 @@ class ContactRule(TeamOwnedRule):
         customer = customers.get(company.get("displayName"))
         if customer is None:
             return payload
-        coupling = Coupling.objects.filter(connection=ctx.connection, bc_table=CUSTOMER_TABLE, bc_id=customer["id"],
-                                           dataverse_table=ACCOUNT_TABLE, is_pending=False).first()
-        if coupling is None:
+        # Through the resolver (settled couplings, read once per pass), which a dry run overlays with planned ones.
+        account = ctx.resolver.coupled_dataverse_id(bc_table=CUSTOMER_TABLE, dataverse_table=ACCOUNT_TABLE,
+                                                    bc_id=UUID(str(customer["id"])))
+        if account is None:
             raise RecordFailure(
                 message=f"{item.label}: its company {company['displayName']} (customer) is not coupled to an account",
                 field_name="Company No.",
                 fix="synchronize the CUSTOMER mapping first (its dependency), then retry this contact",
             )
-        payload["parentcustomerid"] = coupling.dataverse_id
+        payload["parentcustomerid"] = account
         payload["parentcustomeridtype"] = ACCOUNT_TABLE
         return payload

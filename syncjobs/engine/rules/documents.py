@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from uuid import UUID
 
-from mappings.models import Coupling
 from syncjobs.engine.context import Item, PassContext
 from syncjobs.engine.errors import RecordFailure
 from syncjobs.engine.rules.base import TableRule
@@ -49,10 +48,9 @@ def header_couplings(ctx: PassContext, header: HeaderLink) -> dict[str, UUID]:
     """BC header SystemId (text) -> Dataverse id of the settled header couplings of ``header``; one query per pass."""
     headers = ctx.cache.header_couplings
     if headers is None:
-        headers = {str(bc_id): dv_id for bc_id, dv_id in Coupling.objects.filter(
-            connection=ctx.connection, bc_table=header.bc_table, dataverse_table=header.dataverse_table,
-            is_pending=False,
-        ).values_list("bc_id", "dataverse_id")}
+        # Through the resolver, which a dry run overlays with the couplings it planned for the headers.
+        headers = {str(bc_id): dv_id for bc_id, dv_id in ctx.resolver.coupled_ids(
+            bc_table=header.bc_table, dataverse_table=header.dataverse_table).items()}
         ctx.cache.header_couplings = headers
     return headers
 

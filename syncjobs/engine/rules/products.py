@@ -18,7 +18,7 @@ from connections.clients.errors import ClientError
 from syncjobs.engine.context import Item, PassContext
 from syncjobs.engine.decision import Action
 from syncjobs.engine.rules.base import ID_NAMESPACE, TableRule
-from syncjobs.engine.rules.units import base_unit, unit_group_of
+from syncjobs.engine.rules.units import UNIT_TABLES, base_unit, unit_group_of
 from syncjobs.engine.writers import failure_from
 
 #: Product type codes (Microsoft Learn: "Product table/entity reference", producttypecode and productstructure).
@@ -64,6 +64,14 @@ class ProductRule(TableRule):
     decimals and unit group / default unit."""
 
     product_type = PRODUCT_TYPE_SALES_INVENTORY
+
+    def prefetch(self, ctx: PassContext, items: list[Item]) -> None:
+        """Unit group mode: the units of measure of the page's items (or resources), which their base unit is
+        looked up in, read for those items only when they are few (an incremental run), not every unit of every
+        item (``Resolver.read_owner_codes``)."""
+        for unit_table, (_, owner_table) in UNIT_TABLES.items():
+            if owner_table == ctx.mapping.table and unit_table in ctx.resolver.bc_tables_for("uom"):
+                ctx.resolver.read_owner_codes(unit_table, [str(item.row.get("number") or "") for item in items])
 
     def adjust_payload(self, ctx: PassContext, item: Item, payload: dict[str, Any]) -> dict[str, Any]:
         quantity = payload.get("quantityonhand")

@@ -8,9 +8,11 @@ from uuid import UUID
 
 import pytest
 
+from connections.actions.configuration import connection_sales_settings_update
 from mappings.models import Coupling, IntegrationFieldMapping, IntegrationTableMapping
 from syncjobs.engine import clients_for
-from syncjobs.engine.options import picklist_options, synchronize_option_mapping
+from syncjobs.engine.options import companion_columns, picklist_options, synchronize_option_mapping
+from tests.connections.conftest import admin_dataverse
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +75,35 @@ def test_customer_shipment_method_resolves_once_the_option_exists(sync_connectio
     _, dv = clients_for(sync_connection)
     labels = set(picklist_options(dv, "account", "address1_freighttermscode").values())
     assert "EXW" in labels
+
+
+def test_codes_become_options_of_every_column_the_documents_write(sync_connection: Any, admin_user: Any,
+                                                                 emulator: Any) -> None:
+    """The sales order's and invoice's payment terms are local option sets of their own: PAYMENT TERMS adds every BC
+    code there too (else every order with such a code fails), and a re-run adds nothing."""
+    connection_sales_settings_update(connection=sync_connection, user=admin_user,
+                                     data={"bidirectional_sales_order_integration": True})
+    IntegrationFieldMapping.objects.filter(table_mapping__connection=sync_connection,
+                                           field_name="Payment Terms Code").update(
+        status=IntegrationFieldMapping.Status.ENABLED)
+    mapping = IntegrationTableMapping.objects.get(connection=sync_connection, name="PAYMENT TERMS")
+    assert companion_columns(mapping) == [("invoice", "paymenttermscode"), ("salesorder", "paymenttermscode")]
+    bc, dv = clients_for(sync_connection)
+    codes = {row["code"] for row in bc.iter_rows("paymentTerms", select=["code"])}
+    assert not codes & set(picklist_options(dv, "salesorder", "paymenttermscode").values())
+
+    job = _run(mapping)
+    assert (job.inserted, job.failed) == (len(codes), 0)
+    after = {table: picklist_options(dv, table, "paymenttermscode") for table in ("invoice", "salesorder")}
+    for table, options in after.items():
+        assert set(options.values()) >= codes, table
+
+    # an option removed from the sales order's column by someone is put back by the next run
+    value = next(v for v, label in after["salesorder"].items() if label in codes)
+    admin_dataverse(emulator.info).execute("DeleteOptionValue", {
+        "EntityLogicalName": "salesorder", "AttributeLogicalName": "paymenttermscode", "Value": value})
+    again = _run(mapping)
+    assert (again.inserted, again.modified, again.unchanged, again.failed) == (0, 1, len(codes) - 1, 0)
+    assert set(picklist_options(dv, "salesorder", "paymenttermscode").values()) >= codes
+    third = _run(mapping)
+    assert (third.modified, third.unchanged) == (0, len(codes))

@@ -1,14 +1,16 @@
 """Dataverse requests per synchronized record on a scaled catalogue: a full synchronization of unit group mode reads
 what its records need per page, never per record (ITEM UOM used to read each item's unit group and retrieve its base
-unit, two requests per unit)."""
+unit, two requests per unit); an incremental run reads what its few changed records need, not whole tables."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connections.clients import BusinessCentralClient
 from emulators.testing import start_emulators
 from mappings.models import Coupling, IntegrationTableMapping
 from portal.testing.pytest_plugin import allow_outbound_origin
@@ -106,3 +108,29 @@ def test_a_failed_page_read_fails_the_units_with_the_services_error(unit_group_c
     # each create that failed keeps a pending coupling, so the next run retries it first
     assert Coupling.objects.filter(connection=unit_group_connection, bc_table="Item Unit of Measure",
                                    is_pending=True).count() == job.failed
+
+
+def test_an_incremental_run_reads_the_units_of_the_changed_items_only(unit_group_connection: Any,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CURRENCY", "UNIT GROUP", "ITEM UOM", "ITEM-PRODUCT"):
+        full_sync(unit_group_connection, name)
+    bc, _ = clients_for(unit_group_connection)
+    changed = list(islice(bc.iter_rows("items", filter="blocked eq false", page_size=3), 3))
+    for row in changed:
+        bc.update("items", row["id"], {"unitPrice": float(row.get("unitPrice") or 0) + 1}, etag=row["@odata.etag"])
+    reads: list[tuple[str, str | None]] = []
+    iter_rows = BusinessCentralClient.iter_rows
+
+    def recorded(client: Any, entity_set: str, *args: Any, **kwargs: Any) -> Any:
+        reads.append((entity_set, kwargs.get("filter")))
+        return iter_rows(client, entity_set, *args, **kwargs)
+
+    monkeypatch.setattr(BusinessCentralClient, "iter_rows", recorded)
+    mapping = IntegrationTableMapping.objects.get(connection=unit_group_connection, name="ITEM-PRODUCT")
+    job = synchronize_mapping(mapping=mapping)[0]
+    assert job.modified == len(changed) and job.failed == 0
+    unit_reads = [filter_ for entity_set, filter_ in reads if entity_set == "itemUnitsOfMeasure"]
+    # one read of the changed items' units, not every unit of the SCALE items (syncjobs/engine/transfer.py,
+    # Resolver.read_owner_codes, called by the product rule's prefetch)
+    assert len(unit_reads) == 1 and unit_reads[0] is not None
+    assert all(f"itemNumber eq '{row['number']}'" in unit_reads[0] for row in changed)
