@@ -224,7 +224,7 @@ def test_a_disabled_rule_raises_nothing(customers: Any) -> None:
     assert alerts.alert_rules_evaluate(mapping=customers) == []
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the runner starts by closing stale connections, as a worker does
 def test_the_runner_evaluates_the_rules_when_a_run_ends(connection: Any, customers: Any,
                                                         customer_entry: Any) -> None:
     _rule(customers, skipped_records=1, auto_pause=True)
