@@ -102,8 +102,10 @@ def test_missing_credential_is_named():
 def test_expired_token_is_dropped_and_renewed(dv, emulator):
     """A token the API rejects as expired (401) is dropped from msal's cache and the request sent once more."""
     dv.who_am_i()
-    emulator.control(token_max_age=1.0)
-    time.sleep(1.2)
+    # tokens carry their issue time in whole seconds: 3 s leaves the renewed token at least 2 s of life, enough on a
+    # loaded machine, while the one issued before the sleep is surely expired
+    emulator.control(token_max_age=3.0)
+    time.sleep(3.2)
     before = dv.requests_sent
     assert dv.who_am_i()["UserId"]
     assert dv.requests_sent - before == 2  # 401 with the old token, 200 with the new one
