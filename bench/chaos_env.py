@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import psutil
 import psycopg
 
 
@@ -191,16 +192,16 @@ def _signal_group(group: int, sig: int) -> None:
 
 
 def children_of(pid: int) -> list[int]:
-    """The process ids whose parent is ``pid`` (Linux ``/proc``)."""
+    """The live (not zombie) child process ids of ``pid`` (psutil); [] when ``pid`` is gone."""
+    try:
+        children = psutil.Process(pid).children()
+    except psutil.NoSuchProcess:
+        return []
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for child in children:
         try:
-            stat = (entry / "stat").read_text()
-        except OSError:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child.pid)
+        except psutil.NoSuchProcess:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-            found.append(int(entry.name))
     return found

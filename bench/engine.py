@@ -43,14 +43,17 @@ from emulators.testing import start_emulators  # noqa: E402
 from portal import embedded_redis  # noqa: E402
 
 
-def setup_django(workdir: Path) -> Any:
-    """Configure a throwaway database and Redis for this process and return the embedded Redis process."""
-    # Production-like: DEBUG off (Django would otherwise keep every query in memory), throwaway keys.
+def setup_django(workdir: Path, database_url: str | None = None) -> Any:
+    """Configure a throwaway database (``database_url``, default a SQLite file in ``workdir``) and Redis for this
+    process, migrate, and return the embedded Redis process (None when ``REDIS_URL`` is set)."""
+    # Production-like: DEBUG off (Django would otherwise keep every query in memory), throwaway keys, no developer
+    # defaults from var/portal.env.
     os.environ["DEBUG"] = "0"
+    os.environ["PORTAL_ENV_FILE"] = ""
     os.environ.setdefault("SECRET_KEY", "bench-" + os.urandom(24).hex())
     os.environ.setdefault("PORTAL_ENCRYPTION_KEY", Fernet.generate_key().decode())
     os.environ.setdefault("ALLOWED_HOSTS", "localhost")
-    os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
     os.environ["OUTBOUND_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
     redis_process = None
     if not os.environ.get("REDIS_URL"):

@@ -39,17 +39,14 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import django  # noqa: E402  (the checkout goes on sys.path first when run as a script)
 import psycopg  # noqa: E402
-from cryptography.fernet import Fernet  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from portal import embedded_redis  # noqa: E402
+from bench import engine  # noqa: E402
 
 #: Rows written per INSERT batch.
 CHUNK = 5000
@@ -77,27 +74,14 @@ def _postgres_drop(url: str, name: str) -> None:
 
 
 def setup_django(workdir: Path, database_url: str) -> Any:
-    """Configure the throwaway database and Redis for this process, migrate, and return the embedded Redis."""
-    os.environ["DEBUG"] = "0"
-    os.environ["PORTAL_ENV_FILE"] = ""  # no developer defaults from var/portal.env
-    os.environ["SECURE_SSL_REDIRECT"] = "0"  # the test client speaks plain HTTP
-    os.environ.setdefault("SECRET_KEY", "bench-" + os.urandom(24).hex())
-    os.environ.setdefault("PORTAL_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    """:func:`bench.engine.setup_django` for pages measured through Django's test client (plain HTTP, host
+    "testserver", no collected static files); returns the embedded Redis process."""
+    os.environ["SECURE_SSL_REDIRECT"] = "0"
     os.environ["ALLOWED_HOSTS"] = "testserver,localhost"
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["OUTBOUND_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
-    redis_process = None
-    if not os.environ.get("REDIS_URL"):
-        url = f"redis://127.0.0.1:{embedded_redis.free_port()}/0"
-        redis_process = embedded_redis.start(url, data_dir=workdir)
-        os.environ["REDIS_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    django.setup()
-
+    redis_process = engine.setup_django(workdir, database_url)
     # The pages are measured, not the static files: no collected manifest is needed for their URLs.
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-    call_command("migrate", verbosity=0)
     return redis_process
 
 

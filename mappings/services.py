@@ -148,49 +148,29 @@ def coupling_create(*, connection: ConnectionSetup, bc_table: str, bc_id: uuid.U
 
 SALES_HEADER, SALES_LINE = "Sales Header", "Sales Line"
 CUSTOMER, ACCOUNT = "Customer", "account"
-#: Accounts whose statistics rows are looked up in one request (a ``$filter`` of ``or``-ed ids).
-_ACCOUNTS_PER_READ = 100
 
 
-def account_statistics_delete(*, connection: ConnectionSetup, account_ids: list[uuid.UUID],
-                              dv: DataverseClient | None = None) -> int:
-    """Delete the ``bcp_accountstatistics`` rows of ``account_ids`` (BC: codeunit 5350 "CRM Statistics Job": uncoupling
-    a customer deletes its account statistics row). The rows are found through each account's lookup
-    (``bcp_accountstatisticsid``); an account without one, or a row already gone, is nothing to do. Returns the rows
-    deleted. Raises the clients' ``ClientError`` when Dataverse cannot be read or refuses a delete (e.g. 403 when the
-    integration user lacks Delete on the table: the solution's "BC Integration Administrator" role grants it)."""
-    if not account_ids:
-        return 0
-    dv = dv or dataverse_client_for(connection)
-    deleted = 0
-    for start in range(0, len(account_ids), _ACCOUNTS_PER_READ):
-        chunk = account_ids[start:start + _ACCOUNTS_PER_READ]
-        ids = " or ".join(f"accountid eq {account_id}" for account_id in chunk)
-        for row in dv.iter_rows("accounts", select=["accountid", ACCOUNT_STATISTICS_LOOKUP],
-                                filter=f"({ids}) and {ACCOUNT_STATISTICS_LOOKUP} ne null"):
-            try:
-                dv.delete(ACCOUNT_STATISTICS_SET, row[ACCOUNT_STATISTICS_LOOKUP])
-            except NotFoundError:
-                continue
-            deleted += 1
-    return deleted
-
-
-def _statistics_rows_delete(connection: ConnectionSetup, account_ids: list[uuid.UUID],
-                            dv: DataverseClient | None) -> None:
-    """:func:`account_statistics_delete` when Dataverse answers; otherwise the uncoupling goes on and the Customer
-    Statistics job deletes the rows of uncoupled accounts on its next run (``syncjobs.statistics``), so nothing is
-    left behind and an unreachable Dataverse never blocks an uncoupling."""
+def account_statistics_delete(*, connection: ConnectionSetup, account_id: uuid.UUID,
+                              dv: DataverseClient | None = None) -> bool:
+    """Delete the ``bcp_accountstatistics`` row of account ``account_id`` (BC: codeunit 5350 "CRM Statistics Job":
+    uncoupling a customer deletes its account statistics row), found through the account's lookup
+    (``bcp_accountstatisticsid``). Returns whether a row was deleted (an account without one, or gone, is nothing to
+    do). Never raises: when Dataverse does not answer or refuses (e.g. 403 without Delete on the table), the failure
+    is logged and the Customer Statistics job deletes the rows of uncoupled accounts on its next run
+    (``syncjobs.statistics``), so an unreachable Dataverse never blocks an uncoupling and no row is left behind."""
     try:
-        account_statistics_delete(connection=connection, account_ids=account_ids, dv=dv)
+        dv = dv or dataverse_client_for(connection)
+        row_id = dv.retrieve("accounts", account_id, select=[ACCOUNT_STATISTICS_LOOKUP]).get(ACCOUNT_STATISTICS_LOOKUP)
+        if not row_id:
+            return False
+        dv.delete(ACCOUNT_STATISTICS_SET, row_id)
+    except NotFoundError:
+        return False
     except ClientError as error:
-        logger.warning("statistics rows of %s uncoupled account(s) of %s not deleted now (%s); the Customer "
-                       "Statistics job deletes them", len(account_ids), connection.name, error)
-
-
-def _customer_account_ids(couplings: QuerySet[Coupling]) -> list[uuid.UUID]:
-    """The account ids of the Customer -> account couplings among ``couplings`` (those with statistics rows)."""
-    return list(couplings.filter(bc_table=CUSTOMER, dataverse_table=ACCOUNT).values_list("dataverse_id", flat=True))
+        logger.warning("statistics row of uncoupled account %s of %s not deleted now (%s); the Customer Statistics "
+                       "job deletes it", account_id, connection.name, error)
+        return False
+    return True
 
 
 def coupling_delete(*, coupling: Coupling, bc: BusinessCentralClient | None = None,
@@ -211,7 +191,7 @@ def coupling_delete(*, coupling: Coupling, bc: BusinessCentralClient | None = No
         line_ids = [uuid.UUID(str(row["id"])) for row in bc.iter_rows(
             side.entity_set, filter=f"documentId eq {coupling.bc_id}", select=["id"], api=side.api)]
     if coupling.bc_table == CUSTOMER and coupling.dataverse_table == ACCOUNT:
-        _statistics_rows_delete(connection, [coupling.dataverse_id], dv)
+        account_statistics_delete(connection=connection, account_id=coupling.dataverse_id, dv=dv)
     with transaction.atomic():
         deleted, _ = Coupling.objects.filter(connection=connection, bc_table=SALES_LINE, bc_id__in=line_ids).delete()
         coupling.delete()
@@ -224,15 +204,12 @@ def couplings_for_mapping(mapping: IntegrationTableMapping) -> QuerySet[Coupling
                                    dataverse_table=mapping.coupling_dataverse_table)
 
 
-def couplings_delete_for_mapping(*, mapping: IntegrationTableMapping, dv: DataverseClient | None = None) -> int:
+def couplings_delete_for_mapping(*, mapping: IntegrationTableMapping) -> int:
     """Delete every coupling of the mapping's table pair (BC: "Delete Couplings"); returns how many. For CUSTOMER the
-    accounts' statistics rows are deleted too (:func:`account_statistics_delete`; when Dataverse does not answer,
-    the Customer Statistics job does it later)."""
-    couplings = couplings_for_mapping(mapping)
-    account_ids = _customer_account_ids(couplings)
-    if account_ids:
-        _statistics_rows_delete(mapping.connection, account_ids, dv)
-    deleted, _ = couplings.delete()
+    accounts' statistics rows are left to the Customer Statistics job, whose next run deletes the rows of uncoupled
+    accounts in ``$batch`` requests (``syncjobs.statistics``): a request deleting thousands of couplings makes no
+    remote call per account."""
+    deleted, _ = couplings_for_mapping(mapping).delete()
     return deleted
 
 

@@ -376,12 +376,10 @@ def couplings_delete(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             return HttpResponse("Only Integration Administrators can delete couplings.", status=403)
         try:
             user_mapping_require(connection=mapping.connection, user=request.user)
-            deleted = couplings_delete_for_mapping(mapping=mapping)
         except UserNotMapped as exc:
             messages.error(request, f"No coupling was deleted: {exc}")
-        except _client_error_types() as exc:
-            messages.error(request, f"No coupling was deleted: {_remote_message(exc)}")
         else:
+            deleted = couplings_delete_for_mapping(mapping=mapping)
             messages.success(request, f"Deleted {deleted} coupling(s) of {mapping.name}.")
         return redirect("mappings:coupling-list", pk=mapping.pk)
     couplings = couplings_for_mapping(mapping).order_by("bc_name", "bc_id")

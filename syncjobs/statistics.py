@@ -25,6 +25,7 @@ from typing import Any
 from django.utils import timezone
 
 from connections.bc_requirements import CUSTOMER_STATISTICS_ENDPOINT
+from connections.clients import BatchRequest
 from connections.clients.errors import NotFoundError
 from connections.solution import (
     ACCOUNT_STATISTICS_ID,
@@ -126,19 +127,17 @@ def _differs(body: dict[str, Any], stored: dict[str, Any] | None) -> bool:
 
 
 def _uncoupled_statistics_delete(connection: Any, dv: Any, linked: dict[str, str]) -> int:
-    """Delete the statistics rows of accounts no longer coupled to a customer (``linked``: account id -> its row id),
-    which an uncoupling could not delete because Dataverse did not answer then (BC: uncoupling a customer deletes its
-    account statistics row); removes them from ``linked`` and returns how many were deleted."""
+    """Delete the statistics rows of accounts no longer coupled to a customer (``linked``: account id -> its row id):
+    those of a Delete Couplings, and those an uncoupling could not delete because Dataverse did not answer then (BC:
+    uncoupling a customer deletes its account statistics row). Deletes in ``$batch`` requests of up to 1,000
+    (continue on error; a row already gone counts as deleted), removes them from ``linked`` and returns how many were
+    deleted. Raises ClientError when a batch as a whole fails."""
     coupled = {str(account_id).lower() for account_id in Coupling.objects.filter(
         connection=connection, bc_table="Customer", dataverse_table="account").values_list("dataverse_id", flat=True)}
-    deleted = 0
-    for account_id in [a for a in linked if a.lower() not in coupled]:
-        try:
-            dv.delete(ACCOUNT_STATISTICS_SET, linked.pop(account_id))
-        except NotFoundError:
-            continue
-        deleted += 1
-    return deleted
+    rows = [linked.pop(account_id) for account_id in [a for a in linked if a.lower() not in coupled]]
+    answers = dv.batch([BatchRequest("DELETE", f"{ACCOUNT_STATISTICS_SET}({row_id})") for row_id in rows],
+                       atomic=False)
+    return sum(1 for answer in answers if answer.error is None or isinstance(answer.error, NotFoundError))
 
 
 def customer_statistics_run(*, entry: JobQueueEntry) -> StatisticsRunResult:

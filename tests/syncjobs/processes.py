@@ -13,30 +13,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from tests.connections.admin_signin import run_approving
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _descendants(pid: int) -> list[int]:
-    """Process ids of every descendant of ``pid`` (read from /proc), deepest first."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found: list[int] = []
-    stack = list(children.get(pid, []))
-    while stack:
-        child = stack.pop()
-        found.append(child)
-        stack.extend(children.get(child, []))
-    return found[::-1]
+    """Process ids of every descendant of ``pid`` (psutil), deepest first."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)][::-1]
+    except psutil.NoSuchProcess:
+        return []
 
 
 class Portal:
